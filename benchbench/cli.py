@@ -1,0 +1,407 @@
+"""The ``benchbench`` command line: parses, calls the core, prints. Nothing else lives here.
+
+Errors a user can cause end with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import leaderboard
+from .budget import Budget
+from .errors import BenchbenchError
+from .plugins import KINDS, PluginConfig, PluginManager, get_plugin_manager
+
+DEFAULT_OUT = "benchbench-out"
+
+
+def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into one line and exit status 2; Ctrl-C into a short note."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BenchbenchError as exc:
+            click.echo(f"benchbench: error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("benchbench: interrupted; finished runs are stored", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _manager(ctx: click.Context) -> PluginManager:
+    pm = get_plugin_manager(ctx.obj["plugins"])
+    _ = pm.registry  # build it now, so broken plugins are reported before any work
+    for plugin, error in pm.errors:
+        click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
+    return pm
+
+
+def _prepare_out(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".benchbench-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchbenchError(
+            f"output folder {out} is not writable ({exc.strerror or exc}); "
+            "choose another with --out"
+        ) from exc
+    return out
+
+
+def _storage_url(out: Path, storage: str | None) -> str:
+    from .store import default_url
+
+    return storage or default_url(out)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise BenchbenchError(f"--set takes NAME=VALUE, got {item!r}")
+        parsed[name.strip()] = _parse_value(value.strip())
+    return parsed
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-p",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Load a plugin module (repeatable); -p no:NAME blocks an installed plugin.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where tasks read and cache data (default: $BENCHBENCH_DATA or ~/.cache/benchbench).",
+)
+@click.version_option(package_name="benchbench")
+@click.pass_context
+def cli(ctx: click.Context, plugins: tuple[str, ...], data_dir: Path | None) -> None:
+    """benchbench: which training technique actually helps, on which data, at what cost.
+
+    Plugins come from the 'benchbench' entry-point group; set
+    BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD=1 to load only the -p modules you name.
+    """
+    ctx.obj = {"plugins": PluginConfig.from_env(plugins), "data_dir": data_dir}
+
+
+@cli.command("list")
+@click.option("--kind", type=click.Choice([*KINDS, "suite"]), help="Only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+@_fail_cleanly
+def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """Every registered component and suite, with the plugin and distribution it came from."""
+    from tabulate import tabulate
+
+    registry = _manager(ctx).registry
+    rows = [
+        {
+            "kind": e.kind,
+            "name": e.name,
+            "summary": e.cls.summary,
+            "plugin": e.origin.plugin,
+            "distribution": e.origin.distribution,
+            "version": e.origin.version,
+            "defaults": dict(e.cls.defaults),
+        }
+        for e in registry
+    ]
+    rows += [
+        {
+            "kind": "suite",
+            "name": name,
+            "summary": str(path),
+            "plugin": origin.plugin,
+            "distribution": origin.distribution,
+            "version": origin.version,
+            "defaults": {},
+        }
+        for name, (path, origin) in sorted(registry.suites.items())
+    ]
+    rows = [r for r in rows if kind is None or r["kind"] == kind]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [
+        [
+            r["kind"],
+            r["name"],
+            r["summary"],
+            f"{r['distribution']} {r['version']}" if r["distribution"] else f"-p {r['plugin']}",
+        ]
+        for r in rows
+    ]
+    click.echo(tabulate(table, headers=["kind", "name", "summary", "from"], tablefmt="simple"))
+
+
+@cli.command("run")
+@click.argument("suite", default="default")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder for the results database and the leaderboards.",
+)
+@click.option(
+    "--storage", metavar="URL", help="Results database URL (default: sqlite:///OUT/benchbench.db)."
+)
+@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Runs at once, each in its own process (1 keeps timings comparable).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds after which a run is stopped and recorded as timed-out.",
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="Run again the stored runs that failed or timed out."
+)
+@click.pass_context
+@_fail_cleanly
+def run_command(
+    ctx: click.Context,
+    suite: str,
+    out: Path,
+    storage: str | None,
+    seeds: int | None,
+    device: str,
+    workers: int,
+    timeout: float,
+    retry_failed: bool,
+) -> None:
+    """Run a suite (a built-in name such as 'quick' or 'default', or a TOML/YAML file).
+
+    Runs already in the results database are skipped, so an interrupted suite resumes where it
+    stopped. At the end the leaderboard is printed and written to OUT/leaderboards/.
+    """
+    from tqdm import tqdm
+
+    from .execute import ProcessPoolExecutor, resolve_device
+    from .store import Store
+    from .suite import load_suite, plan
+
+    pm = _manager(ctx)
+    loaded = load_suite(suite, pm.registry)
+    planned = plan(loaded, pm.registry, device=resolve_device(device), seeds=seeds)
+    store = Store(_storage_url(_prepare_out(out), storage))
+    store.add_memberships(planned)
+    specs = {p.spec.run_id: p.spec for p in planned}
+    stored = store.stored_ids(specs)
+    if retry_failed:
+        stored -= {r.run_id for r in store.results(stored) if r.status in ("failed", "timed-out")}
+    todo = [spec for run_id, spec in specs.items() if run_id not in stored]
+    click.echo(
+        f"suite {loaded.name}: {len(specs)} runs, {len(specs) - len(todo)} already stored, "
+        f"{len(todo)} to run (results: {store.display_url})",
+        err=True,
+    )
+    problems = []
+    if todo:
+        executor = ProcessPoolExecutor(ctx.obj["plugins"], ctx.obj["data_dir"], workers, timeout)
+        with tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
+            for result in executor.run(todo):
+                store.save(result)
+                bar.update()
+                label = f"{result.task}/{result.arch}/{result.regularizer}/seed {result.seed}"
+                if result.status == "ok":
+                    bar.set_postfix_str(f"{label}: test {result.test_accuracy:.3f}")
+                else:
+                    problems.append(
+                        f"{label}: {result.status} ({result.error or 'non-finite loss'})"
+                    )
+    for problem in problems:
+        click.echo(f"benchbench: run {problem}", err=True)
+    board = leaderboard.build(store.frame(loaded.name))
+    folder = _prepare_out(out / "leaderboards")
+    for fmt, suffix in (("markdown", "md"), ("csv", "csv"), ("json", "json")):
+        (folder / f"{loaded.name}.{suffix}").write_text(leaderboard.render(board, fmt))
+    click.echo(leaderboard.render(board, "markdown"))
+    click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
+
+
+@cli.command("run-one")
+@click.option("--task", required=True, help="Task name (see 'benchbench list --kind task').")
+@click.option("--arch", required=True, help="Architecture name.")
+@click.option("--regularizer", default="none", show_default=True)
+@click.option("--ssl", default="supervised", show_default=True)
+@click.option("--finetune", default="full", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Budget in epochs.")
+@click.option("--steps", type=click.IntRange(min=1), help="Budget in optimizer steps.")
+@click.option(
+    "--seconds", type=click.FloatRange(min=0, min_open=True), help="Budget in training seconds."
+)
+@click.option(
+    "--eval-every",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Epochs between validation eval points.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A hyperparameter: loop ones by name (lr=0.01), a component's as "
+    "COMPONENT.NAME (label-smoothing.alpha=0.2). Repeatable.",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--storage", metavar="URL", help="Also store the result in this database.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
+@click.pass_context
+@_fail_cleanly
+def run_one_command(
+    ctx: click.Context,
+    task: str,
+    arch: str,
+    regularizer: str,
+    ssl: str,
+    finetune: str,
+    seed: int,
+    epochs: float | None,
+    steps: int | None,
+    seconds: float | None,
+    eval_every: float,
+    sets: tuple[str, ...],
+    device: str,
+    storage: str | None,
+    as_json: bool,
+) -> None:
+    """Train one configuration and print what it measured.
+
+    With no --epochs/--steps/--seconds the task's own budget applies; given several, whichever
+    runs out first ends the run. Exit status 1 when the run did not end ok.
+    """
+    from .execute import execute, resolve_spec
+
+    pm = _manager(ctx)
+    budget = None
+    if epochs or steps or seconds:
+        budget = Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
+    spec = resolve_spec(
+        pm.registry,
+        task=task,
+        arch=arch,
+        regularizer=regularizer,
+        ssl=ssl,
+        finetune=finetune,
+        hparams=_parse_sets(sets),
+        seed=seed,
+        budget=budget,
+        device=device,
+    )
+    result = execute(spec, pm, ctx.obj["data_dir"])
+    if storage:
+        from .store import Store
+
+        Store(storage).save(result)
+    if as_json:
+        from .store import json_safe
+
+        click.echo(json.dumps(json_safe(result.to_dict())))
+    else:
+        _print_result(result)
+    sys.exit(0 if result.status == "ok" else 1)
+
+
+def _print_result(result: Any) -> None:
+    click.echo(
+        f"run {result.run_id}: {result.status}" + (f" ({result.error})" if result.error else "")
+    )
+    if result.status != "ok" and not result.curve:
+        return
+    ttt = (
+        "never"
+        if result.time_to_target_s is None
+        else (f"{result.time_to_target_s:.2f} s ({result.time_to_target_steps} steps)")
+    )
+    loader = result.loader
+    lines = [
+        (
+            "test accuracy",
+            f"{result.test_accuracy:.4f}" if result.test_accuracy is not None else "-",
+        ),
+        ("best val accuracy", f"{result.best_val_accuracy:.4f}"),
+        ("time to target", ttt),
+        ("train / eval seconds", f"{result.train_seconds:.2f} / {result.eval_seconds:.2f}"),
+        (
+            "steps / epochs / samples",
+            f"{result.steps} / {result.epochs:.2f} / {result.samples_seen}",
+        ),
+        ("samples/s", f"{result.samples_per_s:,.0f}" if result.samples_per_s else "-"),
+        ("parameters", f"{result.params:,}"),
+        ("data wait", f"{loader['data_wait_fraction']:.1%} ({loader['verdict']})"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        click.echo(f"  {key:<{width}}  {value}")
+
+
+@cli.command("leaderboard")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder holding benchbench.db.",
+)
+@click.option("--storage", metavar="URL", help="Results database URL (instead of --out).")
+@click.option("--suite", help="Only this suite.")
+@click.option(
+    "--format", "fmt", type=click.Choice(leaderboard.FORMATS), default="markdown", show_default=True
+)
+@click.pass_context
+@_fail_cleanly
+def leaderboard_command(
+    ctx: click.Context, out: Path, storage: str | None, suite: str | None, fmt: str
+) -> None:
+    """Print the ranked leaderboard of stored results: mean test accuracy ± 95% interval over
+    seeds, change against each track's baseline, time-to-target, data-wait share, parameters."""
+    from .store import Store
+
+    if storage is None and not (out / "benchbench.db").exists():
+        raise BenchbenchError(
+            f"no results database in {out}; run 'benchbench run' first or pass --storage"
+        )
+    store = Store(_storage_url(out, storage))
+    click.echo(leaderboard.render(leaderboard.build(store.frame(suite)), fmt), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,148 @@
+"""Base classes of the component kinds, and the network shape they share.
+
+A component is a class with a unique kebab-case ``name``, a one-line ``summary``, ``defaults``
+(its hyperparameters when nothing is tuned) and ``search_space(trial)`` (Optuna define-by-run).
+It is built from a dict of hyperparameters. Randomness reaches a component only through the
+seeded ``torch.Generator`` the loop hands it, never the global RNGs.
+
+The task kind lives in :mod:`benchbench.tasks`; the other four are here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class Component:
+    """What every component kind shares: identity, defaults, search space, hyperparameters."""
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, **hparams: Any) -> None:
+        unknown = set(hparams) - set(self.defaults)
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise ValueError(
+                f"{self.kind} {self.name!r} has no hyperparameter(s) {sorted(unknown)} "
+                f"(it has: {known})"
+            )
+        self.hparams: dict[str, Any] = {**self.defaults, **hparams}
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Suggest hyperparameters with an ``optuna.Trial``; nothing to tune by default."""
+        return {}
+
+    @classmethod
+    def validate_class(cls) -> None:
+        """Raise ``ValueError`` if the class cannot be registered (bad name or summary)."""
+        if not _NAME.match(cls.name or ""):
+            raise ValueError(f"{cls.__qualname__}.name must be kebab-case, got {cls.name!r}")
+        if not cls.summary:
+            raise ValueError(f"{cls.__qualname__} needs a one-line summary")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.hparams})"
+
+
+class Model(nn.Module):
+    """A network as an ordered encoder of named blocks plus a head mapping features to logits.
+
+    Hidden-layer methods (manifold mixup, layer-wise pretraining) walk ``encoder``; per-layer
+    strategies (freezing, layer-wise rates) address its blocks; feature methods use
+    :meth:`features`.
+    """
+
+    def __init__(self, blocks: Iterable[tuple[str, nn.Module]], head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(OrderedDict(blocks))
+        self.head = head
+
+    def features(self, x: Tensor) -> Tensor:
+        """The encoder's output: one feature vector per example."""
+        return self.encoder(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.encoder(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of scalar parameters, trainable or not."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Cross-entropy against soft target distributions (rows summing to 1), batch mean."""
+    return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+class Architecture(Component):
+    """Builds the network for a task's input shape and class count."""
+
+    kind = "arch"
+
+    def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
+        """Return a freshly initialised :class:`Model` (initialised from the global RNG,
+        which the loop seeds)."""
+        raise NotImplementedError
+
+
+class Regularizer(Component):
+    """How a labeled batch becomes a loss. Targets are soft distributions throughout."""
+
+    kind = "regularizer"
+
+    def prepare(self, model: Model) -> None:
+        """Change the model once before training (e.g. insert dropout)."""
+
+    def transform(
+        self, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        """Change inputs and soft targets of a batch (label smoothing, mixup, cutmix...)."""
+        return x, targets
+
+    def forward(
+        self, model: Model, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        """Compute logits, for methods that act inside the network (manifold mixup)."""
+        return model(x), targets
+
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """The training loss of a batch; soft cross-entropy unless overridden."""
+        return soft_cross_entropy(logits, targets)
+
+
+class SSL(Component):
+    """What unlabeled data is used for: a pretraining phase and/or a joint unlabeled loss.
+
+    ``supervised`` (labeled data only) is the baseline; methods that use unlabeled data add
+    ``pretrain_step(model, x_unlabeled, generator)`` or
+    ``unlabeled_loss(model, x_unlabeled, step, generator)``.
+    """
+
+    kind = "ssl"
+
+
+class Finetune(Component):
+    """Which parameters learn, how fast and when."""
+
+    kind = "finetune"
+
+    def param_groups(self, model: Model, lr: float) -> list[dict[str, Any]]:
+        """Optimizer parameter groups; every trainable parameter at ``lr`` by default."""
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+
+    def on_step(self, model: Model, step: int, total_steps: int | None) -> None:
+        """Called after each optimizer step (unfreezing schedules)."""

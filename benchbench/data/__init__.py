@@ -1,0 +1,5 @@
+"""Batch streams: how examples reach the training loop."""
+
+from .streams import DeviceStream
+
+__all__ = ["DeviceStream"]

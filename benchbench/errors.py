@@ -1,0 +1,19 @@
+"""Errors a user can cause: the command line prints them as one line and exits non-zero."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BenchbenchError(Exception):
+    """A problem the user can fix (bad name, bad file, bad storage); never a bug in benchbench."""
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> BenchbenchError:
+    """An error for a name that is not registered, suggesting the closest known ones."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = ", ".join(known) if known else "none are registered"
+    return BenchbenchError(f"unknown {what} {name!r}{hint} (known: {listing})")

@@ -1,0 +1,279 @@
+"""Running specs: the single entry to training, and the executors that isolate runs.
+
+:func:`execute` turns a :class:`RunSpec` into a :class:`RunResult` and never raises for a
+problem inside a plugin: an exception becomes a ``failed`` result naming the component it came
+from. Executors run many specs: :class:`InProcessExecutor` for tests and debugging,
+:class:`ProcessPoolExecutor` by default, where a run that crashes its process or runs over
+its time limit costs that run only.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import as_completed
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .budget import Budget
+from .errors import BenchbenchError, unknown_name
+from .plugins import PluginConfig, PluginManager, Registry, get_plugin_manager
+from .spec import RunResult, RunSpec
+from .tasks import Splits, default_data_dir
+from .train import LOOP_DEFAULTS, RunComponents, train
+
+_SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``; others are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchbenchError(f"device {device!r} was asked for but no CUDA GPU is visible")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise BenchbenchError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    return device
+
+
+def resolve_spec(
+    registry: Registry,
+    *,
+    task: str,
+    arch: str,
+    regularizer: str = "none",
+    ssl: str = "supervised",
+    finetune: str = "full",
+    hparams: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    budget: Budget | None = None,
+    device: str = "cpu",
+) -> RunSpec:
+    """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
+    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``).
+
+    Unknown component or hyperparameter names raise :class:`BenchbenchError`.
+    """
+    names = dict(task=task, arch=arch, regularizer=regularizer, ssl=ssl, finetune=finetune)
+    classes = {slot: registry.get(slot, name) for slot, name in names.items()}
+    task_cls = classes["task"]
+    resolved: dict[str, Any] = {**LOOP_DEFAULTS, **task_cls.trainer_defaults}
+    for cls in classes.values():
+        resolved.update({f"{cls.name}.{k}": v for k, v in cls.defaults.items()})
+    for key, value in (hparams or {}).items():
+        if key not in resolved:
+            raise unknown_name("hyperparameter", key, resolved)
+        resolved[key] = value
+    return RunSpec(
+        **names,
+        hparams=resolved,
+        seed=seed,
+        budget=budget or task_cls.budget,
+        device=resolve_device(device),
+    )
+
+
+def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
+    """Instantiate the spec's components from its hyperparameters."""
+    return RunComponents(
+        **{
+            slot: registry.build(
+                slot, getattr(spec, slot), spec.component_hparams(getattr(spec, slot))
+            )
+            for slot in _SLOTS
+        }
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _load_splits(task_cls: type, hparams: tuple, data_dir: Path) -> Splits:
+    """A task's splits, loaded once per process (a suite runs many specs on one task)."""
+    return task_cls(**dict(hparams)).load(data_dir)
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def provenance(pm: PluginManager, device: torch.device) -> dict[str, Any]:
+    """What a result was produced with: plugins and versions, torch, Python, the device."""
+    if device.type == "cuda":
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device_name = platform.processor() or platform.machine()
+    return {
+        "benchbench": _package_version("benchbench"),
+        "plugins": pm.active_plugins(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": device_name,
+        "torch_threads": torch.get_num_threads(),
+        "host": platform.node(),
+    }
+
+
+def _failing_component(spec: RunSpec, parts: Registry, exc: BaseException) -> str | None:
+    """The deepest traceback frame inside one of the run's component modules, as
+    ``"<kind> <name>"``, so a failure names the plugin that raised."""
+    modules = {}
+    for slot in _SLOTS:
+        entry = parts.entries[slot].get(getattr(spec, slot))
+        if entry is not None:
+            modules[entry.cls.__module__] = f"{slot} {entry.name}"
+    found = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        found = modules.get(frame.f_globals.get("__name__"), found)
+    return found
+
+
+def execute(
+    spec: RunSpec,
+    pm: PluginManager | None = None,
+    data_dir: Path | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """Run one spec and return its result; exceptions inside the run become ``failed``.
+
+    The global RNGs are seeded from the spec (they initialise the model) and restored
+    afterwards, so runs in one process do not disturb each other.
+    """
+    pm = pm or get_plugin_manager()
+    registry = pm.registry
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    device = torch.device(spec.device)
+    started = time.perf_counter()
+    callback_errors: list[BaseException] = []
+    if on_eval is not None:
+        on_eval = _guarded(on_eval, callback_errors)
+    try:
+        parts = build_components(registry, spec)
+        hparams = tuple(sorted(spec.component_hparams(spec.task).items()))
+        splits = _load_splits(type(parts.task), hparams, data_dir)
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=device.type):
+            torch.manual_seed(spec.seed)
+            result = train(spec, parts, splits, device, hook=pm.hook, on_eval=on_eval)
+    except BenchbenchError:
+        raise
+    except Exception as exc:
+        if exc in callback_errors:  # the caller's own exception (e.g. optuna.TrialPruned)
+            raise
+        result = RunResult.for_spec(
+            spec,
+            "failed",
+            error=f"{type(exc).__name__}: {exc}",
+            error_component=_failing_component(spec, registry, exc),
+        )
+    result.provenance = provenance(pm, device)
+    result.provenance["wall_seconds"] = time.perf_counter() - started
+    pm.hook.benchbench_run_finished(spec=spec, result=result)
+    return result
+
+
+def _guarded(
+    on_eval: Callable[[dict[str, Any]], None], raised: list[BaseException]
+) -> Callable[[dict[str, Any]], None]:
+    def call(point: dict[str, Any]) -> None:
+        try:
+            on_eval(point)
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    return call
+
+
+class InProcessExecutor:
+    """Runs specs one after another in this process: simplest, for tests and debugging."""
+
+    def __init__(self, pm: PluginManager, data_dir: Path | None = None) -> None:
+        self.pm, self.data_dir = pm, data_dir
+
+    def run(self, specs: Iterable[RunSpec]) -> Iterator[RunResult]:
+        for spec in specs:
+            yield execute(spec, self.pm, self.data_dir)
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_manager(config: PluginConfig) -> PluginManager:
+    return get_plugin_manager(config)
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _worker_execute(spec: RunSpec, config: PluginConfig, data_dir: Path | None) -> RunResult:
+    return execute(spec, _worker_manager(config), data_dir)
+
+
+class ProcessPoolExecutor:
+    """Runs specs in worker processes (spawned, reused); a run that crashes its worker or runs
+    past ``timeout`` seconds is recorded as ``failed`` / ``timed-out`` and the pool goes on.
+
+    Workers split the machine's cores between them, so ``workers=1`` (the default) gives each
+    run every core and timings that are comparable across runs.
+    """
+
+    def __init__(
+        self,
+        config: PluginConfig,
+        data_dir: Path | None = None,
+        workers: int = 1,
+        timeout: float | None = None,
+    ) -> None:
+        self.config, self.data_dir = config, data_dir
+        self.workers = max(1, workers)
+        self.timeout = timeout
+
+    def run(self, specs: Iterable[RunSpec]) -> Iterator[RunResult]:
+        import multiprocessing
+
+        from pebble import ProcessPool
+
+        specs = list(specs)
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPool(
+            max_workers=self.workers,
+            context=context,
+            initializer=_worker_init,
+            initargs=(threads,),
+        ) as pool:
+            futures = {
+                pool.schedule(
+                    _worker_execute,
+                    args=(spec, self.config, self.data_dir),
+                    timeout=self.timeout,
+                ): spec
+                for spec in specs
+            }
+            for future in as_completed(futures):
+                yield self._collect(future, futures[future])
+
+    def _collect(self, future: Any, spec: RunSpec) -> RunResult:
+        from pebble import ProcessExpired
+
+        try:
+            return future.result()
+        except FutureTimeout:
+            return RunResult.for_spec(
+                spec, "timed-out", error=f"TimeoutError: run exceeded {self.timeout:.0f} s"
+            )
+        except ProcessExpired as exc:
+            return RunResult.for_spec(
+                spec, "failed", error=f"ProcessExpired: worker died (exit code {exc.exitcode})"
+            )

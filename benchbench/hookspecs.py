@@ -1,0 +1,73 @@
+"""Every hook of benchbench: the one contract between the core and its plugins.
+
+Hooks are grouped by lifecycle. A plugin implements any of them with ``@benchbench.hookimpl``
+on a module-level function (or a method of an object passed to ``-p``), using the argument
+names given here; pluggy lets an implementation take any subset of them.
+
+Register
+    ``benchbench_register_components`` and ``benchbench_register_suites`` are called once
+    per plugin manager, when the registry is first built, in every process that runs.
+Run
+    ``benchbench_run_started``, ``benchbench_eval_point`` and ``benchbench_run_finished`` are
+    called by the training loop, in the process that trains, for every implementation
+    (observers: loggers, trackers, live dashboards). Their return values are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .plugins import Registry
+    from .spec import RunResult, RunSpec
+
+PROJECT = "benchbench"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+# -- register ------------------------------------------------------------------------------------
+
+
+@hookspec
+def benchbench_register_components(registry: Registry) -> None:
+    """Hand component classes to the registry: ``registry.add(MyRegularizer)``.
+
+    The kind (task, architecture, regularizer, ssl, finetune) follows from the class's base
+    class. Two components of one kind with the same ``name`` are an error naming both
+    distributions. Called once when the registry is built.
+    """
+
+
+@hookspec
+def benchbench_register_suites(registry: Registry) -> None:
+    """Hand suite files to the registry: ``registry.add_suite(Path(...))``.
+
+    The suite's name is its file's stem. Suites ship with plugins, so the core names no
+    technique, not even in its built-in suites. Called once when the registry is built.
+    """
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+@hookspec
+def benchbench_run_started(spec: RunSpec, model: Any) -> None:
+    """A run has built its model and is about to take its first step."""
+
+
+@hookspec
+def benchbench_eval_point(spec: RunSpec, point: dict[str, Any]) -> None:
+    """The loop evaluated on the validation split; the training clock is paused.
+
+    ``point`` holds ``step``, ``epoch``, ``samples``, ``train_seconds`` and ``val_accuracy``.
+    """
+
+
+@hookspec
+def benchbench_run_finished(spec: RunSpec, result: RunResult) -> None:
+    """A run ended ok, diverged or failed; ``result`` is what will be stored.
+
+    A run killed by its executor for running over time never reaches this hook.
+    """

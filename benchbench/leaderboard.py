@@ -1,0 +1,219 @@
+"""Ranking runs into leaderboards (pandas) and rendering them (tabulate, CSV, JSON).
+
+One row per suite, track, task and candidate: mean test accuracy over the seeds whose runs
+ended ``ok``, with a 95% Student-t interval; the change against the track's baseline with a
+95% Welch interval, so a reader can tell a real difference from seed noise; median
+time-to-target over the seeds that reached it; throughput, data-wait share and verdict;
+parameters. Rows are ranked by mean test accuracy within their suite, track and task.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from .profiling import INPUT_BOUND_FRACTION
+
+GROUP = ["suite", "track", "task"]
+COLUMNS = [
+    "suite",
+    "track",
+    "task",
+    "candidate",
+    "rank",
+    "seeds",
+    "ok",
+    "test_accuracy_mean",
+    "test_accuracy_ci95",
+    "delta_vs_baseline",
+    "delta_ci95",
+    "time_to_target_s",
+    "reached_target",
+    "train_seconds",
+    "samples_per_s",
+    "data_wait_fraction",
+    "loader_verdict",
+    "params",
+    "baseline",
+]
+FORMATS = ("markdown", "plain", "csv", "json")
+
+
+def ci95(values: Sequence[float]) -> float | None:
+    """Half-width of the 95% Student-t interval of the mean; ``None`` below two values."""
+    from scipy import stats  # slow import: only when ranking
+
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n < 2:
+        return None
+    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def welch_ci95(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Half-width of the 95% Welch interval of ``mean(a) - mean(b)``; ``None`` if either has
+    fewer than two values. Zero spread in both gives zero."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
+        return 0.0
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
+
+
+def _summarise(runs: pd.DataFrame) -> pd.Series:
+    ok = runs[runs["status"] == "ok"]
+    accuracy = ok["test_accuracy"].dropna()
+    reached = ok["time_to_target_s"].dropna()
+    wait = ok["data_wait_fraction"].dropna()
+    return pd.Series(
+        {
+            "seeds": len(runs),
+            "ok": len(ok),
+            "test_accuracy_mean": accuracy.mean() if len(accuracy) else None,
+            "test_accuracy_ci95": ci95(accuracy),
+            "time_to_target_s": reached.median() if len(reached) else None,
+            "reached_target": len(reached),
+            "train_seconds": ok["train_seconds"].mean() if len(ok) else None,
+            "samples_per_s": ok["samples_per_s"].mean() if len(ok) else None,
+            "data_wait_fraction": wait.mean() if len(wait) else None,
+            "params": int(runs["params"].dropna().median())
+            if runs["params"].notna().any()
+            else None,
+            "baseline": bool(runs["baseline"].any()),
+            "_accuracies": accuracy.tolist(),
+        }
+    )
+
+
+def build(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ranked leaderboard from :meth:`Store.frame` rows (one per suite place)."""
+    if frame.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = (
+        frame.groupby([*GROUP, "candidate"], sort=False)
+        .apply(_summarise, include_groups=False)
+        .reset_index()
+    )
+    deltas, delta_cis = [], []
+    for _, row in rows.iterrows():
+        same = rows[(rows[GROUP] == row[GROUP]).all(axis=1)]
+        base = same[same["baseline"]]
+        if (
+            base.empty
+            or row["test_accuracy_mean"] is None
+            or base.iloc[0]["test_accuracy_mean"] is None
+        ):
+            deltas.append(None)
+            delta_cis.append(None)
+            continue
+        base = base.iloc[0]
+        deltas.append(row["test_accuracy_mean"] - base["test_accuracy_mean"])
+        delta_cis.append(
+            None if row["baseline"] else welch_ci95(row["_accuracies"], base["_accuracies"])
+        )
+    rows["delta_vs_baseline"] = deltas
+    rows["delta_ci95"] = delta_cis
+    rows["loader_verdict"] = [
+        None
+        if f is None or pd.isna(f)
+        else ("input-bound" if f > INPUT_BOUND_FRACTION else "compute-bound")
+        for f in rows["data_wait_fraction"]
+    ]
+    score = pd.to_numeric(rows["test_accuracy_mean"], errors="coerce")
+    rows["rank"] = score.groupby([rows[g] for g in GROUP]).rank(ascending=False, method="min")
+    rows["rank"] = rows["rank"].astype("Int64")
+    rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
+    return rows[COLUMNS].reset_index(drop=True)
+
+
+def _pct(value: float | None, ci: float | None = None, signed: bool = False) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    text = f"{value * 100:+.2f}" if signed else f"{value * 100:.2f}"
+    if ci is not None and not pd.isna(ci):
+        text += f" ± {ci * 100:.2f}"
+    return text
+
+
+def _display(board: pd.DataFrame) -> pd.DataFrame:
+    def ttt(row: pd.Series) -> str:
+        if row["time_to_target_s"] is None or pd.isna(row["time_to_target_s"]):
+            return f"never (0/{row['ok']})"
+        return f"{row['time_to_target_s']:.2f} ({row['reached_target']}/{row['ok']})"
+
+    return pd.DataFrame(
+        {
+            "rank": board["rank"].astype(str).replace("<NA>", "-"),
+            "candidate": [
+                c + (" (baseline)" if b else "")
+                for c, b in zip(board["candidate"], board["baseline"], strict=True)
+            ],
+            "test acc %": [
+                _pct(v, c)
+                for v, c in zip(
+                    board["test_accuracy_mean"], board["test_accuracy_ci95"], strict=True
+                )
+            ],
+            "Δ vs baseline (pp)": [
+                _pct(v, c, signed=True)
+                for v, c in zip(board["delta_vs_baseline"], board["delta_ci95"], strict=True)
+            ],
+            "time-to-target s (reached)": board.apply(ttt, axis=1),
+            "train s": board["train_seconds"].map(
+                lambda v: "-" if v is None or pd.isna(v) else f"{v:.2f}"
+            ),
+            "samples/s": board["samples_per_s"].map(
+                lambda v: "-" if v is None or pd.isna(v) else f"{v:,.0f}"
+            ),
+            "data wait": [
+                _pct(v) + ("%" if v is not None and not pd.isna(v) else "") + (f" {d}" if d else "")
+                for v, d in zip(board["data_wait_fraction"], board["loader_verdict"], strict=True)
+            ],
+            "params": board["params"].map(
+                lambda v: "-" if v is None or pd.isna(v) else f"{int(v):,}"
+            ),
+            "seeds ok": [f"{o}/{s}" for o, s in zip(board["ok"], board["seeds"], strict=True)],
+        }
+    )
+
+
+def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
+    """The leaderboard as Markdown or plain tables (one per suite, track and task), CSV or JSON."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "csv":
+        return board.to_csv(index=False)
+    if fmt == "json":
+        records = json.loads(board.to_json(orient="records"))
+        return json.dumps(records, indent=2)
+    if board.empty:
+        return "no results yet\n"
+    parts = []
+    table_format = "github" if fmt == "markdown" else "simple"
+    for (suite, track, task), group in board.groupby(GROUP, sort=False):
+        title = f"{suite} / {track} / {task}"
+        heading = f"### {title}" if fmt == "markdown" else title
+        table = tabulate(
+            _display(group),
+            headers="keys",
+            tablefmt=table_format,
+            showindex=False,
+            disable_numparse=True,
+        )
+        parts.append(f"{heading}\n\n{table}\n")
+    note = (
+        "test acc: mean over seeds ± 95% t-interval; Δ: difference of means against the "
+        "track's baseline ± 95% Welch interval; time-to-target: median training seconds to "
+        "the task's target validation accuracy over the seeds that reached it."
+    )
+    return "\n".join(parts) + "\n" + note + "\n"

@@ -1,0 +1,121 @@
+"""What one run is (:class:`RunSpec`) and what it produced (:class:`RunResult`).
+
+A spec is frozen and JSON-serialisable; its ``run_id`` is a hash of its canonical JSON, so the
+same spec is the same run on every machine, and a suite that is run again skips what is stored.
+Hyperparameters in a spec are fully resolved (defaults included), so a change of a default
+is a new run, never a silent reuse of an old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .budget import Budget
+
+STATUSES = ("ok", "diverged", "failed", "timed-out")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: components by name, hyperparameters, seed, budget and device.
+
+    ``hparams`` is flat: loop hyperparameters by bare name (``lr``, ``batch_size``) and a
+    component's as ``<component>.<name>`` (``label-smoothing.alpha``).
+    """
+
+    task: str
+    arch: str
+    regularizer: str = "none"
+    ssl: str = "supervised"
+    finetune: str = "full"
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    budget: Budget = field(default_factory=lambda: Budget(epochs=1))
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_dict` inverts it."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["hparams"] = dict(sorted(self.hparams.items()))
+        data["budget"] = self.budget.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        data = dict(data)
+        data["budget"] = Budget.from_dict(data["budget"])
+        return cls(**data)
+
+    @property
+    def run_id(self) -> str:
+        """Stable 16-hex-digit id: the SHA-256 of the spec's canonical JSON."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def component_hparams(self, component: str) -> dict[str, Any]:
+        """The hyperparameters addressed to one component, without the name prefix."""
+        prefix = component + "."
+        return {k[len(prefix) :]: v for k, v in self.hparams.items() if k.startswith(prefix)}
+
+    def loop_hparams(self) -> dict[str, Any]:
+        """The hyperparameters of the training loop itself (names without a dot)."""
+        return {k: v for k, v in self.hparams.items() if "." not in k}
+
+
+@dataclass
+class RunResult:
+    """Everything a run measured; one row of the results database."""
+
+    run_id: str
+    status: str
+    task: str
+    arch: str
+    regularizer: str
+    ssl: str
+    finetune: str
+    seed: int
+    hparams: dict[str, Any]
+    budget: dict[str, Any]
+    device: str
+    test_accuracy: float | None = None
+    best_val_accuracy: float | None = None
+    final_val_accuracy: float | None = None
+    time_to_target_s: float | None = None
+    time_to_target_steps: int | None = None
+    time_to_target_samples: int | None = None
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    steps: int = 0
+    epochs: float = 0.0
+    samples_seen: int = 0
+    samples_per_s: float | None = None
+    params: int | None = None
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    loader: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_component: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_spec(cls, spec: RunSpec, status: str, **values: Any) -> RunResult:
+        """A result carrying the spec's identity, with the measured ``values``."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        identity = spec.to_dict()
+        return cls(run_id=spec.run_id, status=status, **identity, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def spec(self) -> RunSpec:
+        """The spec this result came from."""
+        names = {f.name for f in fields(RunSpec)}
+        return RunSpec.from_dict({k: v for k, v in self.to_dict().items() if k in names})

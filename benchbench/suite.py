@@ -1,0 +1,294 @@
+"""Suite files: tracks of tasks x candidates x seeds, expanded into run specs.
+
+A suite is a TOML or YAML file (YAML read with ``safe_load``)::
+
+    description = "what this suite answers"
+    seeds = 3                      # default for every track
+    budget = { epochs = 20 }       # default for every track; else each task's own budget
+
+    [[tracks]]
+    name = "regularizers"
+    kind = "regularizer"           # the component kind under test
+    candidates = ["none", "label-smoothing", { name = "label-smoothing", label = "ls-0.3",
+                  hparams = { "label-smoothing.alpha" = 0.3 } }]
+    baseline = "none"              # a candidate label; the first candidate when omitted
+    tasks = ["digits", "mnist1d"]
+    fixed = { arch = "mlp" }       # the other components (defaults: none, supervised, full)
+    hparams = { lr = 0.003 }       # for every run of the track
+
+Every run of a track gets the same budget and seeds, so candidates compete on equal terms.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .budget import Budget
+from .errors import BenchbenchError, unknown_name
+from .execute import resolve_spec
+from .plugins import KINDS, Registry
+from .spec import RunSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_SLOTS = {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
+_SUITE_KEYS = {"description", "seeds", "budget", "tracks"}
+_TRACK_KEYS = {
+    "name",
+    "kind",
+    "candidates",
+    "baseline",
+    "tasks",
+    "fixed",
+    "seeds",
+    "budget",
+    "hparams",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A component under test; ``label`` names it on the leaderboard (its name by default)."""
+
+    name: str
+    label: str
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Track:
+    """One kind under test: its candidates on its tasks, everything else fixed."""
+
+    name: str
+    kind: str
+    candidates: tuple[Candidate, ...]
+    baseline: str
+    tasks: tuple[str, ...]
+    fixed: Mapping[str, str]
+    seeds: int
+    budget: Budget | None
+    hparams: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    tracks: tuple[Track, ...]
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A spec together with the place it fills in a suite."""
+
+    suite: str
+    track: str
+    task: str
+    candidate: str
+    seed: int
+    baseline: bool
+    spec: RunSpec
+
+
+def _fail(where: str, message: str) -> BenchbenchError:
+    return BenchbenchError(f"{where}: {message}")
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise _fail(str(path), f"cannot read suite file ({exc.strerror})") from exc
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        if path.suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        detail = " ".join(str(exc).split())
+        raise _fail(str(path), f"malformed {path.suffix[1:].upper()}: {detail}") from exc
+    raise _fail(str(path), "a suite file must end in .toml, .yaml or .yml")
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(where, f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _budget(value: Any, where: str) -> Budget | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"must be a table such as {{ epochs = 10 }}, got {value!r}")
+    try:
+        return Budget.from_dict(value)
+    except (TypeError, ValueError) as exc:
+        raise _fail(where, str(exc)) from exc
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"must be a table, got {value!r}")
+    return dict(value)
+
+
+def _candidate(value: Any, where: str) -> Candidate:
+    if isinstance(value, str):
+        return Candidate(value, value)
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        extra = set(value) - {"name", "label", "hparams"}
+        if extra:
+            raise _fail(
+                where, f"unknown key(s) {sorted(extra)}; a candidate has name, label, hparams"
+            )
+        return Candidate(
+            value["name"],
+            str(value.get("label", value["name"])),
+            _mapping(value.get("hparams"), f"{where}.hparams"),
+        )
+    raise _fail(where, f"a candidate is a name or {{ name = ..., hparams = ... }}, got {value!r}")
+
+
+def _track(raw: Any, where: str, seeds: int, budget: Budget | None) -> Track:
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "a track must be a table")
+    unknown = set(raw) - _TRACK_KEYS
+    if unknown:
+        raise _fail(
+            where,
+            f"unknown key(s) {sorted(unknown)} (a track has: {', '.join(sorted(_TRACK_KEYS))})",
+        )
+    for key in ("name", "kind", "candidates", "tasks"):
+        if key not in raw:
+            raise _fail(where, f"missing {key!r}")
+    name = raw["name"]
+    where = f"{where} ({name})"
+    if raw["kind"] not in KINDS or raw["kind"] == "task":
+        raise _fail(
+            f"{where}.kind", f"must be one of arch, regularizer, ssl, finetune; got {raw['kind']!r}"
+        )
+    if not isinstance(raw["candidates"], list) or not raw["candidates"]:
+        raise _fail(f"{where}.candidates", "must be a non-empty list")
+    candidates = tuple(
+        _candidate(c, f"{where}.candidates[{i}]") for i, c in enumerate(raw["candidates"])
+    )
+    labels = [c.label for c in candidates]
+    if len(set(labels)) != len(labels):
+        raise _fail(f"{where}.candidates", f"labels must be unique, got {labels}")
+    baseline = raw.get("baseline", labels[0])
+    if baseline not in labels:
+        raise _fail(f"{where}.baseline", f"{baseline!r} is not one of the candidates {labels}")
+    tasks = raw["tasks"]
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise _fail(f"{where}.tasks", "must be a non-empty list of task names")
+    fixed = _mapping(raw.get("fixed"), f"{where}.fixed")
+    bad = set(fixed) - (set(KINDS) - {"task"})
+    if bad or raw["kind"] in fixed:
+        raise _fail(
+            f"{where}.fixed",
+            "names the components that are not under test: "
+            "arch, regularizer, ssl, finetune (not the track's own kind)",
+        )
+    if raw["kind"] != "arch" and "arch" not in fixed:
+        raise _fail(f"{where}.fixed", "must name the arch every candidate runs on")
+    return Track(
+        name=str(name),
+        kind=raw["kind"],
+        candidates=candidates,
+        baseline=baseline,
+        tasks=tuple(tasks),
+        fixed=fixed,
+        seeds=_positive_int(raw.get("seeds", seeds), f"{where}.seeds"),
+        budget=_budget(raw.get("budget"), f"{where}.budget") or budget,
+        hparams=_mapping(raw.get("hparams"), f"{where}.hparams"),
+    )
+
+
+def parse_suite(raw: Any, name: str, path: Path | None = None) -> Suite:
+    """Validate a suite's parsed contents; every problem names the file and the key."""
+    where = str(path or name)
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "a suite file must hold a table at the top")
+    unknown = set(raw) - _SUITE_KEYS
+    if unknown:
+        raise _fail(
+            where,
+            f"unknown key(s) {sorted(unknown)} (a suite has: {', '.join(sorted(_SUITE_KEYS))})",
+        )
+    seeds = _positive_int(raw.get("seeds", 1), f"{where}: seeds")
+    budget = _budget(raw.get("budget"), f"{where}: budget")
+    tracks = raw.get("tracks")
+    if not isinstance(tracks, list) or not tracks:
+        raise _fail(where, "needs at least one [[tracks]] entry")
+    parsed = tuple(_track(t, f"{where}: tracks[{i}]", seeds, budget) for i, t in enumerate(tracks))
+    names = [t.name for t in parsed]
+    if len(set(names)) != len(names):
+        raise _fail(where, f"track names must be unique, got {names}")
+    return Suite(name=name, description=str(raw.get("description", "")), tracks=parsed, path=path)
+
+
+def load_suite(name_or_path: str, registry: Registry) -> Suite:
+    """A suite by registered name (``quick``, ``default``) or by file path."""
+    path = Path(name_or_path)
+    if path.suffix in (".toml", ".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise BenchbenchError(f"suite file {path} does not exist")
+        return parse_suite(_read(path), path.stem, path)
+    if name_or_path not in registry.suites:
+        raise unknown_name("suite", name_or_path, registry.suites)
+    path = registry.suites[name_or_path][0]
+    return parse_suite(_read(path), name_or_path, path)
+
+
+def plan(
+    suite: Suite, registry: Registry, device: str = "cpu", seeds: int | None = None
+) -> list[PlannedRun]:
+    """Every run of the suite as a resolved spec, in track, task, candidate, seed order.
+
+    Unknown component or hyperparameter names fail here, before anything runs.
+    """
+    runs = []
+    for track in suite.tracks:
+        for task in track.tasks:
+            for candidate in track.candidates:
+                names = {**DEFAULT_SLOTS, **track.fixed, track.kind: candidate.name}
+                for seed in range(seeds or track.seeds):
+                    try:
+                        spec = resolve_spec(
+                            registry,
+                            task=task,
+                            **names,
+                            seed=seed,
+                            budget=track.budget,
+                            hparams={**track.hparams, **candidate.hparams},
+                            device=device,
+                        )
+                    except BenchbenchError as exc:
+                        raise BenchbenchError(
+                            f"suite {suite.name}, track {track.name}: {exc}"
+                        ) from exc
+                    runs.append(
+                        PlannedRun(
+                            suite.name,
+                            track.name,
+                            task,
+                            candidate.label,
+                            seed,
+                            candidate.label == track.baseline,
+                            spec,
+                        )
+                    )
+    return runs

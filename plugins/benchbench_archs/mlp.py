@@ -1,0 +1,38 @@
+"""Multilayer perceptron."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+from benchbench import Architecture, Model
+
+
+class MLP(Architecture):
+    """Flatten, then ``depth`` fully connected ReLU blocks of ``width`` units, then a linear
+    head. Works on any input shape."""
+
+    name = "mlp"
+    summary = "multilayer perceptron: depth x (linear, ReLU) blocks of width units, linear head"
+    defaults = {"width": 256, "depth": 2}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {
+            "width": trial.suggest_categorical("mlp.width", [128, 256, 512]),
+            "depth": trial.suggest_int("mlp.depth", 1, 3),
+        }
+
+    def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
+        width, depth = int(self.hparams["width"]), int(self.hparams["depth"])
+        if depth < 1 or width < 1:
+            raise ValueError(f"mlp needs depth >= 1 and width >= 1, got {depth}, {width}")
+        blocks, features = [], math.prod(input_shape)
+        for i in range(depth):
+            layers = [nn.Flatten()] if i == 0 else []
+            layers += [nn.Linear(features, width), nn.ReLU()]
+            blocks.append((f"fc{i + 1}", nn.Sequential(*layers)))
+            features = width
+        return Model(blocks, nn.Linear(features, num_classes))

@@ -1,0 +1,15 @@
+"""Built-in semi- and self-supervised methods: what unlabeled data is used for."""
+
+import benchbench
+
+
+class Supervised(benchbench.SSL):
+    """Labeled data only; unlabeled data is ignored. The baseline of every ssl track."""
+
+    name = "supervised"
+    summary = "labeled data only, unlabeled data ignored (the baseline)"
+
+
+@benchbench.hookimpl
+def benchbench_register_components(registry):
+    registry.add(Supervised)

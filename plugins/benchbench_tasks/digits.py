@@ -1,0 +1,38 @@
+"""scikit-learn's bundled handwritten digits (8x8 grey images, 10 classes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchbench import Budget, Splits, Task
+
+from ._common import standardized_splits, stratified_split
+
+SPLIT_SEED = 0
+
+
+class Digits(Task):
+    """The 1,797 digits of the UCI optical-recognition set, as shipped with scikit-learn.
+
+    A fixed, seeded, class-stratified 60/20/20 train/val/test split (1,078 / 359 / 360), so
+    every run of every method sees the same examples.
+    """
+
+    name = "digits"
+    summary = "scikit-learn's 1,797 8x8 digit images, fixed stratified 60/20/20 split"
+    num_classes = 10
+    input_shape = (1, 8, 8)
+    modality = "image"
+    target_accuracy = 0.95
+    budget = Budget(epochs=30)
+    trainer_defaults = {"batch_size": 64}
+
+    def load(self, data_dir: Path) -> Splits:
+        from sklearn.datasets import load_digits
+
+        data = load_digits()
+        x = data.images.astype(np.float32)[:, None] / 16.0
+        y = data.target
+        return standardized_splits(x, y, stratified_split(y, (0.6, 0.2, 0.2), SPLIT_SEED))

@@ -1,0 +1,111 @@
+"""A plugin used by the tests, loaded with ``-p bb_test_plugin`` like a local plugin would be.
+
+It brings a tiny synthetic task (fast, separable), regularizers that misbehave on purpose
+(diverge, raise, hang), and an observer of the lifecycle hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+import benchbench
+from benchbench import Budget, Regularizer, Split, Splits, Task
+
+
+class Blobs(Task):
+    """Four Gaussian blobs in 8 dimensions: learnable in a few steps."""
+
+    name = "blobs"
+    summary = "four separable Gaussian blobs in 8-D (tests only)"
+    num_classes = 4
+    input_shape = (8,)
+    modality = "tabular"
+    target_accuracy = 0.9
+    budget = Budget(epochs=3)
+    trainer_defaults = {"batch_size": 32}
+    defaults = {"n": 512}
+
+    def load(self, data_dir):
+        g = torch.Generator().manual_seed(1234)
+        n = int(self.hparams["n"])
+        centers = torch.randn(4, 8, generator=g) * 3
+        y = torch.arange(n) % 4
+        x = centers[y] + torch.randn(n, 8, generator=g)
+        a, b = n // 2, 3 * n // 4
+        return Splits(Split(x[:a], y[:a]), Split(x[a:b], y[a:b]), Split(x[b:], y[b:]))
+
+
+class Diverge(Regularizer):
+    """Returns a NaN loss from step ``at`` on."""
+
+    name = "diverge"
+    summary = "NaN loss after a few steps (tests only)"
+    defaults = {"at": 3}
+
+    def __init__(self, **hparams):
+        super().__init__(**hparams)
+        self.calls = 0
+
+    def loss(self, logits, targets):
+        self.calls += 1
+        loss = super().loss(logits, targets)
+        return loss * float("nan") if self.calls >= self.hparams["at"] else loss
+
+
+class Explode(Regularizer):
+    """Raises inside the run."""
+
+    name = "explode"
+    summary = "raises RuntimeError in transform (tests only)"
+
+    def transform(self, x, targets, generator):
+        raise RuntimeError("boom")
+
+
+class Hang(Regularizer):
+    """Sleeps far longer than any test's timeout."""
+
+    name = "hang"
+    summary = "sleeps for a minute on its first batch (tests only)"
+
+    def transform(self, x, targets, generator):
+        time.sleep(60)
+        return x, targets
+
+
+class Crash(Regularizer):
+    """Kills its own process, as a segfault in an extension would."""
+
+    name = "crash"
+    summary = "exits the process on its first batch (tests only)"
+
+    def transform(self, x, targets, generator):
+        os._exit(3)
+
+
+class Observer:
+    """Records every lifecycle hook call."""
+
+    def __init__(self):
+        self.calls = []
+
+    @benchbench.hookimpl
+    def benchbench_run_started(self, spec, model):
+        self.calls.append(("started", spec.run_id))
+
+    @benchbench.hookimpl
+    def benchbench_eval_point(self, spec, point):
+        self.calls.append(("eval", point["step"]))
+
+    @benchbench.hookimpl
+    def benchbench_run_finished(self, spec, result):
+        self.calls.append(("finished", result.status))
+
+
+@benchbench.hookimpl
+def benchbench_register_components(registry):
+    for cls in (Blobs, Diverge, Explode, Hang, Crash):
+        registry.add(cls)

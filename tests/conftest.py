@@ -1,0 +1,29 @@
+"""Shared fixtures: one data folder for the whole session (MNIST-1D is generated once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchbench.plugins import PluginConfig, get_plugin_manager
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(autouse=True)
+def _data_env(data_dir, monkeypatch):
+    monkeypatch.setenv("BENCHBENCH_DATA", str(data_dir))
+    monkeypatch.delenv("BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+
+
+@pytest.fixture
+def pm():
+    """Built-in plugins plus the test plugin (tiny task, misbehaving regularizers)."""
+    return get_plugin_manager(PluginConfig(modules=("bb_test_plugin",)))
+
+
+@pytest.fixture
+def registry(pm):
+    return pm.registry

@@ -1,0 +1,35 @@
+"""Every registered component trains for a few steps, as timm's tests walk its model registry."""
+
+import math
+
+import pytest
+
+from benchbench import Budget
+from benchbench.execute import execute, resolve_spec
+from benchbench.plugins import PluginConfig, get_plugin_manager
+
+PM = get_plugin_manager(PluginConfig())
+REGISTRY = PM.registry
+
+
+@pytest.mark.parametrize("task", sorted(REGISTRY.entries["task"]))
+@pytest.mark.parametrize("arch", sorted(REGISTRY.entries["arch"]))
+def test_every_arch_on_every_task(task, arch):
+    result = execute(resolve_spec(REGISTRY, task=task, arch=arch, budget=Budget(steps=3)), PM)
+    assert result.status == "ok", result.error
+    assert result.steps == 3 and 0.0 <= result.test_accuracy <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        (kind, name)
+        for kind in ("regularizer", "ssl", "finetune")
+        for name in sorted(REGISTRY.entries[kind])
+    ],
+)
+def test_every_other_component_on_digits(kind, name):
+    spec = resolve_spec(REGISTRY, task="digits", arch="mlp", budget=Budget(steps=3), **{kind: name})
+    result = execute(spec, PM)
+    assert result.status == "ok", result.error
+    assert all(math.isfinite(p["val_accuracy"]) for p in result.curve)

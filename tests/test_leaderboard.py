@@ -1,0 +1,109 @@
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from benchbench import leaderboard
+
+T_975 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305}  # Student-t quantiles, by dof
+
+
+def rows(candidate, accuracies, baseline=False, statuses=None, ttt=None):
+    statuses = statuses or ["ok"] * len(accuracies)
+    return [
+        {
+            "suite": "s",
+            "track": "t",
+            "task": "digits",
+            "candidate": candidate,
+            "seed": i,
+            "baseline": baseline,
+            "run_id": f"{candidate}{i}",
+            "status": status,
+            "test_accuracy": acc if status == "ok" else None,
+            "time_to_target_s": (ttt[i] if ttt else None),
+            "train_seconds": 2.0,
+            "samples_per_s": 100.0,
+            "data_wait_fraction": 0.1,
+            "params": 1000,
+            "arch": "mlp",
+            "regularizer": candidate,
+            "ssl": "supervised",
+            "finetune": "full",
+            "device": "cpu",
+            "best_val_accuracy": acc,
+        }
+        for i, (acc, status) in enumerate(zip(accuracies, statuses, strict=True))
+    ]
+
+
+def test_ci95_against_hand_computation():
+    values = [0.90, 0.80, 0.85]
+    sd = 0.05  # sample standard deviation of the three
+    assert leaderboard.ci95(values) == pytest.approx(T_975[2] * sd / math.sqrt(3), rel=1e-6)
+    assert leaderboard.ci95([0.5]) is None
+
+
+def test_welch_interval_against_hand_computation():
+    a, b = [0.90, 0.80, 0.85], [0.70, 0.80]
+    va, vb = 0.0025 / 3, 0.005 / 2
+    dof = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 1)
+    from scipy import stats
+
+    expected = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
+    assert leaderboard.welch_ci95(a, b) == pytest.approx(expected, rel=1e-9)
+    assert leaderboard.welch_ci95([0.5, 0.5], [0.4, 0.4]) == 0.0
+
+
+def test_board_means_intervals_deltas_and_ranks():
+    frame = pd.DataFrame(
+        rows("none", [0.70, 0.80], baseline=True, ttt=[None, 1.5])
+        + rows("mixup", [0.90, 0.80, 0.85], ttt=[1.0, 2.0, 4.0])
+        + rows("broken", [0.99, 0.0, 0.0], statuses=["ok", "diverged", "failed"])
+    )
+    board = leaderboard.build(frame).set_index("candidate")
+    assert list(board.index) == ["broken", "mixup", "none"]
+    assert list(board["rank"]) == [1, 2, 3]
+    mixup, none, broken = board.loc["mixup"], board.loc["none"], board.loc["broken"]
+    assert mixup["test_accuracy_mean"] == pytest.approx(0.85)
+    assert mixup["test_accuracy_ci95"] == pytest.approx(T_975[2] * 0.05 / math.sqrt(3))
+    assert none["test_accuracy_ci95"] == pytest.approx(T_975[1] * math.sqrt(0.005) / math.sqrt(2))
+    assert mixup["delta_vs_baseline"] == pytest.approx(0.10)
+    assert mixup["delta_ci95"] == pytest.approx(
+        leaderboard.welch_ci95([0.9, 0.8, 0.85], [0.7, 0.8])
+    )
+    assert none["delta_vs_baseline"] == 0.0 and pd.isna(none["delta_ci95"])
+    assert mixup["time_to_target_s"] == 2.0 and mixup["reached_target"] == 3
+    assert none["time_to_target_s"] == 1.5 and none["reached_target"] == 1
+    # failed and diverged seeds count as seeds, not in the mean
+    assert (broken["seeds"], broken["ok"]) == (3, 1)
+    assert broken["test_accuracy_mean"] == pytest.approx(0.99)
+    assert mixup["loader_verdict"] == "compute-bound" and mixup["params"] == 1000
+
+
+def test_renderings_carry_the_promised_fields():
+    board = leaderboard.build(pd.DataFrame(rows("none", [0.7, 0.8], baseline=True)))
+    records = json.loads(leaderboard.render(board, "json"))
+    assert set(records[0]) >= {
+        "track",
+        "task",
+        "candidate",
+        "rank",
+        "seeds",
+        "test_accuracy_mean",
+        "test_accuracy_ci95",
+        "delta_vs_baseline",
+        "time_to_target_s",
+        "data_wait_fraction",
+        "params",
+    }
+    markdown = leaderboard.render(board, "markdown")
+    assert "### s / t / digits" in markdown and "75.00 ± 63.53" in markdown
+    assert (
+        leaderboard.render(board, "csv")
+        .splitlines()[0]
+        .startswith("suite,track,task,candidate,rank")
+    )
+    assert "none (baseline)" in leaderboard.render(board, "plain")
+    assert leaderboard.render(leaderboard.build(pd.DataFrame()), "markdown") == "no results yet\n"
