@@ -17,7 +17,7 @@ import click
 from . import leaderboard
 from .budget import Budget
 from .errors import BenchbenchError
-from .plugins import KINDS, PluginConfig, PluginManager, get_plugin_manager
+from .plugins import KINDS, Origin, PluginConfig, PluginManager, get_plugin_manager
 
 DEFAULT_OUT = "benchbench-out"
 
@@ -119,44 +119,40 @@ def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     from tabulate import tabulate
 
     registry = _manager(ctx).registry
-    rows = [
-        {
-            "kind": e.kind,
-            "name": e.name,
-            "summary": e.cls.summary,
-            "plugin": e.origin.plugin,
-            "distribution": e.origin.distribution,
-            "version": e.origin.version,
-            "defaults": dict(e.cls.defaults),
-        }
-        for e in registry
-    ]
-    rows += [
-        {
-            "kind": "suite",
+
+    def row(kind: str, name: str, summary: str, origin: Origin, defaults: dict) -> dict:
+        return {
+            "kind": kind,
             "name": name,
-            "summary": str(path),
+            "summary": summary,
+            "from": origin.describe(),
             "plugin": origin.plugin,
             "distribution": origin.distribution,
             "version": origin.version,
-            "defaults": {},
+            "defaults": defaults,
         }
-        for name, (path, origin) in sorted(registry.suites.items())
+
+    rows = [row(e.kind, e.name, e.cls.summary, e.origin, dict(e.cls.defaults)) for e in registry]
+    rows += [
+        row("suite", name, _suite_summary(name, registry), origin, {})
+        for name, (_, origin) in sorted(registry.suites.items())
     ]
     rows = [r for r in rows if kind is None or r["kind"] == kind]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = [
-        [
-            r["kind"],
-            r["name"],
-            r["summary"],
-            f"{r['distribution']} {r['version']}" if r["distribution"] else f"-p {r['plugin']}",
-        ]
-        for r in rows
-    ]
+    table = [[r["kind"], r["name"], r["summary"], r["from"]] for r in rows]
     click.echo(tabulate(table, headers=["kind", "name", "summary", "from"], tablefmt="simple"))
+
+
+def _suite_summary(name: str, registry: Any) -> str:
+    from .suite import load_suite
+
+    try:
+        description = load_suite(name, registry).description
+    except BenchbenchError as exc:
+        return f"unreadable: {exc}"
+    return " ".join(description.split()).split(". ")[0].rstrip(".")
 
 
 @cli.command("run")
@@ -245,11 +241,15 @@ def run_command(
                     )
     for problem in problems:
         click.echo(f"benchbench: run {problem}", err=True)
-    board = leaderboard.build(store.frame(loaded.name))
+    frame = store.frame(loaded.name)
+    board = leaderboard.build(frame)
     folder = _prepare_out(out / "leaderboards")
-    for fmt, suffix in (("markdown", "md"), ("csv", "csv"), ("json", "json")):
+    for fmt, suffix in (("csv", "csv"), ("json", "json")):
         (folder / f"{loaded.name}.{suffix}").write_text(leaderboard.render(board, fmt))
-    click.echo(leaderboard.render(board, "markdown"))
+    origin = leaderboard.provenance(store.results(set(frame.get("run_id", []))))
+    markdown = f"# {loaded.name}\n\n{origin}\n\n{leaderboard.render(board, 'markdown')}"
+    (folder / f"{loaded.name}.md").write_text(markdown)
+    click.echo(markdown)
     click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
 
 

@@ -106,12 +106,21 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+def _cpu_name() -> str:
+    """The CPU's model name where Linux tells it, else the machine type."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(pm: PluginManager, device: torch.device) -> dict[str, Any]:
     """What a result was produced with: plugins and versions, torch, Python, the device."""
-    if device.type == "cuda":
-        device_name = torch.cuda.get_device_name(device)
-    else:
-        device_name = platform.processor() or platform.machine()
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     return {
         "benchbench": _package_version("benchbench"),
         "plugins": pm.active_plugins(),

@@ -18,6 +18,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from .profiling import INPUT_BOUND_FRACTION
+from .spec import RunResult
 
 GROUP = ["suite", "track", "task"]
 COLUMNS = [
@@ -134,6 +135,30 @@ def build(frame: pd.DataFrame) -> pd.DataFrame:
     rows["rank"] = rows["rank"].astype("Int64")
     rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
     return rows[COLUMNS].reset_index(drop=True)
+
+
+def provenance(results: Sequence[RunResult]) -> str:
+    """One line saying what produced the results: benchbench, torch, device, plugins, host."""
+    if not results:
+        return "No results."
+
+    def values(key: str) -> str:
+        return ", ".join(sorted({str(r.provenance.get(key)) for r in results}))
+
+    plugins = sorted(
+        {
+            f"{p['plugin']} ({p['distribution']} {p['version']})"
+            if p["distribution"]
+            else f"{p['plugin']} (-p)"
+            for r in results
+            for p in r.provenance.get("plugins", [])
+        }
+    )
+    return (
+        f"{len(results)} runs by benchbench {values('benchbench')}, torch {values('torch')}, "
+        f"on {values('device')} ({values('device_name')}, {values('torch_threads')} threads) "
+        f"of {values('host')}; plugins: {', '.join(plugins)}."
+    )
 
 
 def _pct(value: float | None, ci: float | None = None, signed: bool = False) -> str:

@@ -49,7 +49,7 @@ class Origin:
 
     def describe(self) -> str:
         if self.distribution:
-            return f"{self.distribution} {self.version}"
+            return f"{self.distribution} {self.version} ({self.plugin})"
         return f"-p {self.plugin}"
 
 

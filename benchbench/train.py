@@ -156,7 +156,6 @@ def train(
     clock = BudgetClock(spec.budget, stream.steps_per_epoch, sync)
     eval_interval = max(1, round(spec.budget.eval_every * stream.steps_per_epoch))
     total_steps = None if clock.max_steps == math.inf else int(clock.max_steps)
-    check_interval = 1 if device.type == "cpu" else eval_interval  # .item() syncs a GPU
 
     if hook is not None:
         hook.benchbench_run_started(spec=spec, model=model)
@@ -183,9 +182,13 @@ def train(
         clock.tick(len(y))
         parts.finetune.on_step(model, clock.steps, total_steps)
 
-        nonfinite |= ~torch.isfinite(loss.detach())
         at_eval = clock.steps % eval_interval == 0 or clock.exhausted()
-        if (at_eval or clock.steps % check_interval == 0) and bool(nonfinite):
+        if device.type == "cpu":
+            diverged = not math.isfinite(loss.item())
+        else:  # .item() would sync the GPU every step: accumulate, check at eval points
+            nonfinite |= ~torch.isfinite(loss.detach())
+            diverged = at_eval and bool(nonfinite)
+        if diverged:
             status = "diverged"
             break
         if at_eval:

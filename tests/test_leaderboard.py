@@ -107,3 +107,27 @@ def test_renderings_carry_the_promised_fields():
     )
     assert "none (baseline)" in leaderboard.render(board, "plain")
     assert leaderboard.render(leaderboard.build(pd.DataFrame()), "markdown") == "no results yet\n"
+
+
+def test_provenance_names_versions_device_and_plugins():
+    from benchbench import RunResult, RunSpec
+
+    result = RunResult.for_spec(RunSpec(task="t", arch="a"), "ok")
+    result.provenance = {
+        "benchbench": "0.1.0",
+        "torch": "2.13.0",
+        "device": "cpu",
+        "device_name": "Xeon",
+        "torch_threads": 2,
+        "host": "h",
+        "plugins": [
+            {"plugin": "archs", "distribution": "benchbench", "version": "0.1.0"},
+            {"plugin": "mine", "distribution": None, "version": None},
+        ],
+    }
+    line = leaderboard.provenance([result, result])
+    assert line == (
+        "2 runs by benchbench 0.1.0, torch 2.13.0, on cpu (Xeon, 2 threads) of h; "
+        "plugins: archs (benchbench 0.1.0), mine (-p)."
+    )
+    assert leaderboard.provenance([]) == "No results."
