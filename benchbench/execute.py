@@ -10,6 +10,7 @@ its time limit costs that run only.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import time
@@ -94,9 +95,9 @@ def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_splits(task_cls: type, hparams: tuple, data_dir: Path) -> Splits:
+def _load_splits(task_cls: type, hparams_json: str, data_dir: Path) -> Splits:
     """A task's splits, loaded once per process (a suite runs many specs on one task)."""
-    return task_cls(**dict(hparams)).load(data_dir)
+    return task_cls(**json.loads(hparams_json)).load(data_dir)
 
 
 def _package_version(name: str) -> str | None:
@@ -134,12 +135,12 @@ def provenance(pm: PluginManager, device: torch.device) -> dict[str, Any]:
     }
 
 
-def _failing_component(spec: RunSpec, parts: Registry, exc: BaseException) -> str | None:
+def _failing_component(spec: RunSpec, registry: Registry, exc: BaseException) -> str | None:
     """The deepest traceback frame inside one of the run's component modules, as
     ``"<kind> <name>"``, so a failure names the plugin that raised."""
     modules = {}
     for slot in _SLOTS:
-        entry = parts.entries[slot].get(getattr(spec, slot))
+        entry = registry.entries[slot].get(getattr(spec, slot))
         if entry is not None:
             modules[entry.cls.__module__] = f"{slot} {entry.name}"
     found = None
@@ -169,8 +170,8 @@ def execute(
         on_eval = _guarded(on_eval, callback_errors)
     try:
         parts = build_components(registry, spec)
-        hparams = tuple(sorted(spec.component_hparams(spec.task).items()))
-        splits = _load_splits(type(parts.task), hparams, data_dir)
+        task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
+        splits = _load_splits(type(parts.task), task_hparams, data_dir)
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices, device_type=device.type):
             torch.manual_seed(spec.seed)

@@ -120,6 +120,14 @@ def _read(path: Path) -> Any:
     raise _fail(str(path), "a suite file must end in .toml, .yaml or .yml")
 
 
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, what: str) -> None:
+    unknown = set(raw) - allowed
+    if unknown:
+        raise _fail(
+            where, f"unknown key(s) {sorted(unknown)} ({what} has: {', '.join(sorted(allowed))})"
+        )
+
+
 def _positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _fail(where, f"must be a whole number >= 1, got {value!r}")
@@ -149,11 +157,7 @@ def _candidate(value: Any, where: str) -> Candidate:
     if isinstance(value, str):
         return Candidate(value, value)
     if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-        extra = set(value) - {"name", "label", "hparams"}
-        if extra:
-            raise _fail(
-                where, f"unknown key(s) {sorted(extra)}; a candidate has name, label, hparams"
-            )
+        _check_keys(value, {"name", "label", "hparams"}, where, "a candidate")
         return Candidate(
             value["name"],
             str(value.get("label", value["name"])),
@@ -165,12 +169,7 @@ def _candidate(value: Any, where: str) -> Candidate:
 def _track(raw: Any, where: str, seeds: int, budget: Budget | None) -> Track:
     if not isinstance(raw, Mapping):
         raise _fail(where, "a track must be a table")
-    unknown = set(raw) - _TRACK_KEYS
-    if unknown:
-        raise _fail(
-            where,
-            f"unknown key(s) {sorted(unknown)} (a track has: {', '.join(sorted(_TRACK_KEYS))})",
-        )
+    _check_keys(raw, _TRACK_KEYS, where, "a track")
     for key in ("name", "kind", "candidates", "tasks"):
         if key not in raw:
             raise _fail(where, f"missing {key!r}")
@@ -222,12 +221,7 @@ def parse_suite(raw: Any, name: str, path: Path | None = None) -> Suite:
     where = str(path or name)
     if not isinstance(raw, Mapping):
         raise _fail(where, "a suite file must hold a table at the top")
-    unknown = set(raw) - _SUITE_KEYS
-    if unknown:
-        raise _fail(
-            where,
-            f"unknown key(s) {sorted(unknown)} (a suite has: {', '.join(sorted(_SUITE_KEYS))})",
-        )
+    _check_keys(raw, _SUITE_KEYS, where, "a suite")
     seeds = _positive_int(raw.get("seeds", 1), f"{where}: seeds")
     budget = _budget(raw.get("budget"), f"{where}: budget")
     tracks = raw.get("tracks")
