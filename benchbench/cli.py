@@ -365,11 +365,131 @@ def _print_result(result: Any) -> None:
         ),
         ("samples/s", f"{result.samples_per_s:,.0f}" if result.samples_per_s else "-"),
         ("parameters", f"{result.params:,}"),
-        ("data wait", f"{loader['data_wait_fraction']:.1%} ({loader['verdict']})"),
+        (
+            "data path",
+            f"{loader['data_path']}, {loader['workers']} workers"
+            + (", pinned" if loader["pin_memory"] else ""),
+        ),
+        (
+            "loader / compute alone",
+            " / ".join(
+                "-" if v is None else f"{v:,.0f} samples/s"
+                for v in (loader["loader_samples_per_s"], loader["compute_samples_per_s"])
+            ),
+        ),
+        ("data wait", f"{loader['data_wait_fraction']:.1%}: {loader['recommendation']}"),
     ]
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"  {key:<{width}}  {value}")
+
+
+@cli.command("profile")
+@click.argument("task")
+@click.option("--arch", default="mlp", show_default=True, help="The model trained in each setting.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=5),
+    default=100,
+    show_default=True,
+    help="Training steps per setting.",
+)
+@click.option(
+    "--max-workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Most DataLoader workers tried (default: the CPU count).",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="The plot goes to OUT/profiles/TASK.png.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows and summary as JSON.")
+@click.pass_context
+@_fail_cleanly
+def profile_command(
+    ctx: click.Context,
+    task: str,
+    arch: str,
+    steps: int,
+    max_workers: int | None,
+    device: str,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Sweep loader settings for TASK: where its training time goes, and the fastest setting.
+
+    Each setting (device-resident; in memory through a DataLoader; decoded from disk with
+    0..N workers; pinned memory on a GPU) trains ARCH for a few steps. The table gives training
+    and loader-alone samples/s, the data-wait share and the verdict; a plot is written too.
+    """
+    import os
+    from dataclasses import asdict
+
+    from tabulate import tabulate
+
+    from .execute import execute, resolve_device, resolve_spec
+    from .profiling import loader_settings, plot_sweep, summarize, sweep_row
+    from .tasks import Split
+
+    pm = _manager(ctx)
+    device = resolve_device(device)
+    task_cls = pm.registry.get("task", task)
+    on_disk = not isinstance(task_cls().load(ctx.obj["data_dir"] or _data_dir()).train, Split)
+    workers = (os.cpu_count() or 1) if max_workers is None else max_workers
+    budget = Budget(steps=steps, eval_every=1e9)
+    rows = []
+    for setting in loader_settings(on_disk, workers, device.startswith("cuda")):
+        spec = resolve_spec(
+            pm.registry, task=task, arch=arch, hparams=setting, budget=budget, device=device
+        )
+        rows.append(sweep_row(setting, execute(spec, pm, ctx.obj["data_dir"])))
+    summary = summarize(rows)
+    folder = _prepare_out(out / "profiles")
+    plot_sweep(rows, f"{task} / {arch} on {device}", folder / f"{task}.png")
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "task": task,
+                    "arch": arch,
+                    "device": device,
+                    "rows": [asdict(r) for r in rows],
+                    "summary": summary,
+                },
+                indent=2,
+            )
+        )
+        return
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
+    table = [
+        [
+            r.setting,
+            rate(r.train_samples_per_s),
+            rate(r.loader_samples_per_s),
+            f"{r.data_wait_fraction:.0%}",
+            r.verdict,
+            f"{r.prepare_seconds:.2f}",
+        ]
+        for r in rows
+    ]
+    headers = ["setting", "train samples/s", "loader alone", "data wait", "verdict", "prepare s"]
+    click.echo(tabulate(table, headers=headers, tablefmt="simple"))
+    click.echo(f"\n{summary}")
+    click.echo(f"plot written to {folder / f'{task}.png'}", err=True)
+
+
+def _data_dir() -> Path:
+    from .tasks import default_data_dir
+
+    return default_data_dir()
 
 
 @cli.command("leaderboard")

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,11 @@ class ProcessPoolExecutor:
             return RunResult.for_spec(
                 spec, "timed-out", error=f"TimeoutError: run exceeded {self.timeout:.0f} s"
             )
+        except BrokenProcessPool as exc:
+            raise BenchbenchError(
+                f"the worker processes could not start ({exc}); run from a script file or the "
+                "benchbench command"
+            ) from exc
         except ProcessExpired as exc:
             return RunResult.for_spec(
                 spec, "failed", error=f"ProcessExpired: worker died (exit code {exc.exitcode})"

@@ -21,8 +21,8 @@ from torch import Tensor
 
 from .budget import BudgetClock
 from .components import SSL, Architecture, Finetune, Model, Regularizer, count_parameters
-from .data.streams import DeviceStream, batches
-from .profiling import LoaderProfile
+from .data.streams import batches, make_stream, materialize
+from .profiling import LoaderProfile, measure_loader
 from .spec import RunResult, RunSpec
 from .tasks import Splits, Task
 
@@ -34,8 +34,13 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
     "batch_size": 128,
     "schedule": "cosine",
     "warmup": 0.0,
+    "data_path": "auto",
+    "workers": 0,
+    "pin_memory": None,
+    "prefetch_factor": 2,
 }
-"""Hyperparameters of the loop itself; a task's ``trainer_defaults`` and the spec override them."""
+"""Settings of the loop itself; a task's ``trainer_defaults`` and the spec override them. The
+last four choose how data reaches the loop (see :mod:`benchbench.data.streams`)."""
 
 _EVAL_BATCH = 2048
 
@@ -114,10 +119,179 @@ def accuracy(model: Model, x: Tensor, y: Tensor) -> float:
     return correct / len(y)
 
 
-def _generator(device: torch.device, seed: int, stream: int) -> torch.Generator:
-    """A generator for one purpose (data order, augmentation), derived from the run's seed, so
-    that adding a component that draws random numbers never changes the data order."""
-    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + stream)
+def _seed(seed: int, purpose: int) -> int:
+    """A seed for one purpose (data order, component randomness) derived from the run's seed,
+    so that a component that draws random numbers never changes the data order."""
+    return seed * 1_000_003 + purpose
+
+
+class _Loop:
+    """One run's state: model, optimizer, stream, clock, curve; :meth:`run` trains it."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        parts: RunComponents,
+        splits: Splits,
+        device: torch.device,
+        hook: Any,
+        on_eval: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.spec, self.parts, self.device, self.hook, self.on_eval = (
+            spec,
+            parts,
+            device,
+            hook,
+            on_eval,
+        )
+        self.hp = hp = spec.loop_hparams()
+        _check_loop_hparams(hp)
+        task = parts.task
+        self.model = parts.arch.build(task.input_shape, task.num_classes)
+        parts.regularizer.prepare(self.model)
+        self.model.to(device).train()
+        self.optimizer = _optimizer(hp, parts.finetune.param_groups(self.model, hp["lr"]))
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        started = time.perf_counter()
+        self.data = make_stream(
+            splits.train,
+            path=hp["data_path"],
+            batch_size=int(hp["batch_size"]),
+            seed=_seed(spec.seed, 0),
+            device=device,
+            workers=int(hp["workers"]),
+            pin_memory=hp["pin_memory"],
+            prefetch_factor=int(hp["prefetch_factor"]),
+        )
+        self.val, self.test = (
+            materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
+        )
+        self.prepare_seconds = time.perf_counter() - started
+        self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
+        self.clock = BudgetClock(spec.budget, self.data.stream.steps_per_epoch, self.sync)
+        self.curve: list[dict[str, Any]] = []
+        self.target_point: dict[str, Any] | None = None
+        self.data_wait = self.eval_seconds = 0.0
+
+    def run(self) -> RunResult:
+        try:
+            return self._run()
+        finally:
+            self.data.stream.close()
+
+    def _run(self) -> RunResult:
+        parts, clock, hp, optimizer = self.parts, self.clock, self.hp, self.optimizer
+        num_classes = parts.task.num_classes
+        eval_interval = max(1, round(self.spec.budget.eval_every * clock.steps_per_epoch))
+        total_steps = None if clock.max_steps == math.inf else int(clock.max_steps)
+        on_cpu = self.device.type == "cpu"
+        nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        if self.hook is not None:
+            self.hook.benchbench_run_started(spec=self.spec, model=self.model)
+        status = "ok"
+        batches_ = iter(self.data.stream)
+        clock.start()
+        while not clock.exhausted():
+            waited_from = time.perf_counter()
+            x, y = next(batches_)
+            self.data_wait += time.perf_counter() - waited_from
+
+            factor = lr_factor(clock.progress(), hp["schedule"], hp["warmup"])
+            for group, base in zip(optimizer.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * factor
+            targets = F.one_hot(y, num_classes).to(x.dtype)
+            x, targets = parts.regularizer.transform(x, targets, self.generator)
+            logits, targets = parts.regularizer.forward(self.model, x, targets, self.generator)
+            loss = parts.regularizer.loss(logits, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            clock.tick(len(y))
+            parts.finetune.on_step(self.model, clock.steps, total_steps)
+
+            at_eval = clock.steps % eval_interval == 0 or clock.exhausted()
+            if on_cpu:
+                diverged = not math.isfinite(loss.item())
+            else:  # .item() would sync the GPU every step: accumulate, check at eval points
+                nonfinite |= ~torch.isfinite(loss.detach())
+                diverged = at_eval and bool(nonfinite)
+            if diverged:
+                status = "diverged"
+                break
+            if at_eval:
+                clock.pause()
+                self._eval_point()
+                if clock.exhausted():
+                    break
+                clock.start()
+        clock.pause()
+        return self._result(status, batches_)
+
+    def _eval_point(self) -> None:
+        """Validation accuracy at the current step, with the training clock paused."""
+        started, clock = time.perf_counter(), self.clock
+        val_accuracy = accuracy(self.model, self.val.x.to(self.device), self.val.y.to(self.device))
+        point = {
+            "step": clock.steps,
+            "epoch": clock.epoch,
+            "samples": clock.samples,
+            "train_seconds": clock.seconds,
+            "val_accuracy": val_accuracy,
+        }
+        self.curve.append(point)
+        if self.target_point is None and val_accuracy >= self.parts.task.target_accuracy:
+            self.target_point = point
+        if self.hook is not None:
+            self.hook.benchbench_eval_point(spec=self.spec, point=point)
+        if self.on_eval is not None:
+            self.on_eval(point)
+        self.eval_seconds += time.perf_counter() - started
+
+    def _result(self, status: str, batches_: Any) -> RunResult:
+        clock, data, ttt = self.clock, self.data, self.target_point
+        train_seconds = clock.seconds
+        test_accuracy = None
+        if status == "ok":
+            started = time.perf_counter()
+            test_accuracy = accuracy(
+                self.model, self.test.x.to(self.device), self.test.y.to(self.device)
+            )
+            self.eval_seconds += time.perf_counter() - started
+        prefetched = data.workers * int(self.hp["prefetch_factor"])
+        loader_rate = measure_loader(batches_, skip=prefetched, sync=self.sync)
+        loader = LoaderProfile.from_times(
+            self.data_wait,
+            train_seconds,
+            clock.samples,
+            loader_samples_per_s=loader_rate,
+            data_path=data.path,
+            workers=data.workers,
+            pin_memory=data.pin_memory,
+            prepare_seconds=self.prepare_seconds,
+            device=self.device.type,
+        )
+        return RunResult.for_spec(
+            self.spec,
+            status,
+            test_accuracy=test_accuracy,
+            best_val_accuracy=max((p["val_accuracy"] for p in self.curve), default=None),
+            final_val_accuracy=self.curve[-1]["val_accuracy"]
+            if self.curve and status == "ok"
+            else None,
+            time_to_target_s=ttt["train_seconds"] if ttt else None,
+            time_to_target_steps=ttt["step"] if ttt else None,
+            time_to_target_samples=ttt["samples"] if ttt else None,
+            train_seconds=train_seconds,
+            eval_seconds=self.eval_seconds,
+            steps=clock.steps,
+            epochs=clock.epoch,
+            samples_seen=clock.samples,
+            samples_per_s=clock.samples / train_seconds if train_seconds > 0 else None,
+            params=count_parameters(self.model),
+            curve=self.curve,
+            loader=loader.to_dict(),
+        )
 
 
 def train(
@@ -134,109 +308,4 @@ def train(
     plugin manager's hook relay for the lifecycle hooks, and ``on_eval`` sees each eval point
     (tuning reports there and may raise to prune).
     """
-    hp = spec.loop_hparams()
-    _check_loop_hparams(hp)
-    task = parts.task
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    model = parts.arch.build(task.input_shape, task.num_classes)
-    parts.regularizer.prepare(model)
-    model.to(device).train()
-    optimizer = _optimizer(hp, parts.finetune.param_groups(model, hp["lr"]))
-    base_lrs = [group["lr"] for group in optimizer.param_groups]
-
-    stream = DeviceStream(
-        splits.train.x.to(device),
-        splits.train.y.to(device),
-        int(hp["batch_size"]),
-        _generator(device, spec.seed, 0),
-    )
-    component_generator = _generator(device, spec.seed, 1)
-    val_x, val_y = splits.val.x.to(device), splits.val.y.to(device)
-    clock = BudgetClock(spec.budget, stream.steps_per_epoch, sync)
-    eval_interval = max(1, round(spec.budget.eval_every * stream.steps_per_epoch))
-    total_steps = None if clock.max_steps == math.inf else int(clock.max_steps)
-
-    if hook is not None:
-        hook.benchbench_run_started(spec=spec, model=model)
-    status, curve, ttt = "ok", [], None
-    data_wait = eval_seconds = 0.0
-    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
-    batches_ = iter(stream)
-    clock.start()
-    while not clock.exhausted():
-        waited_from = time.perf_counter()
-        x, y = next(batches_)
-        data_wait += time.perf_counter() - waited_from
-
-        factor = lr_factor(clock.progress(), hp["schedule"], hp["warmup"])
-        for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-            group["lr"] = base * factor
-        targets = F.one_hot(y, task.num_classes).to(x.dtype)
-        x, targets = parts.regularizer.transform(x, targets, component_generator)
-        logits, targets = parts.regularizer.forward(model, x, targets, component_generator)
-        loss = parts.regularizer.loss(logits, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        clock.tick(len(y))
-        parts.finetune.on_step(model, clock.steps, total_steps)
-
-        at_eval = clock.steps % eval_interval == 0 or clock.exhausted()
-        if device.type == "cpu":
-            diverged = not math.isfinite(loss.item())
-        else:  # .item() would sync the GPU every step: accumulate, check at eval points
-            nonfinite |= ~torch.isfinite(loss.detach())
-            diverged = at_eval and bool(nonfinite)
-        if diverged:
-            status = "diverged"
-            break
-        if at_eval:
-            clock.pause()
-            started = time.perf_counter()
-            val_accuracy = accuracy(model, val_x, val_y)
-            point = {
-                "step": clock.steps,
-                "epoch": clock.epoch,
-                "samples": clock.samples,
-                "train_seconds": clock.seconds,
-                "val_accuracy": val_accuracy,
-            }
-            curve.append(point)
-            if ttt is None and val_accuracy >= task.target_accuracy:
-                ttt = point
-            if hook is not None:
-                hook.benchbench_eval_point(spec=spec, point=point)
-            if on_eval is not None:
-                on_eval(point)
-            eval_seconds += time.perf_counter() - started
-            if clock.exhausted():
-                break
-            clock.start()
-    clock.pause()
-
-    train_seconds = clock.seconds
-    test_accuracy = None
-    if status == "ok":
-        started = time.perf_counter()
-        test_accuracy = accuracy(model, splits.test.x.to(device), splits.test.y.to(device))
-        eval_seconds += time.perf_counter() - started
-    return RunResult.for_spec(
-        spec,
-        status,
-        test_accuracy=test_accuracy,
-        best_val_accuracy=max((p["val_accuracy"] for p in curve), default=None),
-        final_val_accuracy=curve[-1]["val_accuracy"] if curve and status == "ok" else None,
-        time_to_target_s=ttt["train_seconds"] if ttt else None,
-        time_to_target_steps=ttt["step"] if ttt else None,
-        time_to_target_samples=ttt["samples"] if ttt else None,
-        train_seconds=train_seconds,
-        eval_seconds=eval_seconds,
-        steps=clock.steps,
-        epochs=clock.epoch,
-        samples_seen=clock.samples,
-        samples_per_s=clock.samples / train_seconds if train_seconds > 0 else None,
-        params=count_parameters(model),
-        curve=curve,
-        loader=LoaderProfile.from_times(data_wait, train_seconds, clock.samples).to_dict(),
-    )
+    return _Loop(spec, parts, splits, device, hook, on_eval).run()

@@ -10,6 +10,7 @@ import os
 import time
 
 import torch
+from torch.utils.data import Dataset
 
 import benchbench
 from benchbench import Budget, Regularizer, Split, Splits, Task
@@ -36,6 +37,32 @@ class Blobs(Task):
         x = centers[y] + torch.randn(n, 8, generator=g)
         a, b = n // 2, 3 * n // 4
         return Splits(Split(x[:a], y[:a]), Split(x[a:b], y[a:b]), Split(x[b:], y[b:]))
+
+
+class _Slow(Dataset):
+    """A dataset that takes ``delay`` seconds per example, like a slow disk."""
+
+    def __init__(self, split, delay):
+        self.split, self.delay = split, delay
+
+    def __len__(self):
+        return len(self.split)
+
+    def __getitem__(self, i):
+        time.sleep(self.delay)
+        return self.split.x[i], self.split.y[i]
+
+
+class SlowBlobs(Blobs):
+    """The blobs, read through a dataset that sleeps per example: an input-bound task."""
+
+    name = "slow-blobs"
+    summary = "blobs behind an artificially slow per-example loader (tests only)"
+    defaults = {"n": 512, "delay": 0.002}
+
+    def load(self, data_dir):
+        splits = super().load(data_dir)
+        return Splits(_Slow(splits.train, self.hparams["delay"]), splits.val, splits.test)
 
 
 class Diverge(Regularizer):
@@ -107,5 +134,5 @@ class Observer:
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for cls in (Blobs, Diverge, Explode, Hang, Crash):
+    for cls in (Blobs, SlowBlobs, Diverge, Explode, Hang, Crash):
         registry.add(cls)

@@ -9,7 +9,12 @@ from benchbench.plugins import PluginConfig, get_plugin_manager
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("data")
+    """One data folder for the session, with tiny standard datasets in their real formats."""
+    from fake_datasets import fake_standard_datasets
+
+    folder = tmp_path_factory.mktemp("data")
+    fake_standard_datasets(folder)
+    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -198,3 +198,27 @@ def test_quick_suite_end_to_end_on_real_data(tmp_path):
     assert all(r["ok"] == 1 and r["test_accuracy_mean"] > 0.3 for r in board)
     cnn = next(r for r in board if r["task"] == "mnist1d" and r["candidate"] == "cnn")
     assert cnn["rank"] == 1 and cnn["test_accuracy_mean"] > 0.8
+
+
+def test_profile_sweeps_loader_settings_and_plots(tmp_path):
+    result = invoke(
+        "profile",
+        "slow-blobs",
+        "--steps",
+        "8",
+        "--max-workers",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{") :])
+    settings = [r["setting"] for r in data["rows"]]
+    assert settings == ["device", "memory, 0 workers", "disk, 0 workers", "disk, 1 worker"]
+    verdicts = {r["setting"]: r["verdict"] for r in data["rows"]}
+    assert verdicts["disk, 0 workers"] == "input-bound" and verdicts["device"] == "compute-bound"
+    assert data["summary"].startswith("fastest: ")
+    assert (tmp_path / "profiles" / "slow-blobs.png").stat().st_size > 1000

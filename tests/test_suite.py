@@ -67,8 +67,10 @@ def test_built_in_suites_parse_and_plan(registry):
         ("tracks = [", "malformed TOML"),
         ("seeds = 2", "needs at least one"),
         ("colour = 1\n[[tracks]]\nname='a'", r"unknown key\(s\) \['colour'\]"),
-    ("[[tracks]]\nname = 'a'\nkind = 'arch'\ncandidates = [{ name = 'mlp', lable = 'x' }]\ntasks = ['digits']",
-     r"unknown key\(s\) \['lable'\] \(a candidate has: hparams, label, name\)"),
+        (
+            "[[tracks]]\nname = 'a'\nkind = 'arch'\ncandidates = [{ name = 'mlp', lable = 'x' }]\ntasks = ['digits']",
+            r"unknown key\(s\) \['lable'\] \(a candidate has: hparams, label, name\)",
+        ),
         ("[[tracks]]\nname = 'a'\nkind = 'arch'\ncandidates = ['mlp']", "missing 'tasks'"),
         (
             "[[tracks]]\nname = 'a'\nkind = 'optimizer'\ncandidates = ['mlp']\ntasks = ['digits']",

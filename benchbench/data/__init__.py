@@ -1,5 +1,5 @@
 """Batch streams: how examples reach the training loop."""
 
-from .streams import DeviceStream
+from .streams import DATA_PATHS, DeviceStream, LoaderStream, make_stream, materialize
 
-__all__ = ["DeviceStream"]
+__all__ = ["DATA_PATHS", "DeviceStream", "LoaderStream", "make_stream", "materialize"]

@@ -1,15 +1,34 @@
-"""The device-resident batch stream: the fast path for datasets that fit in device memory.
+"""Batch streams: how examples reach the training loop.
 
-The whole split lives on the device; each epoch is one seeded ``randperm`` and each batch one
-index gather, so no per-sample Python runs and no host-to-device copy happens while training.
+Two paths. The device-resident stream keeps a whole split on the device; each epoch is one
+seeded ``randperm`` and each batch one index gather, so no per-sample Python runs and nothing
+is copied while training: the fast path for every dataset that fits. The loader stream is a
+standard ``torch.utils.data.DataLoader`` (worker processes, pinned memory, prefetch) for data
+read and decoded from disk per sample, or for in-memory data served that way for comparison.
+
+Which path a run takes is its ``data_path`` setting: ``device``, ``memory`` (decoded once into
+host memory, then a DataLoader), ``disk`` (the task's dataset, decoded per sample) or ``auto``
+(``device`` for in-memory tasks, ``disk`` for tasks that read from disk).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
+
+from ..tasks import Split
+
+DATA_PATHS = ("auto", "device", "memory", "disk")
+
+_WORKER_START = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+"""DataLoader workers are forked where the OS allows: a run executes in a spawned process,
+whose default would be to spawn its workers too, re-importing torch in each (seconds)."""
 
 
 class DeviceStream:
@@ -39,6 +58,128 @@ class DeviceStream:
             for i in range(self.steps_per_epoch):
                 index = order[i * b : (i + 1) * b]
                 yield self.x[index], self.y[index]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LoaderStream:
+    """Endless shuffled batches through a ``DataLoader``, moved to ``device``.
+
+    Workers persist across epochs; with pinned memory the copy to the device is asynchronous.
+    The shuffle order depends only on ``generator`` (a CPU generator), whatever the workers.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device,
+        workers: int = 0,
+        pin_memory: bool = False,
+        prefetch_factor: int = 2,
+    ) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
+        self.batch_size = min(batch_size, len(dataset))
+        self.device, self.workers, self.prefetch_factor = device, workers, prefetch_factor
+        self.pin_memory = pin_memory
+        self.loader = DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            # the order has a generator of its own: the DataLoader also draws worker seeds
+            # from ``generator``, a different number of times with persistent workers
+            sampler=RandomSampler(dataset, generator=generator),
+            drop_last=True,
+            num_workers=workers,
+            pin_memory=pin_memory,
+            generator=torch.Generator().manual_seed(int(generator.initial_seed()) + 1),
+            prefetch_factor=prefetch_factor if workers else None,
+            persistent_workers=workers > 0,
+            multiprocessing_context=_WORKER_START if workers else None,
+        )
+        self.steps_per_epoch = len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        while True:
+            for x, y in self.loader:
+                yield (
+                    x.to(self.device, non_blocking=self.pin_memory),
+                    y.to(self.device, non_blocking=self.pin_memory),
+                )
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        self.loader = None
+
+
+def materialize(data: Split | Dataset, workers: int = 0) -> Split:
+    """Decode a whole dataset once into in-memory tensors (a ``Split`` passes through)."""
+    if isinstance(data, Split):
+        return data
+    loader = DataLoader(
+        data,
+        batch_size=512,
+        shuffle=False,
+        num_workers=workers,
+        multiprocessing_context=_WORKER_START if workers else None,
+    )
+    xs, ys = zip(*loader, strict=True)
+    return Split(torch.cat(xs), torch.cat(ys))
+
+
+@dataclass
+class StreamChoice:
+    """The stream a run trains from, the path it took, and the one-time preparation cost."""
+
+    stream: DeviceStream | LoaderStream
+    path: str
+    workers: int
+    pin_memory: bool
+    prepare_seconds: float
+
+
+def make_stream(
+    data: Split | Dataset,
+    *,
+    path: str,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    workers: int = 0,
+    pin_memory: bool | None = None,
+    prefetch_factor: int = 2,
+) -> StreamChoice:
+    """The training stream for ``data`` on the requested path (see the module docstring).
+
+    ``seed`` fixes the shuffle order. ``pin_memory=None`` pins when the device is a GPU.
+    Decoding a disk dataset once for the ``memory`` and ``device`` paths is timed as
+    ``prepare_seconds`` (off the training clock).
+    """
+    if path not in DATA_PATHS:
+        raise ValueError(f"data_path must be one of {', '.join(DATA_PATHS)}; got {path!r}")
+    on_disk = not isinstance(data, Split)
+    if path == "auto":
+        path = "disk" if on_disk else "device"
+    if path == "disk" and not on_disk:
+        raise ValueError(
+            "data_path 'disk' needs a task that reads from disk; this task's data "
+            "is in memory already (use 'memory' for the DataLoader path)"
+        )
+    pin = device.type == "cuda" if pin_memory is None else bool(pin_memory)
+    started = time.perf_counter()
+    if path != "disk":
+        data = materialize(data, workers)
+    prepare_seconds = time.perf_counter() - started
+    if path == "device":
+        generator = torch.Generator(device=device).manual_seed(seed)
+        stream = DeviceStream(data.x.to(device), data.y.to(device), batch_size, generator)
+        return StreamChoice(stream, path, 0, False, prepare_seconds)
+    dataset = TensorDataset(data.x, data.y) if path == "memory" else data
+    generator = torch.Generator().manual_seed(seed)  # a DataLoader shuffles on the CPU
+    stream = LoaderStream(dataset, batch_size, generator, device, workers, pin, prefetch_factor)
+    return StreamChoice(stream, path, workers, pin, prepare_seconds)
 
 
 def batches(x: Tensor, batch_size: int) -> Iterator[Tensor]:

@@ -1,12 +1,16 @@
-"""Built-in tasks: datasets that ship in a package or are generated offline."""
+"""Built-in tasks: datasets that ship in a package or are generated offline, and the
+standard datasets read from disk in torchvision's layout."""
 
 import benchbench
 
+from .cifar import CIFAR10, CIFAR100
 from .digits import Digits
+from .digits_png import DigitsPNG
+from .idx import MNIST, FashionMNIST
 from .mnist1d import MNIST1D
 
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for task in (Digits, MNIST1D):
+    for task in (Digits, DigitsPNG, MNIST1D, MNIST, FashionMNIST, CIFAR10, CIFAR100):
         registry.add(task)

@@ -1,0 +1,151 @@
+"""Readers for the standard dataset formats, in the layouts torchvision users already have.
+
+- IDX files (MNIST, Fashion-MNIST), plain or gzipped:
+  ``<root>/MNIST/raw/train-images-idx3-ubyte``.
+- The CIFAR python batches: ``<root>/cifar-10-batches-py/data_batch_1`` ...,
+  ``<root>/cifar-100-python/train``.
+- An image folder: ``<root>/<class>/<image>.png|.jpg``, one folder per class, decoded per
+  sample (the disk-bound case the DataLoader path exists for).
+
+Nothing here downloads: missing files raise :class:`BenchbenchError` naming where they belong.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import BenchbenchError
+
+_IDX_TYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def missing(what: str, expected: Path, hint: str) -> BenchbenchError:
+    """The one-line error for data that is not where it should be."""
+    return BenchbenchError(
+        f"{what} not found: expected {expected}; {hint} "
+        "(the data folder is --data-dir, or $BENCHBENCH_DATA)"
+    )
+
+
+def find(folder: Path, name: str) -> Path | None:
+    """``folder/name`` or ``folder/name.gz``, whichever exists."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (LeCun's MNIST format): magic ``0 0 type ndim``, big-endian dims, data."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise BenchbenchError(f"{path} is not an IDX file (bad magic number)")
+    dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise BenchbenchError(
+            f"{path}: IDX header says {shape} but the file holds "
+            f"{len(raw) - offset} bytes of data, not {expected}"
+        )
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=offset)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
+
+
+def read_idx_pair(folder: Path, prefix: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels ``<prefix>-images-idx3-ubyte`` / ``<prefix>-labels-idx1-ubyte``."""
+    arrays = []
+    for kind, dims in (("images", 3), ("labels", 1)):
+        name = f"{prefix}-{kind}-idx{dims}-ubyte"
+        path = find(folder, name)
+        if path is None:
+            raise missing(what, folder / name, "put the four IDX files (plain or .gz) there")
+        arrays.append(read_idx(path))
+    images, labels = arrays
+    if len(images) != len(labels):
+        raise BenchbenchError(f"{what}: {len(images)} images but {len(labels)} labels in {folder}")
+    return images, labels
+
+
+def read_cifar(
+    folder: Path, files: Sequence[str], label_key: str, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR python batches: pickled dicts of ``data`` (N x 3072 uint8, channel-major) and
+    labels; returns images ``(N, 3, 32, 32)`` uint8 and labels int64."""
+    images, labels = [], []
+    for name in files:
+        path = folder / name
+        if not path.is_file():
+            raise missing(what, path, "unpack the python version of the dataset there")
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+        try:
+            images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch[label_key.encode()], dtype=np.int64))
+        except (KeyError, ValueError) as exc:
+            raise BenchbenchError(f"{path} is not a CIFAR python batch ({exc})") from exc
+    return np.concatenate(images), np.concatenate(labels)
+
+
+class ImageFolder(Dataset):
+    """One sub-folder of images per class (sorted names are classes 0, 1, ...), decoded from
+    disk on every access, as a float tensor ``(channels, height, width)`` in [0, 1] scaled by
+    ``(x - mean) / std``."""
+
+    def __init__(
+        self, root: Path, mean: float = 0.0, std: float = 1.0, grayscale: bool = True
+    ) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise missing("image folder", root, "make one sub-folder of PNG/JPEG files per class")
+        self.classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+        self.samples = [
+            (path, label)
+            for label, name in enumerate(self.classes)
+            for path in sorted((root / name).iterdir())
+            if path.suffix.lower() in IMAGE_SUFFIXES
+        ]
+        if not self.samples:
+            raise missing(
+                "images",
+                root / "<class>" / "*.png",
+                "put PNG/JPEG files in one sub-folder per class",
+            )
+        self.mean, self.std, self.grayscale = mean, std, grayscale
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+
+        path, label = self.samples[index]
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("L" if self.grayscale else "RGB"), dtype=np.float32)
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return torch.from_numpy((array / 255.0 - self.mean) / self.std), label
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]

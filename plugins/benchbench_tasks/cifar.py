@@ -1,0 +1,58 @@
+"""CIFAR-10 and CIFAR-100 from the python batches, in torchvision's folder layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchbench import Budget, Splits, Task
+from benchbench.data.readers import read_cifar
+
+from ._common import standardized_splits, train_val_test
+
+
+class _CIFARTask(Task):
+    """32x32 colour images from ``<data>/<folder>/``; 5,000 training images (stratified,
+    fixed seed) held out for validation, the official 10,000 as test; per-channel
+    standardisation with the training split's statistics."""
+
+    folder = ""
+    train_files: tuple[str, ...] = ()
+    test_files: tuple[str, ...] = ()
+    label_key = ""
+    input_shape = (3, 32, 32)
+    modality = "image"
+    budget = Budget(epochs=10)
+    trainer_defaults = {"batch_size": 512}
+
+    def load(self, data_dir: Path) -> Splits:
+        folder = Path(data_dir) / self.folder
+        x_train, y_train = read_cifar(folder, self.train_files, self.label_key, self.name)
+        x_test, y_test = read_cifar(folder, self.test_files, self.label_key, self.name)
+        x = np.concatenate([x_train, x_test]).astype(np.float32) / 255.0
+        y = np.concatenate([y_train, y_test])
+        parts = train_val_test(y_train, len(y_test), val_size=5000)
+        return standardized_splits(x, y, parts, per_channel=True)
+
+
+class CIFAR10(_CIFARTask):
+    name = "cifar10"
+    summary = "CIFAR-10 from the python batches in DATA/cifar-10-batches-py: 45k / 5k / 10k"
+    folder = "cifar-10-batches-py"
+    train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
+    test_files = ("test_batch",)
+    label_key = "labels"
+    num_classes = 10
+    target_accuracy = 0.94  # the DAWNBench and airbench target
+
+
+class CIFAR100(_CIFARTask):
+    name = "cifar100"
+    summary = "CIFAR-100 (fine labels) from DATA/cifar-100-python: 45k / 5k / 10k"
+    folder = "cifar-100-python"
+    train_files = ("train",)
+    test_files = ("test",)
+    label_key = "fine_labels"
+    num_classes = 100
+    target_accuracy = 0.70

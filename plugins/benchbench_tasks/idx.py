@@ -1,0 +1,49 @@
+"""MNIST and Fashion-MNIST from their IDX files, in torchvision's folder layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchbench import Budget, Splits, Task
+from benchbench.data.readers import read_idx_pair
+
+from ._common import standardized_splits, train_val_test
+
+
+class _IDXTask(Task):
+    """28x28 grey images and labels read from ``<data>/<folder>/raw/{train,t10k}-*-ubyte[.gz]``.
+
+    5,000 training images (stratified, fixed seed) are held out for validation; the official
+    10,000 are the test split.
+    """
+
+    folder = ""
+    num_classes = 10
+    input_shape = (1, 28, 28)
+    modality = "image"
+    budget = Budget(epochs=5)
+    trainer_defaults = {"batch_size": 256}
+
+    def load(self, data_dir: Path) -> Splits:
+        raw = Path(data_dir) / self.folder / "raw"
+        x_train, y_train = read_idx_pair(raw, "train", self.name)
+        x_test, y_test = read_idx_pair(raw, "t10k", self.name)
+        x = np.concatenate([x_train, x_test])[:, None].astype(np.float32) / 255.0
+        y = np.concatenate([y_train, y_test]).astype(np.int64)
+        return standardized_splits(x, y, train_val_test(y_train, len(y_test), val_size=5000))
+
+
+class MNIST(_IDXTask):
+    name = "mnist"
+    summary = "MNIST digits from IDX files in DATA/MNIST/raw: 55k train / 5k val / 10k test"
+    folder = "MNIST"
+    target_accuracy = 0.99
+
+
+class FashionMNIST(_IDXTask):
+    name = "fashion-mnist"
+    summary = "Fashion-MNIST from IDX files in DATA/FashionMNIST/raw: 55k / 5k / 10k"
+    folder = "FashionMNIST"
+    target_accuracy = 0.90

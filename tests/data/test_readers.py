@@ -1,0 +1,111 @@
+"""Each reader on small files written here in the real format."""
+
+import numpy as np
+import pytest
+import torch
+from fake_datasets import fake_cifar10, fake_cifar100, fake_mnist, write_cifar_batch, write_idx
+from PIL import Image
+
+from benchbench import BenchbenchError
+from benchbench.data.readers import ImageFolder, read_cifar, read_idx
+from benchbench.plugins import PluginConfig, get_plugin_manager
+
+TASKS = get_plugin_manager(PluginConfig()).registry.entries["task"]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, gz):
+    for array in (
+        np.arange(24, dtype=np.uint8).reshape(2, 3, 4),
+        np.array([-5, 7, 1 << 20], dtype=np.int32),
+        np.array([[0.5, -1.25]], dtype=np.float32),
+    ):
+        path = tmp_path / ("a.idx.gz" if gz else "a.idx")
+        write_idx(path, array, gz)
+        read = read_idx(path)
+        assert read.shape == array.shape and np.array_equal(read, array)
+
+
+def test_idx_rejects_bad_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x02ab")
+    with pytest.raises(BenchbenchError, match="not an IDX file"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05ab")
+    with pytest.raises(BenchbenchError, match="holds 2 bytes of data, not 5"):
+        read_idx(tmp_path / "short")
+
+
+@pytest.mark.parametrize(
+    ("task", "folder", "gz"), [("mnist", "MNIST", False), ("fashion-mnist", "FashionMNIST", True)]
+)
+def test_mnist_layout_tasks(tmp_path, task, folder, gz):
+    fake_mnist(tmp_path, folder, gz=gz)
+    splits = TASKS[task].cls().load(tmp_path)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (120, 120, 50)
+    assert splits.train.x.shape[1:] == (1, 28, 28) and splits.test.y.tolist()[:3] == [0, 1, 2]
+
+
+def test_missing_data_says_where_to_put_it(tmp_path):
+    with pytest.raises(BenchbenchError) as info:
+        TASKS["mnist"].cls().load(tmp_path)
+    message = str(info.value)
+    assert "mnist not found" in message and str(tmp_path / "MNIST" / "raw") in message
+    assert "--data-dir" in message and "\n" not in message
+    with pytest.raises(BenchbenchError, match="cifar-10-batches-py/data_batch_1"):
+        TASKS["cifar10"].cls().load(tmp_path)
+
+
+def test_cifar_batches_are_read_channel_major(tmp_path):
+    batch = write_cifar_batch(tmp_path / "b", 4, "labels", 10, 0)
+    images, labels = read_cifar(tmp_path, ["b"], "labels", "cifar10")
+    assert images.shape == (4, 3, 32, 32) and labels.tolist() == [0, 1, 2, 3]
+    assert np.array_equal(images[2, 1].ravel(), batch[b"data"][2, 1024:2048])  # green plane
+
+
+def test_cifar_tasks(tmp_path):
+    fake_cifar10(tmp_path)
+    splits = TASKS["cifar10"].cls().load(tmp_path)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (100, 100, 30)
+    per_channel = splits.train.x.transpose(0, 1).flatten(1)
+    assert torch.allclose(per_channel.mean(1), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(per_channel.std(1), torch.ones(3), atol=1e-2)
+
+    fake_cifar100(tmp_path)
+    splits = TASKS["cifar100"].cls().load(tmp_path)
+    assert len(splits.test) == 20 and int(splits.train.y.max()) == 99
+
+
+def test_image_folder_decodes_png_and_jpeg_per_class(tmp_path):
+    for label, value in (("cat", 51), ("dog", 204)):
+        (tmp_path / label).mkdir()
+        Image.fromarray(np.full((4, 6), value, dtype=np.uint8), mode="L").save(
+            tmp_path / label / "a.png"
+        )
+    Image.fromarray(np.zeros((4, 6, 3), dtype=np.uint8)).save(tmp_path / "dog" / "b.jpg")
+    (tmp_path / "dog" / "notes.txt").write_text("not an image")
+    folder = ImageFolder(tmp_path, mean=0.5, std=0.25)
+    assert folder.classes == ["cat", "dog"] and len(folder) == 3 and folder.targets == [0, 1, 1]
+    x, y = folder[0]
+    assert x.shape == (1, 4, 6) and y == 0
+    assert torch.allclose(x, torch.full((1, 4, 6), (51 / 255 - 0.5) / 0.25))
+    assert torch.allclose(folder[2][0], torch.full((1, 4, 6), -2.0), atol=0.05)  # JPEG black
+    with pytest.raises(BenchbenchError, match="image folder not found"):
+        ImageFolder(tmp_path / "nowhere")
+
+
+def test_digits_png_is_digits_from_disk(data_dir):
+    png = TASKS["digits-png"].cls().load(data_dir)
+    plain = TASKS["digits"].cls().load(data_dir)
+    assert [len(s) for s in (png.train, png.val, png.test)] == [1078, 359, 360]
+    assert len(list((data_dir / "digits-png" / "train").rglob("*.png"))) == 1078
+    from sklearn.datasets import load_digits
+
+    from benchbench import stratified_split
+
+    test_index = list(stratified_split(load_digits().target, (0.6, 0.2, 0.2), 0)[2])
+    for k in (0, 5, 200, 359):
+        path, label = png.test.samples[k]
+        position = test_index.index(int(path.stem))  # files are named by the digit's index
+        x, y = png.test[k]
+        assert y == label == int(plain.test.y[position])
+        assert torch.allclose(x, plain.test.x[position], atol=1e-5)  # same image and scaling

@@ -1,0 +1,74 @@
+"""Tiny datasets written in the real on-disk formats (IDX, CIFAR python batches), so the
+readers and the tasks on top of them are tested without downloading anything."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:
+    """LeCun's IDX format: 0, 0, type code, ndim, big-endian uint32 dims, big-endian data."""
+    code = {np.uint8: 0x08, np.int32: 0x0C, np.float32: 0x0D}[array.dtype.type]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    with (gzip.open if gz else open)(path, "wb") as handle:
+        handle.write(payload)
+
+
+def fake_mnist(
+    root: Path, folder: str, n_train: int = 240, n_test: int = 50, gz: bool = False
+) -> None:
+    """``root/folder/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(
+            raw / f"{prefix}-images-idx3-ubyte{suffix}",
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+            gz,
+        )
+        write_idx(
+            raw / f"{prefix}-labels-idx1-ubyte{suffix}", (np.arange(n) % 10).astype(np.uint8), gz
+        )
+
+
+def write_cifar_batch(path: Path, n: int, label_key: str, classes: int, seed: int) -> dict:
+    """One pickled CIFAR batch: ``data`` (n x 3072 uint8, channel-major) and labels."""
+    rng = np.random.default_rng(seed)
+    batch = {
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        label_key.encode(): [i % classes for i in range(n)],
+        b"batch_label": b"x",
+    }
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+    return batch
+
+
+def fake_cifar10(root: Path, per_batch: int = 40, n_test: int = 30) -> None:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 6):
+        write_cifar_batch(folder / f"data_batch_{i}", per_batch, "labels", 10, i)
+    write_cifar_batch(folder / "test_batch", n_test, "labels", 10, 9)
+
+
+def fake_cifar100(root: Path, n_train: int = 400, n_test: int = 20) -> None:
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_cifar_batch(folder / "train", n_train, "fine_labels", 100, 1)
+    write_cifar_batch(folder / "test", n_test, "fine_labels", 100, 2)
+
+
+def fake_standard_datasets(root: Path) -> None:
+    """Small MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 under ``root``."""
+    fake_mnist(root, "MNIST")
+    fake_mnist(root, "FashionMNIST", gz=True)
+    fake_cifar10(root)
+    fake_cifar100(root)
