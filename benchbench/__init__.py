@@ -27,6 +27,8 @@ from .components import (
     Finetune,
     Model,
     Regularizer,
+    RegularizerChain,
+    RunContext,
     count_parameters,
     soft_cross_entropy,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "Finetune",
     "Model",
     "Regularizer",
+    "RegularizerChain",
+    "RunContext",
     "RunResult",
     "RunSpec",
     "Split",

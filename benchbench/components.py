@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -102,13 +103,33 @@ class Architecture(Component):
         raise NotImplementedError
 
 
+@dataclass
+class RunContext:
+    """What a component may know of the run it is part of; handed to ``prepare``."""
+
+    model: Model
+    task: Any
+    generator: torch.Generator
+    device: torch.device
+
+
+def _overrides(component: object, base: type, method: str) -> bool:
+    return getattr(type(component), method) is not getattr(base, method)
+
+
 class Regularizer(Component):
-    """How a labeled batch becomes a loss. Targets are soft distributions throughout."""
+    """How a labeled batch becomes a loss. Targets are soft distributions throughout, so
+    regularizers compose: ``augment+mixup`` applies both transforms in order."""
 
     kind = "regularizer"
 
-    def prepare(self, model: Model) -> None:
-        """Change the model once before training (e.g. insert dropout)."""
+    def prepare(self, context: RunContext) -> None:
+        """Change the model once before training (e.g. insert dropout); keep what is needed
+        of the context (the task's augmentation, the generator)."""
+
+    def weight_decay(self) -> float:
+        """Decoupled weight decay the optimizer should apply (AdamW's); none by default."""
+        return 0.0
 
     def transform(
         self, x: Tensor, targets: Tensor, generator: torch.Generator
@@ -125,6 +146,58 @@ class Regularizer(Component):
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         """The training loss of a batch; soft cross-entropy unless overridden."""
         return soft_cross_entropy(logits, targets)
+
+    def on_step(self, model: Model, progress: float) -> None:
+        """Called after each optimizer step with the fraction of the budget spent."""
+
+
+class RegularizerChain(Regularizer):
+    """Several regularizers applied as one (``augment+mixup``): transforms in the order
+    named, every ``prepare`` and ``on_step``, weight decays added. At most one member may
+    override ``forward`` and at most one ``loss``: two would silently discard each other."""
+
+    def __init__(self, members: Sequence[Regularizer]) -> None:
+        super().__init__()
+        self.members = list(members)
+        self.name = "+".join(m.name for m in self.members)  # type: ignore[misc]
+        for method in ("forward", "loss"):
+            owners = [m.name for m in self.members if _overrides(m, Regularizer, method)]
+            if len(owners) > 1:
+                raise ValueError(f"cannot combine {' and '.join(owners)}: both define {method}()")
+        self._forward = next(
+            (m for m in self.members if _overrides(m, Regularizer, "forward")), None
+        )
+        self._loss = next((m for m in self.members if _overrides(m, Regularizer, "loss")), None)
+
+    def prepare(self, context: RunContext) -> None:
+        for member in self.members:
+            member.prepare(context)
+
+    def weight_decay(self) -> float:
+        return sum(m.weight_decay() for m in self.members)
+
+    def transform(
+        self, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        for member in self.members:
+            x, targets = member.transform(x, targets, generator)
+        return x, targets
+
+    def forward(
+        self, model: Model, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        if self._forward is None:
+            return super().forward(model, x, targets, generator)
+        return self._forward.forward(model, x, targets, generator)
+
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        if self._loss is None:
+            return super().loss(logits, targets)
+        return self._loss.loss(logits, targets)
+
+    def on_step(self, model: Model, progress: float) -> None:
+        for member in self.members:
+            member.on_step(model, progress)
 
 
 class SSL(Component):

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from .budget import Budget
+from .components import RegularizerChain
 from .errors import BenchbenchError, unknown_name
 from .plugins import PluginConfig, PluginManager, Registry, get_plugin_manager
 from .spec import RunResult, RunSpec
@@ -65,10 +66,12 @@ def resolve_spec(
     Unknown component or hyperparameter names raise :class:`BenchbenchError`.
     """
     names = dict(task=task, arch=arch, regularizer=regularizer, ssl=ssl, finetune=finetune)
-    classes = {slot: registry.get(slot, name) for slot, name in names.items()}
-    task_cls = classes["task"]
+    classes = [
+        (slot, registry.get(slot, n)) for slot, name in names.items() for n in _members(slot, name)
+    ]
+    task_cls = registry.get("task", task)
     resolved: dict[str, Any] = {**LOOP_DEFAULTS, **task_cls.trainer_defaults}
-    for cls in classes.values():
+    for _, cls in classes:
         resolved.update({f"{cls.name}.{k}": v for k, v in cls.defaults.items()})
     for key, value in (hparams or {}).items():
         if key not in resolved:
@@ -83,16 +86,26 @@ def resolve_spec(
     )
 
 
+def _members(slot: str, name: str) -> list[str]:
+    """The component names in a slot: regularizers compose as ``augment+mixup``."""
+    if slot != "regularizer" or "+" not in name:
+        return [name]
+    members = name.split("+")
+    if len(set(members)) != len(members) or not all(members):
+        raise BenchbenchError(f"regularizer {name!r}: name each regularizer once, joined by '+'")
+    return members
+
+
 def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
     """Instantiate the spec's components from its hyperparameters."""
-    return RunComponents(
-        **{
-            slot: registry.build(
-                slot, getattr(spec, slot), spec.component_hparams(getattr(spec, slot))
-            )
-            for slot in _SLOTS
-        }
-    )
+    built = {}
+    for slot in _SLOTS:
+        members = [
+            registry.build(slot, n, spec.component_hparams(n))
+            for n in _members(slot, getattr(spec, slot))
+        ]
+        built[slot] = members[0] if len(members) == 1 else RegularizerChain(members)
+    return RunComponents(**built)
 
 
 @functools.lru_cache(maxsize=8)
@@ -141,9 +154,10 @@ def _failing_component(spec: RunSpec, registry: Registry, exc: BaseException) ->
     ``"<kind> <name>"``, so a failure names the plugin that raised."""
     modules = {}
     for slot in _SLOTS:
-        entry = registry.entries[slot].get(getattr(spec, slot))
-        if entry is not None:
-            modules[entry.cls.__module__] = f"{slot} {entry.name}"
+        for name in _members(slot, getattr(spec, slot)):
+            entry = registry.entries[slot].get(name)
+            if entry is not None:
+                modules[entry.cls.__module__] = f"{slot} {entry.name}"
     found = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         found = modules.get(frame.f_globals.get("__name__"), found)

@@ -33,6 +33,7 @@ COLUMNS = [
     "test_accuracy_ci95",
     "delta_vs_baseline",
     "delta_ci95",
+    "test_ece_mean",
     "time_to_target_s",
     "reached_target",
     "train_seconds",
@@ -71,6 +72,13 @@ def welch_ci95(a: Sequence[float], b: Sequence[float]) -> float | None:
     return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
 
 
+def _mean(runs: pd.DataFrame, column: str) -> float | None:
+    """Mean of a column over runs, ``None`` when absent or empty (older results lack it)."""
+    if column not in runs or runs[column].isna().all():
+        return None
+    return float(runs[column].mean())
+
+
 def _summarise(runs: pd.DataFrame) -> pd.Series:
     ok = runs[runs["status"] == "ok"]
     accuracy = ok["test_accuracy"].dropna()
@@ -82,6 +90,7 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "ok": len(ok),
             "test_accuracy_mean": accuracy.mean() if len(accuracy) else None,
             "test_accuracy_ci95": ci95(accuracy),
+            "test_ece_mean": _mean(ok, "test_ece"),
             "time_to_target_s": reached.median() if len(reached) else None,
             "reached_target": len(reached),
             "train_seconds": ok["train_seconds"].mean() if len(ok) else None,
@@ -193,6 +202,7 @@ def _display(board: pd.DataFrame) -> pd.DataFrame:
                 _pct(v, c, signed=True)
                 for v, c in zip(board["delta_vs_baseline"], board["delta_ci95"], strict=True)
             ],
+            "ECE %": [_pct(v) for v in board["test_ece_mean"]],
             "time-to-target s (reached)": board.apply(ttt, axis=1),
             "train s": board["train_seconds"].map(
                 lambda v: "-" if v is None or pd.isna(v) else f"{v:.2f}"
@@ -238,7 +248,8 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         parts.append(f"{heading}\n\n{table}\n")
     note = (
         "test acc: mean over seeds ± 95% t-interval; Δ: difference of means against the "
-        "track's baseline ± 95% Welch interval; time-to-target: median training seconds to "
-        "the task's target validation accuracy over the seeds that reached it."
+        "track's baseline ± 95% Welch interval; ECE: expected calibration error on the test "
+        "split (15 bins); time-to-target: median training seconds to the task's target "
+        "validation accuracy over the seeds that reached it."
     )
     return "\n".join(parts) + "\n" + note + "\n"

@@ -82,6 +82,7 @@ class RunResult:
     budget: dict[str, Any]
     device: str
     test_accuracy: float | None = None
+    test_ece: float | None = None
     best_val_accuracy: float | None = None
     final_val_accuracy: float | None = None
     time_to_target_s: float | None = None

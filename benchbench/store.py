@@ -163,14 +163,26 @@ class Store:
             return [RunResult.from_dict(json.loads(text)) for text in conn.scalars(query)]
 
     def frame(self, suite: str | None = None) -> pd.DataFrame:
-        """Suite memberships joined with their runs' key columns, one row per place."""
-        extra = [runs.c[name] for name in _COLUMNS if name not in memberships.c]
-        query = select(memberships, *extra)
+        """Suite memberships joined with their runs, one row per place: the membership
+        columns plus every scalar field of the stored result and ``data_wait_fraction``.
+
+        Metrics are read from the stored JSON, so a metric added to results later needs no
+        change of the table schema."""
+        query = select(memberships, runs.c.result)
         query = query.join_from(memberships, runs, memberships.c.run_id == runs.c.run_id)
         if suite is not None:
             query = query.where(memberships.c.suite == suite)
+        rows = []
         with self.engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).mappings().all())
+            for row in conn.execute(query).mappings():
+                result = json.loads(row["result"])
+                scalars = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+                scalars["data_wait_fraction"] = (result.get("loader") or {}).get(
+                    "data_wait_fraction"
+                )
+                place = {k: v for k, v in row.items() if k != "result"}
+                rows.append({**scalars, **place})
+        return pd.DataFrame(rows)
 
     def suites(self) -> list[str]:
         with self.engine.connect() as conn:

@@ -17,11 +17,18 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
 from .budget import BudgetClock
-from .components import SSL, Architecture, Finetune, Model, Regularizer, count_parameters
-from .data.streams import batches, make_stream, materialize
+from .components import (
+    SSL,
+    Architecture,
+    Finetune,
+    Regularizer,
+    RunContext,
+    count_parameters,
+)
+from .data.streams import make_stream, materialize
+from .metrics import accuracy, correct_fraction, expected_calibration_error, predict
 from .profiling import LoaderProfile, measure_loader
 from .spec import RunResult, RunSpec
 from .tasks import Splits, Task
@@ -29,7 +36,6 @@ from .tasks import Splits, Task
 LOOP_DEFAULTS: Mapping[str, Any] = {
     "optimizer": "adamw",
     "lr": 3e-3,
-    "weight_decay": 5e-4,
     "momentum": 0.9,
     "batch_size": 128,
     "schedule": "cosine",
@@ -46,11 +52,9 @@ _EVAL_BATCH = 2048
 
 
 def loop_search_space(trial: Any) -> dict[str, Any]:
-    """The loop's share of every run's search space: learning rate and weight decay."""
-    return {
-        "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
-    }
+    """The loop's share of every run's search space: the learning rate. (Weight decay is a
+    regularizer, ``weight-decay``, so that ``none`` means no regularization at all.)"""
+    return {"lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True)}
 
 
 @dataclass
@@ -95,28 +99,18 @@ def lr_factor(progress: float, schedule: str, warmup: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(rest, 1.0)))
 
 
-def _optimizer(hp: Mapping[str, Any], groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+def _optimizer(
+    hp: Mapping[str, Any], groups: list[dict[str, Any]], weight_decay: float
+) -> torch.optim.Optimizer:
     if hp["optimizer"] == "sgd":
         return torch.optim.SGD(
             groups,
             lr=hp["lr"],
             momentum=hp["momentum"],
             nesterov=True,
-            weight_decay=hp["weight_decay"],
+            weight_decay=weight_decay,
         )
-    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
-
-
-@torch.inference_mode()
-def accuracy(model: Model, x: Tensor, y: Tensor) -> float:
-    """Fraction of ``x`` the model classifies as ``y``, in eval mode, in large batches."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for xb, yb in zip(batches(x, _EVAL_BATCH), batches(y, _EVAL_BATCH), strict=True):
-        correct += int((model(xb).argmax(dim=-1) == yb).sum())
-    model.train(was_training)
-    return correct / len(y)
+    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=weight_decay)
 
 
 def _seed(seed: int, purpose: int) -> int:
@@ -148,9 +142,12 @@ class _Loop:
         _check_loop_hparams(hp)
         task = parts.task
         self.model = parts.arch.build(task.input_shape, task.num_classes)
-        parts.regularizer.prepare(self.model)
+        self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
+        parts.regularizer.prepare(RunContext(self.model, task, self.generator, device))
         self.model.to(device).train()
-        self.optimizer = _optimizer(hp, parts.finetune.param_groups(self.model, hp["lr"]))
+        self.optimizer = _optimizer(
+            hp, parts.finetune.param_groups(self.model, hp["lr"]), parts.regularizer.weight_decay()
+        )
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         started = time.perf_counter()
@@ -168,7 +165,6 @@ class _Loop:
             materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
         )
         self.prepare_seconds = time.perf_counter() - started
-        self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
         self.clock = BudgetClock(spec.budget, self.data.stream.steps_per_epoch, self.sync)
         self.curve: list[dict[str, Any]] = []
         self.target_point: dict[str, Any] | None = None
@@ -209,6 +205,7 @@ class _Loop:
             optimizer.step()
             clock.tick(len(y))
             parts.finetune.on_step(self.model, clock.steps, total_steps)
+            parts.regularizer.on_step(self.model, clock.progress())
 
             at_eval = clock.steps % eval_interval == 0 or clock.exhausted()
             if on_cpu:
@@ -251,12 +248,13 @@ class _Loop:
     def _result(self, status: str, batches_: Any) -> RunResult:
         clock, data, ttt = self.clock, self.data, self.target_point
         train_seconds = clock.seconds
-        test_accuracy = None
+        test_accuracy = test_ece = None
         if status == "ok":
             started = time.perf_counter()
-            test_accuracy = accuracy(
-                self.model, self.test.x.to(self.device), self.test.y.to(self.device)
-            )
+            test_y = self.test.y.to(self.device)
+            probs = predict(self.model, self.test.x.to(self.device))
+            test_accuracy = correct_fraction(probs, test_y)
+            test_ece = expected_calibration_error(probs, test_y)
             self.eval_seconds += time.perf_counter() - started
         prefetched = data.workers * int(self.hp["prefetch_factor"])
         loader_rate = measure_loader(batches_, skip=prefetched, sync=self.sync)
@@ -275,6 +273,7 @@ class _Loop:
             self.spec,
             status,
             test_accuracy=test_accuracy,
+            test_ece=test_ece,
             best_val_accuracy=max((p["val_accuracy"] for p in self.curve), default=None),
             final_val_accuracy=self.curve[-1]["val_accuracy"]
             if self.curve and status == "ok"

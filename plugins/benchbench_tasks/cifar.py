@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from benchbench import Budget, Splits, Task
 from benchbench.data.readers import read_cifar
 
+from ._augment import random_flip, random_shift
 from ._common import standardized_splits, train_val_test
 
 
@@ -25,6 +28,11 @@ class _CIFARTask(Task):
     modality = "image"
     budget = Budget(epochs=10)
     trainer_defaults = {"batch_size": 512}
+
+    def augment(self, x: Tensor, strength: float, generator: torch.Generator) -> Tensor:
+        """The standard CIFAR augmentation: random crops of the image padded by 4 pixels, and
+        horizontal flips."""
+        return random_flip(random_shift(x, round(4 * strength), generator), generator)
 
     def load(self, data_dir: Path) -> Splits:
         folder = Path(data_dir) / self.folder

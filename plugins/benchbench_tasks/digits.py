@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from benchbench import Budget, Splits, Task
 
+from ._augment import random_shift
 from ._common import standardized_splits, stratified_split
 
 SPLIT_SEED = 0
@@ -28,6 +31,10 @@ class Digits(Task):
     target_accuracy = 0.95
     budget = Budget(epochs=30)
     trainer_defaults = {"batch_size": 64}
+
+    def augment(self, x: Tensor, strength: float, generator: torch.Generator) -> Tensor:
+        """Shifts of up to one pixel (of eight); no flips, which would change digits."""
+        return random_shift(x, round(strength), generator)
 
     def load(self, data_dir: Path) -> Splits:
         from sklearn.datasets import load_digits

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from benchbench import Budget, Splits, Task
 from benchbench.data.readers import read_idx_pair
 
+from ._augment import random_flip, random_shift
 from ._common import standardized_splits, train_val_test
 
 
@@ -25,6 +28,13 @@ class _IDXTask(Task):
     modality = "image"
     budget = Budget(epochs=5)
     trainer_defaults = {"batch_size": 256}
+
+    flips = False
+
+    def augment(self, x: Tensor, strength: float, generator: torch.Generator) -> Tensor:
+        """Shifts of up to 2 pixels (and mirror images where they keep the class)."""
+        x = random_shift(x, round(2 * strength), generator)
+        return random_flip(x, generator) if self.flips else x
 
     def load(self, data_dir: Path) -> Splits:
         raw = Path(data_dir) / self.folder / "raw"
@@ -46,4 +56,5 @@ class FashionMNIST(_IDXTask):
     name = "fashion-mnist"
     summary = "Fashion-MNIST from IDX files in DATA/FashionMNIST/raw: 55k / 5k / 10k"
     folder = "FashionMNIST"
+    flips = True
     target_accuracy = 0.90

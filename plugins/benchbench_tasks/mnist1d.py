@@ -9,9 +9,12 @@ import random
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from benchbench import BenchbenchError, Budget, Splits, Task
 
+from ._augment import gaussian_noise, random_shift
 from ._common import standardized_splits, stratified_split
 
 VAL_FRACTION = 0.125  # 500 of the 4,000 training signals
@@ -79,6 +82,12 @@ class MNIST1D(Task):
     target_accuracy = 0.9
     budget = Budget(epochs=30)
     trainer_defaults = {"batch_size": 128}
+
+    def augment(self, x: Tensor, strength: float, generator: torch.Generator) -> Tensor:
+        """Shifts of up to 4 samples (of 40) and Gaussian noise of std 0.1, times strength."""
+        return gaussian_noise(
+            random_shift(x, round(4 * strength), generator), 0.1 * strength, generator
+        )
 
     def load(self, data_dir: Path) -> Splits:
         data = cached_dataset(data_dir)

@@ -54,3 +54,58 @@ def test_mnist1d_cache_folder_must_be_writable(tasks, tmp_path):
     blocker.write_text("")
     with pytest.raises(BenchbenchError, match="cannot cache MNIST-1D"):
         tasks["mnist1d"].cls().load(blocker)
+
+
+def test_random_shift_is_a_zero_filled_shift_per_example():
+    from benchbench_tasks._augment import random_shift
+
+    x = torch.arange(1.0, 65.0).view(1, 1, 8, 8).repeat(16, 1, 1, 1)
+    out = random_shift(x, 1, torch.Generator().manual_seed(0))
+    shifts = set()
+    for i in range(16):
+        matches = [
+            (dy, dx)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+            if torch.equal(out[i, 0], _shifted(x[i, 0], dy, dx))
+        ]
+        assert len(matches) == 1
+        shifts.add(matches[0])
+    assert len(shifts) > 3  # each example draws its own shift
+
+    signal = torch.arange(1.0, 41.0).view(1, 1, 40).repeat(8, 1, 1)
+    moved = random_shift(signal, 4, torch.Generator().manual_seed(1))
+    for row in moved[:, 0]:
+        nonzero = row[row != 0]
+        assert torch.equal(nonzero, torch.arange(nonzero[0], nonzero[0] + len(nonzero)))
+        assert len(nonzero) >= 36
+
+
+def _shifted(image, dy, dx):
+    out = torch.zeros_like(image)
+    h, w = image.shape
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def test_flip_mirrors_about_half_and_noise_has_its_std():
+    from benchbench_tasks._augment import gaussian_noise, random_flip
+
+    x = torch.arange(4.0).view(1, 1, 1, 4).repeat(1000, 1, 1, 1)
+    flipped = random_flip(x, torch.Generator().manual_seed(0))
+    mirrored = (flipped[:, 0, 0, 0] == 3).float().mean().item()
+    assert 0.45 < mirrored < 0.55
+    assert torch.equal(flipped[flipped[:, 0, 0, 0] == 3], x.flip(-1)[: int(mirrored * 1000)])
+    noisy = gaussian_noise(torch.zeros(10000), 0.1, torch.Generator().manual_seed(0))
+    assert noisy.std().item() == pytest.approx(0.1, rel=0.05)
+
+
+def test_tasks_augment_keeps_shape(tasks, data_dir):
+    g = torch.Generator().manual_seed(0)
+    for name in ("digits", "mnist1d", "mnist", "cifar10"):
+        task = tasks[name].cls()
+        x = torch.randn(4, *task.input_shape)
+        out = task.augment(x, 1.0, g)
+        assert out.shape == x.shape and not torch.equal(out, x)

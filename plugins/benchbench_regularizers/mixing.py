@@ -1,0 +1,115 @@
+"""Regularizers that mix pairs of examples and their targets: mixup, cutmix, manifold mixup."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from benchbench import Model, Regularizer
+
+from ._sampling import host_rng, mix, partners, spatial_shape
+
+
+def _check_alpha(component: Regularizer) -> float:
+    alpha = float(component.hparams["alpha"])
+    if alpha <= 0:
+        raise ValueError(f"{component.name} alpha must be > 0, got {alpha}")
+    return alpha
+
+
+class Mixup(Regularizer):
+    """mixup (Zhang et al., 2018): ``x = lam x_i + (1 - lam) x_j`` and the same for the soft
+    targets, ``lam ~ Beta(alpha, alpha)`` once per batch, ``j`` a random partner in the batch.
+    Default alpha 1.0, the paper's CIFAR setting."""
+
+    name = "mixup"
+    summary = "convex mix of example pairs and their soft targets, lam ~ Beta(alpha, alpha)"
+    defaults = {"alpha": 1.0}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {"alpha": trial.suggest_float("mixup.alpha", 0.1, 2.0, log=True)}
+
+    def transform(
+        self, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        alpha = _check_alpha(self)
+        lam = float(host_rng(generator).beta(alpha, alpha))
+        pair = partners(len(x), generator)
+        self.last_lambda = lam
+        return mix(x, x[pair], lam), mix(targets, targets[pair], lam)
+
+
+def cut_box(shape: tuple[int, ...], lam: float, rng) -> tuple[slice, ...]:
+    """A box covering about ``1 - lam`` of ``shape`` (side ratio ``(1 - lam)^(1/d)``), centred
+    uniformly and clipped at the borders, as in the CutMix paper's reference code."""
+    ratio = (1.0 - lam) ** (1.0 / len(shape))
+    box = []
+    for size in shape:
+        cut = int(size * ratio)
+        centre = int(rng.integers(size))
+        box.append(slice(max(centre - cut // 2, 0), min(centre + cut // 2 + cut % 2, size)))
+    return tuple(box)
+
+
+class CutMix(Regularizer):
+    """CutMix (Yun et al., 2019): a box of the partner example is pasted into each example
+    (one box per batch); the targets are mixed by the box's exact area after clipping, not by
+    the drawn lambda. Boxes on images, spans on signals. Default alpha 1.0, the paper's."""
+
+    name = "cutmix"
+    summary = "paste a box (2-D) or span (1-D) of a partner; targets mixed by its exact area"
+    defaults = {"alpha": 1.0}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {"alpha": trial.suggest_float("cutmix.alpha", 0.1, 2.0, log=True)}
+
+    def transform(
+        self, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        rng = host_rng(generator)
+        alpha = _check_alpha(self)
+        shape = spatial_shape(x)
+        box = cut_box(shape, float(rng.beta(alpha, alpha)), rng)
+        pair = partners(len(x), generator)
+        index = (slice(None), slice(None), *box) if x.ndim > 2 else (slice(None), *box)
+        mixed = x.clone()
+        mixed[index] = x[pair][index]
+        area = math.prod(s.stop - s.start for s in box)
+        lam = 1.0 - area / math.prod(shape)
+        self.last_box, self.last_lambda = box, lam
+        return mixed, mix(targets, targets[pair], lam)
+
+
+class ManifoldMixup(Regularizer):
+    """Manifold mixup (Verma et al., 2019): mixup applied to the hidden state entering a
+    randomly chosen encoder block (block 0 is the input itself), targets mixed alike; the
+    rest of the network runs on the mixed state. Default alpha 2.0, the paper's."""
+
+    name = "manifold-mixup"
+    summary = "mixup of hidden states at a randomly chosen encoder block, targets mixed alike"
+    defaults = {"alpha": 2.0}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {"alpha": trial.suggest_float("manifold-mixup.alpha", 0.1, 4.0, log=True)}
+
+    def forward(
+        self, model: Model, x: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        rng = host_rng(generator)
+        alpha = _check_alpha(self)
+        lam = float(rng.beta(alpha, alpha))
+        blocks = list(model.encoder)
+        at = int(rng.integers(len(blocks)))
+        pair = partners(len(x), generator)
+        hidden = x
+        for i, block in enumerate(blocks):
+            if i == at:
+                hidden = mix(hidden, hidden[pair], lam)
+            hidden = block(hidden)
+        self.last_block, self.last_lambda = at, lam
+        return model.head(hidden), mix(targets, targets[pair], lam)
