@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -12,14 +13,26 @@ from benchbench import Model, Regularizer
 from ._sampling import host_rng, mix, partners, spatial_shape
 
 
-def _check_alpha(component: Regularizer) -> float:
-    alpha = float(component.hparams["alpha"])
-    if alpha <= 0:
-        raise ValueError(f"{component.name} alpha must be > 0, got {alpha}")
-    return alpha
+class _PairMixing(Regularizer):
+    """What the mixing regularizers share: ``lam ~ Beta(alpha, alpha)`` drawn once per batch
+    from the run's generator, ``alpha`` searched on a log scale."""
+
+    alpha_range = (0.1, 2.0)
+
+    @classmethod
+    def search_space(cls, trial):
+        return {"alpha": trial.suggest_float(f"{cls.name}.alpha", *cls.alpha_range, log=True)}
+
+    def draw(self, generator: torch.Generator) -> tuple[np.random.Generator, float]:
+        """A host RNG for further scalar draws, and this batch's lambda."""
+        alpha = float(self.hparams["alpha"])
+        if alpha <= 0:
+            raise ValueError(f"{self.name} alpha must be > 0, got {alpha}")
+        rng = host_rng(generator)
+        return rng, float(rng.beta(alpha, alpha))
 
 
-class Mixup(Regularizer):
+class Mixup(_PairMixing):
     """mixup (Zhang et al., 2018): ``x = lam x_i + (1 - lam) x_j`` and the same for the soft
     targets, ``lam ~ Beta(alpha, alpha)`` once per batch, ``j`` a random partner in the batch.
     Default alpha 1.0, the paper's CIFAR setting."""
@@ -28,15 +41,10 @@ class Mixup(Regularizer):
     summary = "convex mix of example pairs and their soft targets, lam ~ Beta(alpha, alpha)"
     defaults = {"alpha": 1.0}
 
-    @classmethod
-    def search_space(cls, trial):
-        return {"alpha": trial.suggest_float("mixup.alpha", 0.1, 2.0, log=True)}
-
     def transform(
         self, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
-        alpha = _check_alpha(self)
-        lam = float(host_rng(generator).beta(alpha, alpha))
+        _, lam = self.draw(generator)
         pair = partners(len(x), generator)
         self.last_lambda = lam
         return mix(x, x[pair], lam), mix(targets, targets[pair], lam)
@@ -54,7 +62,7 @@ def cut_box(shape: tuple[int, ...], lam: float, rng) -> tuple[slice, ...]:
     return tuple(box)
 
 
-class CutMix(Regularizer):
+class CutMix(_PairMixing):
     """CutMix (Yun et al., 2019): a box of the partner example is pasted into each example
     (one box per batch); the targets are mixed by the box's exact area after clipping, not by
     the drawn lambda. Boxes on images, spans on signals. Default alpha 1.0, the paper's."""
@@ -63,17 +71,12 @@ class CutMix(Regularizer):
     summary = "paste a box (2-D) or span (1-D) of a partner; targets mixed by its exact area"
     defaults = {"alpha": 1.0}
 
-    @classmethod
-    def search_space(cls, trial):
-        return {"alpha": trial.suggest_float("cutmix.alpha", 0.1, 2.0, log=True)}
-
     def transform(
         self, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
-        rng = host_rng(generator)
-        alpha = _check_alpha(self)
+        rng, drawn = self.draw(generator)
         shape = spatial_shape(x)
-        box = cut_box(shape, float(rng.beta(alpha, alpha)), rng)
+        box = cut_box(shape, drawn, rng)
         pair = partners(len(x), generator)
         index = (slice(None), slice(None), *box) if x.ndim > 2 else (slice(None), *box)
         mixed = x.clone()
@@ -84,7 +87,7 @@ class CutMix(Regularizer):
         return mixed, mix(targets, targets[pair], lam)
 
 
-class ManifoldMixup(Regularizer):
+class ManifoldMixup(_PairMixing):
     """Manifold mixup (Verma et al., 2019): mixup applied to the hidden state entering a
     randomly chosen encoder block (block 0 is the input itself), targets mixed alike; the
     rest of the network runs on the mixed state. Default alpha 2.0, the paper's."""
@@ -92,17 +95,12 @@ class ManifoldMixup(Regularizer):
     name = "manifold-mixup"
     summary = "mixup of hidden states at a randomly chosen encoder block, targets mixed alike"
     defaults = {"alpha": 2.0}
-
-    @classmethod
-    def search_space(cls, trial):
-        return {"alpha": trial.suggest_float("manifold-mixup.alpha", 0.1, 4.0, log=True)}
+    alpha_range = (0.1, 4.0)
 
     def forward(
         self, model: Model, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
-        rng = host_rng(generator)
-        alpha = _check_alpha(self)
-        lam = float(rng.beta(alpha, alpha))
+        rng, lam = self.draw(generator)
         blocks = list(model.encoder)
         at = int(rng.integers(len(blocks)))
         pair = partners(len(x), generator)
