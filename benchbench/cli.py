@@ -84,6 +84,11 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
     return parsed
 
 
+_device_option = click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-p",
@@ -168,7 +173,7 @@ def _suite_summary(name: str, registry: Any) -> str:
     "--storage", metavar="URL", help="Results database URL (default: sqlite:///OUT/benchbench.db)."
 )
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@_device_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -280,7 +285,7 @@ def run_command(
     help="A hyperparameter: loop ones by name (lr=0.01), a component's as "
     "COMPONENT.NAME (label-smoothing.alpha=0.2). Repeatable.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@_device_option
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
 @click.pass_context
@@ -400,7 +405,7 @@ def _print_result(result: Any) -> None:
     default=None,
     help="Most DataLoader workers tried (default: the CPU count).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@_device_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
