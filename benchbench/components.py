@@ -203,12 +203,30 @@ class RegularizerChain(Regularizer):
 class SSL(Component):
     """What unlabeled data is used for: a pretraining phase and/or a joint unlabeled loss.
 
-    ``supervised`` (labeled data only) is the baseline; methods that use unlabeled data add
-    ``pretrain_step(model, x_unlabeled, generator)`` or
-    ``unlabeled_loss(model, x_unlabeled, step, generator)``.
+    ``supervised`` (labeled data only) is the baseline. A semi-supervised method overrides
+    :meth:`unlabeled_loss`: each step the loop then draws a batch of ``unlabeled_batch_size``
+    unlabeled inputs and adds the method's loss on it to the labeled loss.
     """
 
     kind = "ssl"
+
+    def prepare(self, context: RunContext) -> None:
+        """Keep what is needed of the run (the task's augmentation, the generator)."""
+
+    @property
+    def uses_unlabeled(self) -> bool:
+        """True for methods that train on unlabeled batches."""
+        return _overrides(self, SSL, "unlabeled_loss")
+
+    def unlabeled_batch_size(self, labeled_batch_size: int) -> int:
+        """Unlabeled examples per step: ``ratio`` (mu in FixMatch) times the labeled batch."""
+        return int(self.hparams.get("ratio", 1)) * labeled_batch_size
+
+    def unlabeled_loss(
+        self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
+    ) -> Tensor:
+        """The method's loss on a batch of unlabeled inputs, added to the labeled loss."""
+        raise NotImplementedError
 
 
 class Finetune(Component):

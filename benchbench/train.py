@@ -27,7 +27,7 @@ from .components import (
     RunContext,
     count_parameters,
 )
-from .data.streams import make_stream, materialize
+from .data.streams import DeviceStream, make_stream, materialize
 from .metrics import accuracy, correct_fraction, expected_calibration_error, predict
 from .profiling import LoaderProfile, measure_loader
 from .spec import RunResult, RunSpec
@@ -143,7 +143,9 @@ class _Loop:
         task = parts.task
         self.model = parts.arch.build(task.input_shape, task.num_classes)
         self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
-        parts.regularizer.prepare(RunContext(self.model, task, self.generator, device))
+        context = RunContext(self.model, task, self.generator, device)
+        parts.regularizer.prepare(context)
+        parts.ssl.prepare(context)
         self.model.to(device).train()
         self.optimizer = _optimizer(
             hp, parts.finetune.param_groups(self.model, hp["lr"]), parts.regularizer.weight_decay()
@@ -161,6 +163,20 @@ class _Loop:
             pin_memory=hp["pin_memory"],
             prefetch_factor=int(hp["prefetch_factor"]),
         )
+        self.unlabeled = None
+        if parts.ssl.uses_unlabeled:
+            if splits.unlabeled is None:
+                raise ValueError(
+                    f"ssl {parts.ssl.name!r} trains on unlabeled data, but task "
+                    f"{task.name!r} has none (use a semi-supervised task)"
+                )
+            x_u = splits.unlabeled.to(device)
+            self.unlabeled = DeviceStream(
+                x_u,
+                torch.zeros(len(x_u), dtype=torch.long, device=device),
+                parts.ssl.unlabeled_batch_size(int(hp["batch_size"])),
+                torch.Generator(device=device).manual_seed(_seed(spec.seed, 2)),
+            )
         self.val, self.test = (
             materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
         )
@@ -187,10 +203,12 @@ class _Loop:
             self.hook.benchbench_run_started(spec=self.spec, model=self.model)
         status = "ok"
         batches_ = iter(self.data.stream)
+        unlabeled = iter(self.unlabeled) if self.unlabeled is not None else None
         clock.start()
         while not clock.exhausted():
             waited_from = time.perf_counter()
             x, y = next(batches_)
+            x_u = next(unlabeled)[0] if unlabeled is not None else None
             self.data_wait += time.perf_counter() - waited_from
 
             factor = lr_factor(clock.progress(), hp["schedule"], hp["warmup"])
@@ -200,6 +218,10 @@ class _Loop:
             x, targets = parts.regularizer.transform(x, targets, self.generator)
             logits, targets = parts.regularizer.forward(self.model, x, targets, self.generator)
             loss = parts.regularizer.loss(logits, targets)
+            if x_u is not None:
+                loss = loss + parts.ssl.unlabeled_loss(
+                    self.model, x_u, clock.progress(), self.generator
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -55,10 +55,15 @@ def test_yaml_suites_are_read_too(tmp_path, registry):
 
 
 def test_built_in_suites_parse_and_plan(registry):
-    for name in ("quick", "default"):
-        runs = plan(load_suite(name, registry), registry)
-        assert {r.task for r in runs} == {"digits", "mnist1d"}
-        assert {r.spec.arch for r in runs} == {"mlp", "cnn"}
+    quick = plan(load_suite("quick", registry), registry)
+    assert {r.task for r in quick} == {"digits", "mnist1d"}
+    assert {r.spec.arch for r in quick} == {"mlp", "cnn"}
+    default = plan(load_suite("default", registry), registry)
+    assert {r.task for r in default} == {"digits", "mnist1d", "digits-semi", "mnist1d-semi"}
+    assert {r.track for r in default} == {"architectures", "regularizers", "ssl"}
+    assert {r.seed for r in default} == {0, 1, 2}
+    regularizers = {r.candidate for r in default if r.track == "regularizers"}
+    assert set(registry.entries["regularizer"]) <= regularizers
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 import benchbench
 
+from .semi import UDA, FixMatch, PseudoLabel
+
 
 class Supervised(benchbench.SSL):
     """Labeled data only; unlabeled data is ignored. The baseline of every ssl track."""
@@ -12,4 +14,5 @@ class Supervised(benchbench.SSL):
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    registry.add(Supervised)
+    for method in (Supervised, PseudoLabel, UDA, FixMatch):
+        registry.add(method)

@@ -8,9 +8,20 @@ from .digits import Digits
 from .digits_png import DigitsPNG
 from .idx import MNIST, FashionMNIST
 from .mnist1d import MNIST1D
+from .semi import DigitsSemi, MNIST1DSemi
 
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for task in (Digits, DigitsPNG, MNIST1D, MNIST, FashionMNIST, CIFAR10, CIFAR100):
+    for task in (
+        Digits,
+        DigitsPNG,
+        MNIST1D,
+        MNIST,
+        FashionMNIST,
+        CIFAR10,
+        CIFAR100,
+        DigitsSemi,
+        MNIST1DSemi,
+    ):
         registry.add(task)

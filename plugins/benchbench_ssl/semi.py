@@ -1,0 +1,113 @@
+"""Semi-supervised methods: trained jointly on labeled and unlabeled batches."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from benchbench import SSL, Model, RunContext
+
+from .losses import fixmatch_loss, pseudo_label_loss, ramp, uda_loss
+
+
+class _Joint(SSL):
+    """Shared by the joint methods: the task's augmentation as the weak view, and a strong
+    view made of a stronger augmentation plus cutout (FixMatch's strong views always include
+    cutout). ``ratio`` unlabeled examples per labeled one; the papers use 7, the default here
+    is 3 to fit CPU budgets."""
+
+    def prepare(self, context: RunContext) -> None:
+        from benchbench_regularizers.masking import Cutout
+
+        self.task, self.cutout = context.task, Cutout(size=0.5)
+
+    def weak(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        return self.task.augment(x, 1.0, generator)
+
+    def strong(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        x = self.task.augment(x, 2.0, generator)
+        return self.cutout.transform(x, x[:, :0], generator)[0]
+
+    def weight(self, progress: float) -> float:
+        return float(self.hparams["weight"]) * ramp(progress, float(self.hparams.get("rampup", 0)))
+
+
+class PseudoLabel(_Joint):
+    """Pseudo-labeling (Lee, 2013): the model's confident predictions on (weakly augmented)
+    unlabeled inputs become their hard targets; weight ramped up linearly over the first
+    ``rampup`` of the budget, as Lee's schedule, since early predictions are noise."""
+
+    name = "pseudo-label"
+    summary = "confident predictions on unlabeled data become targets (threshold, ramp-up)"
+    defaults = {"threshold": 0.95, "weight": 1.0, "ratio": 3, "rampup": 0.2}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {
+            "threshold": trial.suggest_float("pseudo-label.threshold", 0.7, 0.99),
+            "weight": trial.suggest_float("pseudo-label.weight", 0.1, 3.0, log=True),
+        }
+
+    def unlabeled_loss(
+        self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
+    ) -> Tensor:
+        logits = model(self.weak(x_unlabeled, generator))
+        return self.weight(progress) * pseudo_label_loss(logits, float(self.hparams["threshold"]))
+
+
+class UDA(_Joint):
+    """Unsupervised data augmentation (Xie et al., 2020): the prediction on a strongly
+    augmented view is pulled towards the sharpened prediction on a weak view (temperature
+    0.4), where the weak view is confident (threshold 0.8), as in the paper."""
+
+    name = "uda"
+    summary = "consistency of strong-view predictions with sharpened, confident weak views"
+    defaults = {"temperature": 0.4, "threshold": 0.8, "weight": 1.0, "ratio": 3}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {
+            "temperature": trial.suggest_float("uda.temperature", 0.2, 1.0),
+            "threshold": trial.suggest_float("uda.threshold", 0.5, 0.95),
+            "weight": trial.suggest_float("uda.weight", 0.1, 3.0, log=True),
+        }
+
+    def unlabeled_loss(
+        self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
+    ) -> Tensor:
+        with torch.no_grad():
+            logits_weak = model(self.weak(x_unlabeled, generator))
+        logits_strong = model(self.strong(x_unlabeled, generator))
+        loss = uda_loss(
+            logits_weak,
+            logits_strong,
+            float(self.hparams["temperature"]),
+            float(self.hparams["threshold"]),
+        )
+        return self.weight(progress) * loss
+
+
+class FixMatch(_Joint):
+    """FixMatch (Sohn et al., 2020): hard pseudo-labels from a weak view where its confidence
+    reaches 0.95, cross-entropy of the strong view against them, weight 1, as in the paper."""
+
+    name = "fixmatch"
+    summary = "hard pseudo-labels from confident weak views, trained on strong views"
+    defaults = {"threshold": 0.95, "weight": 1.0, "ratio": 3}
+
+    @classmethod
+    def search_space(cls, trial):
+        return {
+            "threshold": trial.suggest_float("fixmatch.threshold", 0.7, 0.99),
+            "weight": trial.suggest_float("fixmatch.weight", 0.1, 3.0, log=True),
+        }
+
+    def unlabeled_loss(
+        self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
+    ) -> Tensor:
+        with torch.no_grad():
+            logits_weak = model(self.weak(x_unlabeled, generator))
+        logits_strong = model(self.strong(x_unlabeled, generator))
+        return self.weight(progress) * fixmatch_loss(
+            logits_weak, logits_strong, float(self.hparams["threshold"])
+        )
