@@ -213,7 +213,7 @@ def run_command(
 
     from .execute import ProcessPoolExecutor, resolve_device
     from .store import Store
-    from .suite import load_suite, plan
+    from .suite import DEFAULT_SLOTS, load_suite, plan
 
     pm = _manager(ctx)
     loaded = load_suite(suite, pm.registry)
@@ -237,7 +237,12 @@ def run_command(
             for result in executor.run(todo):
                 store.save(result)
                 bar.update()
-                label = f"{result.task}/{result.arch}/{result.regularizer}/seed {result.seed}"
+                shown = [result.task, result.arch] + [
+                    getattr(result, slot)
+                    for slot, default in DEFAULT_SLOTS.items()
+                    if getattr(result, slot) != default
+                ]
+                label = f"{'/'.join(shown)}/seed {result.seed}"
                 if result.status == "ok":
                     bar.set_postfix_str(f"{label}: test {result.test_accuracy:.3f}")
                 else:
