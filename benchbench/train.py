@@ -131,13 +131,8 @@ class _Loop:
         hook: Any,
         on_eval: Callable[[dict[str, Any]], None] | None,
     ) -> None:
-        self.spec, self.parts, self.device, self.hook, self.on_eval = (
-            spec,
-            parts,
-            device,
-            hook,
-            on_eval,
-        )
+        self.spec, self.parts, self.device = spec, parts, device
+        self.hook, self.on_eval = hook, on_eval
         self.hp = hp = spec.loop_hparams()
         _check_loop_hparams(hp)
         task = parts.task
@@ -163,20 +158,7 @@ class _Loop:
             pin_memory=hp["pin_memory"],
             prefetch_factor=int(hp["prefetch_factor"]),
         )
-        self.unlabeled = None
-        if parts.ssl.uses_unlabeled:
-            if splits.unlabeled is None:
-                raise ValueError(
-                    f"ssl {parts.ssl.name!r} trains on unlabeled data, but task "
-                    f"{task.name!r} has none (use a semi-supervised task)"
-                )
-            x_u = splits.unlabeled.to(device)
-            self.unlabeled = DeviceStream(
-                x_u,
-                torch.zeros(len(x_u), dtype=torch.long, device=device),
-                parts.ssl.unlabeled_batch_size(int(hp["batch_size"])),
-                torch.Generator(device=device).manual_seed(_seed(spec.seed, 2)),
-            )
+        self.unlabeled = self._unlabeled_stream(splits) if parts.ssl.uses_unlabeled else None
         self.val, self.test = (
             materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
         )
@@ -185,6 +167,22 @@ class _Loop:
         self.curve: list[dict[str, Any]] = []
         self.target_point: dict[str, Any] | None = None
         self.data_wait = self.eval_seconds = 0.0
+
+    def _unlabeled_stream(self, splits: Splits) -> DeviceStream:
+        """Unlabeled batches (with dummy labels) for semi-supervised methods, on the device."""
+        ssl, task, device = self.parts.ssl, self.parts.task, self.device
+        if splits.unlabeled is None:
+            raise ValueError(
+                f"ssl {ssl.name!r} trains on unlabeled data, but task {task.name!r} "
+                "has none (use a semi-supervised task)"
+            )
+        x_u = splits.unlabeled.to(device)
+        return DeviceStream(
+            x_u,
+            torch.zeros(len(x_u), dtype=torch.long, device=device),
+            ssl.unlabeled_batch_size(int(self.hp["batch_size"])),
+            torch.Generator(device=device).manual_seed(_seed(self.spec.seed, 2)),
+        )
 
     def run(self) -> RunResult:
         try:
