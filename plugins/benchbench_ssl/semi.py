@@ -28,6 +28,22 @@ class _Joint(SSL):
         x = self.task.augment(x, 2.0, generator)
         return self.cutout.transform(x, x[:, :0], generator)[0]
 
+    threshold_range = (0.7, 0.99)
+
+    @classmethod
+    def search_space(cls, trial):
+        """Every joint method tunes its confidence threshold and unlabeled-loss weight."""
+        return {
+            "threshold": trial.suggest_float(f"{cls.name}.threshold", *cls.threshold_range),
+            "weight": trial.suggest_float(f"{cls.name}.weight", 0.1, 3.0, log=True),
+        }
+
+    def views(self, model: Model, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Logits of a weak view (no gradient: it only makes targets) and of a strong view."""
+        with torch.no_grad():
+            logits_weak = model(self.weak(x, generator))
+        return logits_weak, model(self.strong(x, generator))
+
     def weight(self, progress: float) -> float:
         return float(self.hparams["weight"]) * ramp(progress, float(self.hparams.get("rampup", 0)))
 
@@ -40,13 +56,6 @@ class PseudoLabel(_Joint):
     name = "pseudo-label"
     summary = "confident predictions on unlabeled data become targets (threshold, ramp-up)"
     defaults = {"threshold": 0.95, "weight": 1.0, "ratio": 3, "rampup": 0.2}
-
-    @classmethod
-    def search_space(cls, trial):
-        return {
-            "threshold": trial.suggest_float("pseudo-label.threshold", 0.7, 0.99),
-            "weight": trial.suggest_float("pseudo-label.weight", 0.1, 3.0, log=True),
-        }
 
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
@@ -63,21 +72,19 @@ class UDA(_Joint):
     name = "uda"
     summary = "consistency of strong-view predictions with sharpened, confident weak views"
     defaults = {"temperature": 0.4, "threshold": 0.8, "weight": 1.0, "ratio": 3}
+    threshold_range = (0.5, 0.95)
 
     @classmethod
     def search_space(cls, trial):
         return {
+            **super().search_space(trial),
             "temperature": trial.suggest_float("uda.temperature", 0.2, 1.0),
-            "threshold": trial.suggest_float("uda.threshold", 0.5, 0.95),
-            "weight": trial.suggest_float("uda.weight", 0.1, 3.0, log=True),
         }
 
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
     ) -> Tensor:
-        with torch.no_grad():
-            logits_weak = model(self.weak(x_unlabeled, generator))
-        logits_strong = model(self.strong(x_unlabeled, generator))
+        logits_weak, logits_strong = self.views(model, x_unlabeled, generator)
         loss = uda_loss(
             logits_weak,
             logits_strong,
@@ -95,19 +102,10 @@ class FixMatch(_Joint):
     summary = "hard pseudo-labels from confident weak views, trained on strong views"
     defaults = {"threshold": 0.95, "weight": 1.0, "ratio": 3}
 
-    @classmethod
-    def search_space(cls, trial):
-        return {
-            "threshold": trial.suggest_float("fixmatch.threshold", 0.7, 0.99),
-            "weight": trial.suggest_float("fixmatch.weight", 0.1, 3.0, log=True),
-        }
-
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
     ) -> Tensor:
-        with torch.no_grad():
-            logits_weak = model(self.weak(x_unlabeled, generator))
-        logits_strong = model(self.strong(x_unlabeled, generator))
+        logits_weak, logits_strong = self.views(model, x_unlabeled, generator)
         return self.weight(progress) * fixmatch_loss(
             logits_weak, logits_strong, float(self.hparams["threshold"])
         )
