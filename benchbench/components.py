@@ -72,11 +72,13 @@ class Model(nn.Module):
         self.head = head
 
     def features(self, x: Tensor) -> Tensor:
-        """The encoder's output: one feature vector per example."""
-        return self.encoder(x)
+        """The encoder's output flattened: one feature vector per example. The encoder itself
+        may end in a feature map (channels x positions), which sequence methods such as CPC
+        need."""
+        return self.encoder(x).flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.encoder(x))
+        return self.head(self.features(x))
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -206,26 +208,62 @@ class SSL(Component):
     ``supervised`` (labeled data only) is the baseline. A semi-supervised method overrides
     :meth:`unlabeled_loss`: each step the loop then draws a batch of ``unlabeled_batch_size``
     unlabeled inputs and adds the method's loss on it to the labeled loss.
+
+    A self-supervised method overrides :meth:`pretrain_loss`: the loop then spends the first
+    :meth:`pretrain_share` of the run's budget (same clock, same limits) training the encoder
+    and the method's own :meth:`pretrain_modules` on unlabeled inputs (the unlabeled split and
+    the labeled inputs, without labels), then trains through the run's finetune component.
     """
 
     kind = "ssl"
 
     def prepare(self, context: RunContext) -> None:
-        """Keep what is needed of the run (the task's augmentation, the generator)."""
+        """Keep what is needed of the run (the task's augmentation, the generator) and build
+        the method's own modules (projection heads, decoders) on ``context.device``."""
 
     @property
     def uses_unlabeled(self) -> bool:
-        """True for methods that train on unlabeled batches."""
+        """True for methods that train on unlabeled batches jointly with labeled ones."""
         return _overrides(self, SSL, "unlabeled_loss")
 
+    @property
+    def uses_pretraining(self) -> bool:
+        """True for methods with a self-supervised pretraining phase."""
+        return _overrides(self, SSL, "pretrain_loss")
+
     def unlabeled_batch_size(self, labeled_batch_size: int) -> int:
-        """Unlabeled examples per step: ``ratio`` (mu in FixMatch) times the labeled batch."""
+        """Unlabeled examples per step: ``ratio`` (mu in FixMatch) times the labeled batch.
+        Pretraining batches have this size too."""
         return int(self.hparams.get("ratio", 1)) * labeled_batch_size
 
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
     ) -> Tensor:
         """The method's loss on a batch of unlabeled inputs, added to the labeled loss."""
+        raise NotImplementedError
+
+    def pretrain_share(self) -> float:
+        """Fraction of the run's budget spent pretraining (the ``share`` hyperparameter)."""
+        share = float(self.hparams.get("share", 0.5))
+        if not 0 < share < 1:
+            raise ValueError(f"ssl {self.name!r}: share must be in (0, 1), got {share}")
+        return share
+
+    def pretrain_stages(self) -> int:
+        """Stages of the pretraining phase, each with its own learning-rate schedule (greedy
+        layer-wise pretraining has one per block); 1 by default."""
+        return 1
+
+    def pretrain_modules(self) -> nn.Module:
+        """The method's own trainable modules (projection head, decoder), optimized with the
+        encoder during pretraining and discarded after it."""
+        return nn.ModuleList()
+
+    def pretrain_loss(
+        self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
+    ) -> Tensor:
+        """The self-supervised loss of a batch of unlabeled inputs; ``progress`` is the
+        fraction of the pretraining phase spent."""
         raise NotImplementedError
 
 

@@ -95,6 +95,9 @@ class RunResult:
     samples_seen: int = 0
     samples_per_s: float | None = None
     params: int | None = None
+    pretrain_steps: int = 0
+    pretrain_seconds: float = 0.0
+    pretrain_loss: float | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)
     error: str | None = None

@@ -119,6 +119,28 @@ def _seed(seed: int, purpose: int) -> int:
     return seed * 1_000_003 + purpose
 
 
+def _pretraining_inputs(splits: Splits) -> torch.Tensor:
+    """What self-supervised pretraining sees: every training input, without its label (the
+    labeled inputs and the unlabeled split)."""
+    parts = [splits.train.x] if splits.unlabeled is None else [splits.train.x, splits.unlabeled]
+    return torch.cat(parts)
+
+
+class _Divergence:
+    """Notices a non-finite loss. On the CPU every step (``.item()`` is free); on an
+    accelerator ``.item()`` would sync every step, so it accumulates and looks when asked."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.every_step = device.type == "cpu"
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+
+    def __call__(self, loss: torch.Tensor, check: bool) -> bool:
+        if self.every_step:
+            return not math.isfinite(loss.item())
+        self.nonfinite |= ~torch.isfinite(loss.detach())
+        return check and bool(self.nonfinite)
+
+
 class _Loop:
     """One run's state: model, optimizer, stream, clock, curve; :meth:`run` trains it."""
 
@@ -136,16 +158,10 @@ class _Loop:
         self.hp = hp = spec.loop_hparams()
         _check_loop_hparams(hp)
         task = parts.task
-        self.model = parts.arch.build(task.input_shape, task.num_classes)
+        self.model = parts.arch.build(task.input_shape, task.num_classes).to(device).train()
         self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
-        context = RunContext(self.model, task, self.generator, device)
-        parts.regularizer.prepare(context)
-        parts.ssl.prepare(context)
-        self.model.to(device).train()
-        self.optimizer = _optimizer(
-            hp, parts.finetune.param_groups(self.model, hp["lr"]), parts.regularizer.weight_decay()
-        )
-        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.context = RunContext(self.model, task, self.generator, device)
+        parts.ssl.prepare(self.context)
         self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         started = time.perf_counter()
         self.data = make_stream(
@@ -158,7 +174,14 @@ class _Loop:
             pin_memory=hp["pin_memory"],
             prefetch_factor=int(hp["prefetch_factor"]),
         )
-        self.unlabeled = self._unlabeled_stream(splits) if parts.ssl.uses_unlabeled else None
+        self.unlabeled = (
+            self._unlabeled_stream(splits.unlabeled, 2) if parts.ssl.uses_unlabeled else None
+        )
+        self.pretraining = (
+            self._unlabeled_stream(_pretraining_inputs(splits), 3)
+            if parts.ssl.uses_pretraining
+            else None
+        )
         self.val, self.test = (
             materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
         )
@@ -167,21 +190,23 @@ class _Loop:
         self.curve: list[dict[str, Any]] = []
         self.target_point: dict[str, Any] | None = None
         self.data_wait = self.eval_seconds = 0.0
+        self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
 
-    def _unlabeled_stream(self, splits: Splits) -> DeviceStream:
-        """Unlabeled batches (with dummy labels) for semi-supervised methods, on the device."""
+    def _unlabeled_stream(self, x_u: torch.Tensor | None, purpose: int) -> DeviceStream:
+        """Unlabeled batches (with dummy labels) of ``ratio`` x the labeled batch size, on
+        the device, in an order of their own (``purpose`` keeps it apart from the others)."""
         ssl, task, device = self.parts.ssl, self.parts.task, self.device
-        if splits.unlabeled is None:
+        if x_u is None:
             raise ValueError(
                 f"ssl {ssl.name!r} trains on unlabeled data, but task {task.name!r} "
                 "has none (use a semi-supervised task)"
             )
-        x_u = splits.unlabeled.to(device)
+        x_u = x_u.to(device)
         return DeviceStream(
             x_u,
             torch.zeros(len(x_u), dtype=torch.long, device=device),
             ssl.unlabeled_batch_size(int(self.hp["batch_size"])),
-            torch.Generator(device=device).manual_seed(_seed(self.spec.seed, 2)),
+            torch.Generator(device=device).manual_seed(_seed(self.spec.seed, purpose)),
         )
 
     def run(self) -> RunResult:
@@ -191,17 +216,69 @@ class _Loop:
             self.data.stream.close()
 
     def _run(self) -> RunResult:
-        parts, clock, hp, optimizer = self.parts, self.clock, self.hp, self.optimizer
-        num_classes = parts.task.num_classes
-        eval_interval = max(1, round(self.spec.budget.eval_every * clock.steps_per_epoch))
-        total_steps = None if clock.max_steps == math.inf else int(clock.max_steps)
-        on_cpu = self.device.type == "cpu"
-        nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         if self.hook is not None:
             self.hook.benchbench_run_started(spec=self.spec, model=self.model)
         status = "ok"
+        if self.pretraining is not None:
+            status = self._pretrain()
         batches_ = iter(self.data.stream)
+        if status == "ok":
+            status = self._train(batches_)
+        self.clock.pause()
+        return self._result(status, batches_)
+
+    def _pretrain(self) -> str:
+        """The self-supervised phase: the first ``share`` of the budget trains the encoder and
+        the method's modules on unlabeled batches, one learning-rate schedule per stage."""
+        ssl, clock, hp, model = self.parts.ssl, self.clock, self.hp, self.model
+        modules = ssl.pretrain_modules().to(self.device).train()
+        params = [*model.encoder.parameters(), *modules.parameters()]
+        optimizer = _optimizer(hp, [{"params": params, "lr": hp["lr"]}], 0.0)
+        end, stages = ssl.pretrain_share(), max(1, ssl.pretrain_stages())
+        batches_ = iter(self.pretraining)  # type: ignore[arg-type]
+        diverged = _Divergence(self.device)
+        clock.start()
+        while clock.progress() < end:
+            waited_from = time.perf_counter()
+            x = next(batches_)[0]
+            self.data_wait += time.perf_counter() - waited_from
+            progress = clock.progress() / end
+            stage_progress = progress * stages - min(int(progress * stages), stages - 1)
+            factor = lr_factor(stage_progress, hp["schedule"], hp["warmup"])
+            for group in optimizer.param_groups:
+                group["lr"] = hp["lr"] * factor
+            loss = ssl.pretrain_loss(model, x, progress, self.generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            clock.tick(len(x))
+            done = clock.progress() >= end
+            if diverged(loss, check=done or clock.steps % 25 == 0):
+                return "diverged"
+        clock.pause()
+        self.pretrain = {"steps": clock.steps, "seconds": clock.seconds, "loss": loss.item()}
+        model.zero_grad(set_to_none=True)
+        return "ok"
+
+    def _train(self, batches_: Any) -> str:
+        """The supervised phase (after pretraining, if any): regularizer, joint unlabeled
+        loss, and the finetune component's parameter groups and schedule."""
+        parts, clock, hp = self.parts, self.clock, self.hp
+        parts.regularizer.prepare(self.context)
+        optimizer = _optimizer(
+            hp, parts.finetune.param_groups(self.model, hp["lr"]), parts.regularizer.weight_decay()
+        )
+        base_lrs = [group["lr"] for group in optimizer.param_groups]
+        num_classes = parts.task.num_classes
+        eval_interval = max(1, round(self.spec.budget.eval_every * clock.steps_per_epoch))
+        start_progress, start_step = clock.progress(), clock.steps
+        total_steps = None if clock.max_steps == math.inf else int(clock.max_steps) - start_step
         unlabeled = iter(self.unlabeled) if self.unlabeled is not None else None
+        diverged = _Divergence(self.device)
+
+        def phase_progress() -> float:
+            return (clock.progress() - start_progress) / (1.0 - start_progress)
+
         clock.start()
         while not clock.exhausted():
             waited_from = time.perf_counter()
@@ -209,41 +286,33 @@ class _Loop:
             x_u = next(unlabeled)[0] if unlabeled is not None else None
             self.data_wait += time.perf_counter() - waited_from
 
-            factor = lr_factor(clock.progress(), hp["schedule"], hp["warmup"])
-            for group, base in zip(optimizer.param_groups, self.base_lrs, strict=True):
+            progress = phase_progress()
+            factor = lr_factor(progress, hp["schedule"], hp["warmup"])
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor
             targets = F.one_hot(y, num_classes).to(x.dtype)
             x, targets = parts.regularizer.transform(x, targets, self.generator)
             logits, targets = parts.regularizer.forward(self.model, x, targets, self.generator)
             loss = parts.regularizer.loss(logits, targets)
             if x_u is not None:
-                loss = loss + parts.ssl.unlabeled_loss(
-                    self.model, x_u, clock.progress(), self.generator
-                )
+                loss = loss + parts.ssl.unlabeled_loss(self.model, x_u, progress, self.generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             clock.tick(len(y))
-            parts.finetune.on_step(self.model, clock.steps, total_steps)
-            parts.regularizer.on_step(self.model, clock.progress())
+            parts.finetune.on_step(self.model, clock.steps - start_step, total_steps)
+            parts.regularizer.on_step(self.model, phase_progress())
 
-            at_eval = clock.steps % eval_interval == 0 or clock.exhausted()
-            if on_cpu:
-                diverged = not math.isfinite(loss.item())
-            else:  # .item() would sync the GPU every step: accumulate, check at eval points
-                nonfinite |= ~torch.isfinite(loss.detach())
-                diverged = at_eval and bool(nonfinite)
-            if diverged:
-                status = "diverged"
-                break
+            at_eval = (clock.steps - start_step) % eval_interval == 0 or clock.exhausted()
+            if diverged(loss, check=at_eval):
+                return "diverged"
             if at_eval:
                 clock.pause()
                 self._eval_point()
                 if clock.exhausted():
                     break
                 clock.start()
-        clock.pause()
-        return self._result(status, batches_)
+        return "ok"
 
     def _eval_point(self) -> None:
         """Validation accuracy at the current step, with the training clock paused."""
@@ -310,6 +379,9 @@ class _Loop:
             params=count_parameters(self.model),
             curve=self.curve,
             loader=loader.to_dict(),
+            pretrain_steps=self.pretrain["steps"],
+            pretrain_seconds=self.pretrain["seconds"],
+            pretrain_loss=self.pretrain["loss"],
         )
 
 

@@ -1,7 +1,7 @@
 """A plugin used by the tests, loaded with ``-p bb_test_plugin`` like a local plugin would be.
 
 It brings a tiny synthetic task (fast, separable), regularizers that misbehave on purpose
-(diverge, raise, hang), and an observer of the lifecycle hooks.
+(diverge, raise, hang), a pretraining method that records its calls, and an observer of the lifecycle hooks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 import benchbench
-from benchbench import Budget, Regularizer, Split, Splits, Task
+from benchbench import SSL, Budget, Regularizer, Split, Splits, Task
 
 
 class Blobs(Task):
@@ -113,6 +113,26 @@ class Crash(Regularizer):
         os._exit(3)
 
 
+PRETRAIN_CALLS: list[tuple[float, int]] = []
+"""(progress, batch size) of every ``pretrain-probe`` step, for the loop's tests."""
+
+
+class PretrainProbe(SSL):
+    """A pretraining method that shrinks the encoder's features and records each call;
+    ``nan_at`` makes its loss non-finite from that step on."""
+
+    name = "pretrain-probe"
+    summary = "records its pretraining calls (tests only)"
+    defaults = {"share": 0.25, "ratio": 2, "nan_at": -1}
+
+    def pretrain_loss(self, model, x_unlabeled, progress, generator):
+        PRETRAIN_CALLS.append((progress, len(x_unlabeled)))
+        loss = model.features(x_unlabeled).pow(2).mean()
+        if 0 <= self.hparams["nan_at"] < len(PRETRAIN_CALLS):
+            loss = loss * float("nan")
+        return loss
+
+
 class Observer:
     """Records every lifecycle hook call."""
 
@@ -134,5 +154,5 @@ class Observer:
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for cls in (Blobs, SlowBlobs, Diverge, Explode, Hang, Crash):
+    for cls in (Blobs, SlowBlobs, Diverge, Explode, Hang, Crash, PretrainProbe):
         registry.add(cls)

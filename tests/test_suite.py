@@ -65,6 +65,14 @@ def test_built_in_suites_parse_and_plan(registry):
     regularizers = {r.candidate for r in default if r.track == "regularizers"}
     built_in = {e.name for e in registry if e.kind == "regularizer" and e.origin.distribution}
     assert len(built_in) == 10 and built_in <= regularizers
+    ssl_runs = [r for r in default if r.track == "ssl"]
+    methods = {r.spec.ssl for r in ssl_runs}
+    built_in = {e.name for e in registry if e.kind == "ssl" and e.origin.distribution}
+    assert len(built_in) == 8 and built_in == methods
+    variants = {
+        r.spec.hparams["autoencoder.variant"] for r in ssl_runs if r.spec.ssl == "autoencoder"
+    }
+    assert variants == {"undercomplete", "sparse", "denoising", "contractive", "deep"}
 
 
 @pytest.mark.parametrize(

@@ -140,3 +140,35 @@ def test_lr_schedule():
     assert lr_factor(0.05, "cosine", 0.1) == pytest.approx(0.5, rel=1e-6)
     assert lr_factor(0.55, "cosine", 0.1) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
     assert lr_factor(0.7, "constant", 0.0) == 1.0
+
+
+def test_pretraining_spends_its_share_of_the_same_budget(pm, data_dir):
+    from bb_test_plugin import PRETRAIN_CALLS
+
+    PRETRAIN_CALLS.clear()
+    budget = Budget(steps=40, eval_every=1)  # blobs: 8 labeled steps per epoch
+    result = run(pm, data_dir, ssl="pretrain-probe", budget=budget)
+    assert result.status == "ok", result.error
+    assert result.steps == 40 and result.pretrain_steps == 10  # share 0.25 of 40
+    # every training input, unlabeled, in batches of ratio (2) x the labeled batch (32)
+    assert [size for _, size in PRETRAIN_CALLS] == [64] * 10
+    assert [round(p, 6) for p, _ in PRETRAIN_CALLS] == [i / 10 for i in range(10)]
+    # the fine-tuning phase evaluates every epoch of its own, on the one clock
+    assert [p["step"] for p in result.curve] == [18, 26, 34, 40]
+    assert result.samples_seen == 10 * 64 + 30 * 32
+    assert 0 < result.pretrain_seconds < result.curve[0]["train_seconds"]
+    assert result.pretrain_loss >= 0
+
+
+def test_a_run_without_pretraining_reports_none(pm, data_dir):
+    result = run(pm, data_dir, budget=Budget(steps=4))
+    assert (result.pretrain_steps, result.pretrain_seconds, result.pretrain_loss) == (0, 0, None)
+
+
+def test_a_diverging_pretraining_ends_the_run_as_diverged(pm, data_dir):
+    from bb_test_plugin import PRETRAIN_CALLS
+
+    PRETRAIN_CALLS.clear()
+    hparams = {"pretrain-probe.nan_at": 3}
+    result = run(pm, data_dir, ssl="pretrain-probe", budget=Budget(steps=40), hparams=hparams)
+    assert result.status == "diverged" and result.steps == 4 and result.curve == []

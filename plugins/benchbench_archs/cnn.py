@@ -13,7 +13,8 @@ from benchbench import Architecture, Model
 class CNN(Architecture):
     """``depth`` blocks of convolution, batch norm and ReLU; channels start at ``width`` and
     double per block, and every block after the first halves the resolution by max pooling.
-    The last block flattens, so the features keep where things are (MNIST-1D needs that).
+    The encoder ends in the last feature map (CPC reads it as a sequence); the features are
+    that map flattened, so they keep where things are (MNIST-1D needs that).
 
     A ``(C, L)`` input shape gets 1-D convolutions, ``(C, H, W)`` 2-D ones.
     """
@@ -51,13 +52,11 @@ class CNN(Architecture):
                 size //= 2
             out = width * 2**i
             layers += [conv(channels, out, k, padding=k // 2, bias=False), norm(out), nn.ReLU()]
-            if i == depth - 1:
-                layers.append(nn.Flatten())
             blocks.append((f"conv{i + 1}", nn.Sequential(*layers)))
             channels = out
         model = Model(blocks, nn.Identity())
         with torch.no_grad():
-            features = model.encoder.eval()(torch.zeros(2, *input_shape)).shape[1]
+            features = model.encoder.eval()(torch.zeros(2, *input_shape)).flatten(1).shape[1]
         model.encoder.train()
         model.head = nn.Linear(features, num_classes)
         return model

@@ -110,4 +110,4 @@ class ManifoldMixup(_PairMixing):
                 hidden = mix(hidden, hidden[pair], lam)
             hidden = block(hidden)
         self.last_block, self.last_lambda = at, lam
-        return model.head(hidden), mix(targets, targets[pair], lam)
+        return model.head(hidden.flatten(1)), mix(targets, targets[pair], lam)

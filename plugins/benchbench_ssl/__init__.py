@@ -2,6 +2,8 @@
 
 import benchbench
 
+from .autoencoders import Autoencoder, Layerwise
+from .contrastive import CPC, SimCLR
 from .semi import UDA, FixMatch, PseudoLabel
 
 
@@ -14,5 +16,14 @@ class Supervised(benchbench.SSL):
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for method in (Supervised, PseudoLabel, UDA, FixMatch):
+    for method in (
+        Supervised,
+        PseudoLabel,
+        UDA,
+        FixMatch,
+        SimCLR,
+        CPC,
+        Autoencoder,
+        Layerwise,
+    ):
         registry.add(method)

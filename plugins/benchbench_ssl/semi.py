@@ -8,25 +8,16 @@ from torch import Tensor
 from benchbench import SSL, Model, RunContext
 
 from .losses import fixmatch_loss, pseudo_label_loss, ramp, uda_loss
+from .views import Views
 
 
 class _Joint(SSL):
-    """Shared by the joint methods: the task's augmentation as the weak view, and a strong
-    view made of a stronger augmentation plus cutout (FixMatch's strong views always include
-    cutout). ``ratio`` unlabeled examples per labeled one; the papers use 7, the default here
+    """Shared by the joint methods: weak and strong :class:`~.views.Views`. ``ratio``
+    unlabeled examples per labeled one; the papers use 7, the default here
     is 3 to fit CPU budgets."""
 
     def prepare(self, context: RunContext) -> None:
-        from benchbench_regularizers.masking import Cutout
-
-        self.task, self.cutout = context.task, Cutout(size=0.5)
-
-    def weak(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        return self.task.augment(x, 1.0, generator)
-
-    def strong(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        x = self.task.augment(x, 2.0, generator)
-        return self.cutout.transform(x, x[:, :0], generator)[0]
+        self.views_of = Views(context.task)
 
     threshold_range = (0.7, 0.99)
 
@@ -41,8 +32,8 @@ class _Joint(SSL):
     def views(self, model: Model, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Logits of a weak view (no gradient: it only makes targets) and of a strong view."""
         with torch.no_grad():
-            logits_weak = model(self.weak(x, generator))
-        return logits_weak, model(self.strong(x, generator))
+            logits_weak = model(self.views_of.weak(x, generator))
+        return logits_weak, model(self.views_of.strong(x, generator))
 
     def weight(self, progress: float) -> float:
         return float(self.hparams["weight"]) * ramp(progress, float(self.hparams.get("rampup", 0)))
@@ -60,7 +51,7 @@ class PseudoLabel(_Joint):
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
     ) -> Tensor:
-        logits = model(self.weak(x_unlabeled, generator))
+        logits = model(self.views_of.weak(x_unlabeled, generator))
         return self.weight(progress) * pseudo_label_loss(logits, float(self.hparams["threshold"]))
 
 

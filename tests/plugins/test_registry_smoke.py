@@ -30,7 +30,8 @@ def test_every_arch_on_every_task(task, arch):
 )
 def test_every_other_component_on_digits(kind, name):
     task = "digits-semi" if kind == "ssl" else "digits"  # ssl methods need unlabeled data
-    spec = resolve_spec(REGISTRY, task=task, arch="mlp", budget=Budget(steps=3), **{kind: name})
+    arch = "cnn" if kind == "ssl" else "mlp"  # cpc needs a feature map
+    spec = resolve_spec(REGISTRY, task=task, arch=arch, budget=Budget(steps=3), **{kind: name})
     result = execute(spec, PM)
     assert result.status == "ok", result.error
     assert all(math.isfinite(p["val_accuracy"]) for p in result.curve)

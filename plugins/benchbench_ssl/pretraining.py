@@ -1,0 +1,29 @@
+"""What every self-supervised method shares: its share of the budget and its own modules."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from benchbench import SSL
+
+
+class Pretraining(SSL):
+    """A self-supervised pretraining phase on unlabeled inputs, then fine-tuning on labels.
+
+    ``share`` is the fraction of the run's budget the phase spends (tuned: more pretraining
+    leaves less fine-tuning); pretraining batches hold ``ratio`` x the labeled batch size.
+    Subclasses build their heads or decoders in ``prepare`` into ``self.modules``.
+    """
+
+    shared_defaults = {"share": 0.5, "ratio": 2}
+
+    def __init__(self, **hparams) -> None:
+        super().__init__(**hparams)
+        self.modules: nn.Module = nn.ModuleList()
+
+    @classmethod
+    def search_space(cls, trial):
+        return {"share": trial.suggest_float(f"{cls.name}.share", 0.1, 0.9)}
+
+    def pretrain_modules(self) -> nn.Module:
+        return self.modules
