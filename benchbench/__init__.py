@@ -30,6 +30,7 @@ from .components import (
     RegularizerChain,
     RunContext,
     count_parameters,
+    set_trainable,
     soft_cross_entropy,
 )
 from .errors import BenchbenchError
@@ -58,6 +59,7 @@ __all__ = [
     "Task",
     "count_parameters",
     "hookimpl",
+    "set_trainable",
     "soft_cross_entropy",
     "stratified_split",
 ]

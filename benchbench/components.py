@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -115,7 +116,7 @@ class RunContext:
     device: torch.device
 
 
-def _overrides(component: object, base: type, method: str) -> bool:
+def overrides(component: object, base: type, method: str) -> bool:
     return getattr(type(component), method) is not getattr(base, method)
 
 
@@ -163,13 +164,13 @@ class RegularizerChain(Regularizer):
         self.members = list(members)
         self.name = "+".join(m.name for m in self.members)  # type: ignore[misc]
         for method in ("forward", "loss"):
-            owners = [m.name for m in self.members if _overrides(m, Regularizer, method)]
+            owners = [m.name for m in self.members if overrides(m, Regularizer, method)]
             if len(owners) > 1:
                 raise ValueError(f"cannot combine {' and '.join(owners)}: both define {method}()")
         self._forward = next(
-            (m for m in self.members if _overrides(m, Regularizer, "forward")), None
+            (m for m in self.members if overrides(m, Regularizer, "forward")), None
         )
-        self._loss = next((m for m in self.members if _overrides(m, Regularizer, "loss")), None)
+        self._loss = next((m for m in self.members if overrides(m, Regularizer, "loss")), None)
 
     def prepare(self, context: RunContext) -> None:
         for member in self.members:
@@ -224,12 +225,12 @@ class SSL(Component):
     @property
     def uses_unlabeled(self) -> bool:
         """True for methods that train on unlabeled batches jointly with labeled ones."""
-        return _overrides(self, SSL, "unlabeled_loss")
+        return overrides(self, SSL, "unlabeled_loss")
 
     @property
     def uses_pretraining(self) -> bool:
         """True for methods with a self-supervised pretraining phase."""
-        return _overrides(self, SSL, "pretrain_loss")
+        return overrides(self, SSL, "pretrain_loss")
 
     def unlabeled_batch_size(self, labeled_batch_size: int) -> int:
         """Unlabeled examples per step: ``ratio`` (mu in FixMatch) times the labeled batch.
@@ -267,14 +268,44 @@ class SSL(Component):
         raise NotImplementedError
 
 
+def set_trainable(module: nn.Module, trainable: bool) -> None:
+    """Freeze or unfreeze ``module``: its parameters stop (or start) taking gradients, and it
+    goes to eval (or train) mode, so a frozen block's batch-norm statistics stay as they
+    were. The loop's evaluations restore each module's own mode."""
+    module.requires_grad_(trainable)
+    module.train(trainable)
+
+
 class Finetune(Component):
-    """Which parameters learn, how fast and when."""
+    """Which parameters learn, how fast and when; or a closed-form fit of the head instead
+    of gradient steps (:meth:`fit`).
+
+    Runs start from the best weights the run has: a source model's encoder on a transfer
+    task, else the encoder the ssl method pretrained, else a fresh network. A strategy with
+    ``uses_pretrained = False`` (training from scratch) always starts from a fresh one.
+    """
 
     kind = "finetune"
+    uses_pretrained: ClassVar[bool] = True
 
     def param_groups(self, model: Model, lr: float) -> list[dict[str, Any]]:
-        """Optimizer parameter groups; every trainable parameter at ``lr`` by default."""
+        """Optimizer parameter groups; freeze what must not learn first (see
+        :func:`set_trainable`). Every trainable parameter at ``lr`` by default."""
         return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
 
-    def on_step(self, model: Model, step: int, total_steps: int | None) -> None:
-        """Called after each optimizer step (unfreezing schedules)."""
+    def on_step(self, model: Model, progress: float) -> None:
+        """Called after each optimizer step with the fraction of the fine-tuning phase spent
+        (unfreezing schedules)."""
+
+    @property
+    def fits(self) -> bool:
+        """True for strategies that fit the head in closed form and take no gradient step."""
+        return overrides(self, Finetune, "fit")
+
+    def fit(
+        self, features: np.ndarray, labels: np.ndarray, num_classes: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit a linear classifier on frozen features (rows) and integer labels; return its
+        weight ``(num_classes, features)`` and bias ``(num_classes,)``, which become the
+        model's head."""
+        raise NotImplementedError

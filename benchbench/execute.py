@@ -9,6 +9,7 @@ its time limit costs that run only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -31,7 +32,7 @@ from .errors import BenchbenchError, unknown_name
 from .plugins import PluginConfig, PluginManager, Registry, get_plugin_manager
 from .spec import RunResult, RunSpec
 from .tasks import Splits, default_data_dir
-from .train import LOOP_DEFAULTS, RunComponents, train
+from .train import LOOP_DEFAULTS, RunComponents, train, train_model
 
 _SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
 
@@ -187,10 +188,12 @@ def execute(
         parts = build_components(registry, spec)
         task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
         splits = _load_splits(type(parts.task), task_hparams, data_dir)
-        devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type=device.type):
-            torch.manual_seed(spec.seed)
-            result = train(spec, parts, splits, device, hook=pm.hook, on_eval=on_eval)
+        encoder, source = None, {}
+        if parts.task.source is not None and parts.finetune.uses_pretrained:
+            encoder, source = source_encoder(spec, parts.task, pm, data_dir)
+        with _seeded(spec.seed, device):
+            result = train(spec, parts, splits, device, pm.hook, on_eval, initial_encoder=encoder)
+        result.source = source
     except BenchbenchError:
         raise
     except Exception as exc:
@@ -206,6 +209,67 @@ def execute(
     result.provenance["wall_seconds"] = time.perf_counter() - started
     pm.hook.benchbench_run_finished(spec=spec, result=result)
     return result
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed the global RNGs (they initialise the model) and restore them afterwards, so runs
+    in one process do not disturb each other."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(seed)
+        yield
+
+
+def source_encoder(
+    spec: RunSpec, task: Any, pm: PluginManager, data_dir: Path
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The encoder weights a transfer run starts from, and what producing them cost.
+
+    The source model is the same architecture (same hyperparameters) trained on the task's
+    source task with the run's seed, the loop's defaults and the task's ``source_budget``;
+    trained once and cached as ``DATA/sources/<run id>.pt``, so every strategy and every
+    fine-tuning run shares it. Its cost is reported apart, never charged to the run."""
+    prefix = f"{spec.arch}."
+    source_spec = resolve_spec(
+        pm.registry,
+        task=task.source,
+        arch=spec.arch,
+        hparams={k: v for k, v in spec.hparams.items() if k.startswith(prefix)},
+        seed=spec.seed,
+        budget=task.source_budget,
+        device=spec.device,
+    )
+    path = data_dir / "sources" / f"{source_spec.run_id}.pt"
+    device = torch.device(spec.device)
+    cached = path.exists()
+    if cached:
+        payload = torch.load(path, map_location=device, weights_only=True)
+        result = json.loads(payload["result"])
+    else:
+        parts = build_components(pm.registry, source_spec)
+        task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
+        splits = _load_splits(type(parts.task), task_hparams, data_dir)
+        with _seeded(source_spec.seed, device):
+            outcome, model = train_model(source_spec, parts, splits, device)
+        if outcome.status != "ok":
+            raise RuntimeError(
+                f"the source model on {task.source!r} ended {outcome.status}: {outcome.error}"
+            )
+        result = outcome.to_dict()
+        payload = {"encoder": model.encoder.state_dict(), "result": json.dumps(result)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(payload, partial)
+        os.replace(partial, path)
+    info = {
+        "task": task.source,
+        "run_id": source_spec.run_id,
+        "test_accuracy": result["test_accuracy"],
+        "train_seconds": result["train_seconds"],
+        "cached": cached,
+    }
+    return payload["encoder"], info
 
 
 def _guarded(

@@ -41,6 +41,10 @@ COLUMNS = [
     "data_wait_fraction",
     "loader_verdict",
     "params",
+    "model_bytes",
+    "latency_batch1_ms",
+    "latency_batch1024_ms",
+    "source_train_seconds",
     "baseline",
 ]
 FORMATS = ("markdown", "plain", "csv", "json")
@@ -99,6 +103,10 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "params": int(runs["params"].dropna().median())
             if runs["params"].notna().any()
             else None,
+            "model_bytes": _mean(ok, "model_bytes"),
+            "latency_batch1_ms": _mean(ok, "latency_batch1_ms"),
+            "latency_batch1024_ms": _mean(ok, "latency_batch1024_ms"),
+            "source_train_seconds": _mean(ok, "source_train_seconds"),
             "baseline": bool(runs["baseline"].any()),
             "_accuracies": accuracy.tolist(),
         }
@@ -179,6 +187,14 @@ def _pct(value: float | None, ci: float | None = None, signed: bool = False) -> 
     return text
 
 
+def _missing(value: object) -> bool:
+    return value is None or bool(pd.isna(value))
+
+
+def _number(value: float | None, scale: float, spec: str) -> str:
+    return "-" if _missing(value) else format(value * scale, spec)
+
+
 def _display(board: pd.DataFrame) -> pd.DataFrame:
     def ttt(row: pd.Series) -> str:
         if row["time_to_target_s"] is None or pd.isna(row["time_to_target_s"]):
@@ -217,6 +233,14 @@ def _display(board: pd.DataFrame) -> pd.DataFrame:
             "params": board["params"].map(
                 lambda v: "-" if v is None or pd.isna(v) else f"{int(v):,}"
             ),
+            "size MB": board["model_bytes"].map(lambda v: _number(v, 1e-6, ".2f")),
+            "latency ms b1 / b1024": [
+                "-" if _missing(a) else f"{a:.2f} / {_number(b, 1, '.1f')}"
+                for a, b in zip(
+                    board["latency_batch1_ms"], board["latency_batch1024_ms"], strict=True
+                )
+            ],
+            "source s": board["source_train_seconds"].map(lambda v: _number(v, 1, ".1f")),
             "seeds ok": [f"{o}/{s}" for o, s in zip(board["ok"], board["seeds"], strict=True)],
         }
     )
@@ -238,8 +262,10 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
     for (suite, track, task), group in board.groupby(GROUP, sort=False):
         title = f"{suite} / {track} / {task}"
         heading = f"### {title}" if fmt == "markdown" else title
+        shown = _display(group)
+        shown = shown.loc[:, (shown != "-").any()]  # e.g. no source column without transfer
         table = tabulate(
-            _display(group),
+            shown,
             headers="keys",
             tablefmt=table_format,
             showindex=False,
@@ -250,6 +276,8 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         "test acc: mean over seeds ± 95% t-interval; Δ: difference of means against the "
         "track's baseline ± 95% Welch interval; ECE: expected calibration error on the test "
         "split (15 bins); time-to-target: median training seconds to the task's target "
-        "validation accuracy over the seeds that reached it."
+        "validation accuracy over the seeds that reached it; size and latency: the trained "
+        "model's bytes and inference milliseconds at batch 1 / 1024; source s: training "
+        "seconds of the cached source model a transfer run starts from, not charged to it."
     )
     return "\n".join(parts) + "\n" + note + "\n"

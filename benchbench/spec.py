@@ -95,9 +95,13 @@ class RunResult:
     samples_seen: int = 0
     samples_per_s: float | None = None
     params: int | None = None
+    model_bytes: int | None = None
+    latency_batch1_ms: float | None = None
+    latency_batch1024_ms: float | None = None
     pretrain_steps: int = 0
     pretrain_seconds: float = 0.0
     pretrain_loss: float | None = None
+    source: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)
     error: str | None = None

@@ -164,7 +164,8 @@ class Store:
 
     def frame(self, suite: str | None = None) -> pd.DataFrame:
         """Suite memberships joined with their runs, one row per place: the membership
-        columns plus every scalar field of the stored result and ``data_wait_fraction``.
+        columns plus every scalar field of the stored result, ``data_wait_fraction`` and
+        ``source_train_seconds``.
 
         Metrics are read from the stored JSON, so a metric added to results later needs no
         change of the table schema."""
@@ -180,6 +181,7 @@ class Store:
                 scalars["data_wait_fraction"] = (result.get("loader") or {}).get(
                     "data_wait_fraction"
                 )
+                scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
                 place = {k: v for k, v in row.items() if k != "result"}
                 rows.append({**scalars, **place})
         return pd.DataFrame(rows)

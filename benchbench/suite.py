@@ -14,7 +14,8 @@ A suite is a TOML or YAML file (YAML read with ``safe_load``)::
     baseline = "none"              # a candidate label; the first candidate when omitted
     tasks = ["digits", "mnist1d"]
     fixed = { arch = "mlp" }       # the other components (defaults: none, supervised, full)
-    hparams = { lr = 0.003 }       # for every run of the track
+    hparams = { lr = 0.003 }       # for every run of the track; "<task>.<name>" for
+                                   # that task's runs only
 
 Every run of a track gets the same budget and seeds, so candidates compete on equal terms.
 """
@@ -247,6 +248,17 @@ def load_suite(name_or_path: str, registry: Registry) -> Suite:
     return parse_suite(_read(path), name_or_path, path)
 
 
+def _for_task(hparams: Mapping[str, Any], task: str, registry: Registry) -> dict[str, Any]:
+    """A track's hyperparameters for the runs of one task: those of another task of the track
+    (``mnist1d-transfer.domain`` in a track that also runs digits-transfer) are left out."""
+    tasks = registry.entries["task"]
+    return {
+        k: v
+        for k, v in hparams.items()
+        if k.partition(".")[0] not in tasks or k.partition(".")[0] == task
+    }
+
+
 def plan(
     suite: Suite, registry: Registry, device: str = "cpu", seeds: int | None = None
 ) -> list[PlannedRun]:
@@ -256,6 +268,13 @@ def plan(
     """
     runs = []
     for track in suite.tracks:
+        for key in track.hparams:
+            owner = key.partition(".")[0]
+            if owner in registry.entries["task"] and owner not in track.tasks:
+                raise BenchbenchError(
+                    f"suite {suite.name}, track {track.name}: hyperparameter {key!r} is for "
+                    f"task {owner!r}, which the track does not run"
+                )
         for task in track.tasks:
             for candidate in track.candidates:
                 names = {**DEFAULT_SLOTS, **track.fixed, track.kind: candidate.name}
@@ -267,7 +286,10 @@ def plan(
                             **names,
                             seed=seed,
                             budget=track.budget,
-                            hparams={**track.hparams, **candidate.hparams},
+                            hparams={
+                                **_for_task(track.hparams, task, registry),
+                                **candidate.hparams,
+                            },
                             device=device,
                         )
                     except BenchbenchError as exc:

@@ -2,7 +2,8 @@
 
 A task loads its data once into :class:`Splits` of CPU tensors; the loop moves them to the
 device. ``target_accuracy`` is the validation accuracy that defines time-to-target, and
-``budget`` the budget a run gets when the suite names none.
+``budget`` the budget a run gets when the suite names none. A transfer task names a
+``source`` task to pretrain on.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Task(Component):
     budget: ClassVar[Budget]
     trainer_defaults: ClassVar[Mapping[str, Any]] = {}
     """Training-loop hyperparameters this task prefers (``batch_size``, ``lr``...)."""
+    source: ClassVar[str | None] = None
+    """For a transfer task: the task whose trained encoder every run starts from. The source
+    model is trained once per architecture and seed (within ``source_budget``), cached under
+    the data folder, and its cost is reported apart from the run's."""
+    source_budget: ClassVar[Budget | None] = None
 
     def load(self, data_dir: Path) -> Splits:
         """Read (or generate and cache) the data under ``data_dir``."""

@@ -23,12 +23,23 @@ from .components import (
     SSL,
     Architecture,
     Finetune,
+    Model,
     Regularizer,
     RunContext,
     count_parameters,
+    overrides,
+    set_trainable,
 )
-from .data.streams import DeviceStream, make_stream, materialize
-from .metrics import accuracy, correct_fraction, expected_calibration_error, predict
+from .data.streams import DeviceStream, batches, make_stream, materialize
+from .metrics import (
+    LATENCY_BATCH,
+    accuracy,
+    correct_fraction,
+    expected_calibration_error,
+    inference_latency_ms,
+    model_bytes,
+    predict,
+)
 from .profiling import LoaderProfile, measure_loader
 from .spec import RunResult, RunSpec
 from .tasks import Splits, Task
@@ -49,6 +60,7 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
 last four choose how data reaches the loop (see :mod:`benchbench.data.streams`)."""
 
 _EVAL_BATCH = 2048
+_BATCH_METHODS = ("transform", "forward", "loss", "prepare")
 
 
 def loop_search_space(trial: Any) -> dict[str, Any]:
@@ -152,6 +164,7 @@ class _Loop:
         device: torch.device,
         hook: Any,
         on_eval: Callable[[dict[str, Any]], None] | None,
+        initial_encoder: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         self.spec, self.parts, self.device = spec, parts, device
         self.hook, self.on_eval = hook, on_eval
@@ -159,6 +172,13 @@ class _Loop:
         _check_loop_hparams(hp)
         task = parts.task
         self.model = parts.arch.build(task.input_shape, task.num_classes).to(device).train()
+        if not parts.finetune.uses_pretrained and parts.ssl.uses_pretraining:
+            raise ValueError(
+                f"finetune {parts.finetune.name!r} starts from a fresh network: it would "
+                f"discard ssl {parts.ssl.name!r}'s pretraining (use ssl 'supervised')"
+            )
+        if initial_encoder is not None and parts.finetune.uses_pretrained:
+            self.model.encoder.load_state_dict(initial_encoder)
         self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
         self.context = RunContext(self.model, task, self.generator, device)
         parts.ssl.prepare(self.context)
@@ -182,6 +202,7 @@ class _Loop:
             if parts.ssl.uses_pretraining
             else None
         )
+        self.splits = splits
         self.val, self.test = (
             materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
         )
@@ -264,6 +285,8 @@ class _Loop:
         """The supervised phase (after pretraining, if any): regularizer, joint unlabeled
         loss, and the finetune component's parameter groups and schedule."""
         parts, clock, hp = self.parts, self.clock, self.hp
+        if parts.finetune.fits:
+            return self._fit()
         parts.regularizer.prepare(self.context)
         optimizer = _optimizer(
             hp, parts.finetune.param_groups(self.model, hp["lr"]), parts.regularizer.weight_decay()
@@ -272,12 +295,11 @@ class _Loop:
         num_classes = parts.task.num_classes
         eval_interval = max(1, round(self.spec.budget.eval_every * clock.steps_per_epoch))
         start_progress, start_step = clock.progress(), clock.steps
-        total_steps = None if clock.max_steps == math.inf else int(clock.max_steps) - start_step
         unlabeled = iter(self.unlabeled) if self.unlabeled is not None else None
         diverged = _Divergence(self.device)
 
         def phase_progress() -> float:
-            return (clock.progress() - start_progress) / (1.0 - start_progress)
+            return (clock.progress() - start_progress) / max(1e-12, 1.0 - start_progress)
 
         clock.start()
         while not clock.exhausted():
@@ -300,8 +322,9 @@ class _Loop:
             loss.backward()
             optimizer.step()
             clock.tick(len(y))
-            parts.finetune.on_step(self.model, clock.steps - start_step, total_steps)
-            parts.regularizer.on_step(self.model, phase_progress())
+            progress = phase_progress()
+            parts.finetune.on_step(self.model, progress)
+            parts.regularizer.on_step(self.model, progress)
 
             at_eval = (clock.steps - start_step) % eval_interval == 0 or clock.exhausted()
             if diverged(loss, check=at_eval):
@@ -312,6 +335,39 @@ class _Loop:
                 if clock.exhausted():
                     break
                 clock.start()
+        return "ok"
+
+    def _fit(self) -> str:
+        """A closed-form fine-tuning phase: the finetune component fits a linear head on the
+        frozen encoder's features of the labeled training split; no gradient step. The fit
+        runs on the clock (it is the method's training time) and is followed by one eval
+        point."""
+        parts, clock = self.parts, self.clock
+        name = parts.finetune.name
+        if any(overrides(parts.regularizer, Regularizer, m) for m in _BATCH_METHODS):
+            raise ValueError(
+                f"finetune {name!r} fits in closed form: regularizer "
+                f"{parts.regularizer.name!r} would have no effect (use 'none')"
+            )
+        if parts.ssl.uses_unlabeled:
+            raise ValueError(
+                f"finetune {name!r} fits in closed form: ssl {parts.ssl.name!r} trains "
+                "jointly with gradient steps and cannot apply"
+            )
+        set_trainable(self.model.encoder, False)
+        clock.start()
+        train = materialize(self.splits.train, int(self.hp["workers"]))
+        x, y = train.x.to(self.device), train.y
+        with torch.no_grad():
+            features = torch.cat([self.model.features(xb) for xb in batches(x, _EVAL_BATCH)])
+        weight, bias = parts.finetune.fit(features.cpu().numpy(), y.numpy(), parts.task.num_classes)
+        head = torch.nn.Linear(weight.shape[1], weight.shape[0]).to(self.device)
+        with torch.no_grad():
+            head.weight.copy_(torch.as_tensor(weight))
+            head.bias.copy_(torch.as_tensor(bias))
+        self.model.head = head
+        clock.pause()
+        self._eval_point()
         return "ok"
 
     def _eval_point(self) -> None:
@@ -333,6 +389,20 @@ class _Loop:
         if self.on_eval is not None:
             self.on_eval(point)
         self.eval_seconds += time.perf_counter() - started
+
+    def _deployment(self) -> dict[str, Any]:
+        """What serving the trained model costs: its size and its inference latency at batch
+        1 and at a large batch, measured off the clock on one test input."""
+        example = self.test.x[0].to(self.device)
+        return {
+            "model_bytes": model_bytes(self.model),
+            "latency_batch1_ms": inference_latency_ms(
+                self.model, example, 1, 20, self.sync, warmup=3
+            ),
+            "latency_batch1024_ms": inference_latency_ms(
+                self.model, example, LATENCY_BATCH, 3, self.sync, warmup=1
+            ),
+        }
 
     def _result(self, status: str, batches_: Any) -> RunResult:
         clock, data, ttt = self.clock, self.data, self.target_point
@@ -375,14 +445,38 @@ class _Loop:
             steps=clock.steps,
             epochs=clock.epoch,
             samples_seen=clock.samples,
-            samples_per_s=clock.samples / train_seconds if train_seconds > 0 else None,
+            samples_per_s=clock.samples / train_seconds
+            if train_seconds > 0 and clock.samples
+            else None,
             params=count_parameters(self.model),
+            **self._deployment() if status == "ok" else {},
             curve=self.curve,
             loader=loader.to_dict(),
             pretrain_steps=self.pretrain["steps"],
             pretrain_seconds=self.pretrain["seconds"],
             pretrain_loss=self.pretrain["loss"],
         )
+
+
+def train_model(
+    spec: RunSpec,
+    parts: RunComponents,
+    splits: Splits,
+    device: torch.device,
+    hook: Any = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+    initial_encoder: Mapping[str, torch.Tensor] | None = None,
+) -> tuple[RunResult, Model]:
+    """Train ``parts`` on ``splits`` within ``spec.budget``, measure everything, and return
+    the result with the trained model.
+
+    The global RNG must be seeded by the caller (it initialises the model); ``hook`` is the
+    plugin manager's hook relay for the lifecycle hooks, ``on_eval`` sees each eval point
+    (tuning reports there and may raise to prune), and ``initial_encoder`` (a source model's
+    encoder weights) replaces the fresh encoder unless the finetune strategy starts fresh.
+    """
+    loop = _Loop(spec, parts, splits, device, hook, on_eval, initial_encoder)
+    return loop.run(), loop.model
 
 
 def train(
@@ -392,11 +486,7 @@ def train(
     device: torch.device,
     hook: Any = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
+    initial_encoder: Mapping[str, torch.Tensor] | None = None,
 ) -> RunResult:
-    """Train ``parts`` on ``splits`` within ``spec.budget`` and measure everything.
-
-    The global RNG must be seeded by the caller (it initialises the model); ``hook`` is the
-    plugin manager's hook relay for the lifecycle hooks, and ``on_eval`` sees each eval point
-    (tuning reports there and may raise to prune).
-    """
-    return _Loop(spec, parts, splits, device, hook, on_eval).run()
+    """:func:`train_model` without the model."""
+    return train_model(spec, parts, splits, device, hook, on_eval, initial_encoder)[0]

@@ -59,8 +59,31 @@ def test_built_in_suites_parse_and_plan(registry):
     assert {r.task for r in quick} == {"digits", "mnist1d"}
     assert {r.spec.arch for r in quick} == {"mlp", "cnn"}
     default = plan(load_suite("default", registry), registry)
-    assert {r.task for r in default} == {"digits", "mnist1d", "digits-semi", "mnist1d-semi"}
-    assert {r.track for r in default} == {"architectures", "regularizers", "ssl"}
+    assert {r.task for r in default} == {
+        "digits",
+        "mnist1d",
+        "digits-semi",
+        "mnist1d-semi",
+        "digits-transfer",
+        "mnist1d-transfer",
+        "mnist1d-shift",
+    }
+    situations = [f"finetune-{n}-{d}" for n in ("few", "many") for d in ("similar", "different")]
+    assert {r.track for r in default} == {
+        "architectures",
+        "regularizers",
+        "ssl",
+        *situations,
+        "domain-shift",
+    }
+    strategies = {e.name for e in registry if e.kind == "finetune" and e.origin.distribution}
+    archs = {e.name for e in registry if e.kind == "arch" and e.origin.distribution}
+    assert len(strategies) == 7 and len(archs) == 6
+    for track in situations:
+        assert {r.spec.finetune for r in default if r.track == track} == strategies
+    assert {r.spec.arch for r in default if r.track == "architectures"} == archs
+    few_different = next(r for r in default if r.track == "finetune-few-different")
+    assert few_different.spec.hparams[f"{few_different.task}.domain"] == "different"
     assert {r.seed for r in default} == {0, 1, 2}
     regularizers = {r.candidate for r in default if r.track == "regularizers"}
     built_in = {e.name for e in registry if e.kind == "regularizer" and e.origin.distribution}
@@ -141,3 +164,25 @@ def test_parse_rejects_duplicate_tracks():
     track = {"name": "a", "kind": "arch", "candidates": ["mlp"], "tasks": ["t"]}
     with pytest.raises(BenchbenchError, match="track names must be unique"):
         parse_suite({"tracks": [track, track]}, "x")
+
+
+def test_task_hyperparameters_of_a_track_reach_that_task_only(registry, tmp_path):
+    text = """
+[[tracks]]
+name = "transfer"
+kind = "finetune"
+candidates = ["full"]
+tasks = ["digits-transfer", "mnist1d-transfer"]
+fixed = { arch = "cnn" }
+hparams = { "digits-transfer.domain" = "different", "mnist1d-transfer.labels_per_class" = 0 }
+"""
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    runs = {r.task: r.spec.hparams for r in plan(load_suite(str(path), registry), registry)}
+    assert runs["digits-transfer"]["digits-transfer.domain"] == "different"
+    assert runs["digits-transfer"]["digits-transfer.labels_per_class"] == 10
+    assert runs["mnist1d-transfer"]["mnist1d-transfer.labels_per_class"] == 0
+    assert runs["mnist1d-transfer"]["mnist1d-transfer.domain"] == "similar"
+    path.write_text(text.replace('"digits-transfer", ', ""))
+    with pytest.raises(BenchbenchError, match="'digits-transfer', which the track does not run"):
+        plan(load_suite(str(path), registry), registry)

@@ -172,3 +172,9 @@ def test_a_diverging_pretraining_ends_the_run_as_diverged(pm, data_dir):
     hparams = {"pretrain-probe.nan_at": 3}
     result = run(pm, data_dir, ssl="pretrain-probe", budget=Budget(steps=40), hparams=hparams)
     assert result.status == "diverged" and result.steps == 4 and result.curve == []
+
+
+def test_result_reports_what_deploying_the_model_costs(pm, data_dir):
+    result = run(pm, data_dir, budget=Budget(steps=2))
+    assert result.model_bytes == 4 * result.params  # float32 weights, an mlp has no buffers
+    assert 0 < result.latency_batch1_ms < result.latency_batch1024_ms

@@ -3,10 +3,14 @@
 import benchbench
 
 from .cnn import CNN
+from .gru import GRU
+from .lenet import LeNet
 from .mlp import MLP
+from .resnet import ResNetSmall
+from .vgg import VGGSmall
 
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for arch in (MLP, CNN):
+    for arch in (MLP, CNN, LeNet, VGGSmall, ResNetSmall, GRU):
         registry.add(arch)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from benchbench import Architecture, Model
+
+from ._layers import layers_for, with_linear_head
 
 
 class CNN(Architecture):
@@ -31,32 +32,21 @@ class CNN(Architecture):
         }
 
     def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
-        dims = len(input_shape) - 1
-        if dims not in (1, 2):
-            raise ValueError(
-                f"cnn needs an input shape (channels, length) or (channels, height, width); "
-                f"got {tuple(input_shape)}"
-            )
-        conv, norm, pool = (
-            (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d)
-            if dims == 1
-            else (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d)
-        )
+        kind = layers_for(self.name, input_shape)
         width, depth, k = (int(self.hparams[key]) for key in ("width", "depth", "kernel_size"))
         size = min(input_shape[1:])
         blocks, channels = [], input_shape[0]
         for i in range(depth):
             layers: list[nn.Module] = []
             if i > 0 and size >= 2:
-                layers.append(pool(2))
+                layers.append(kind.pool(2))
                 size //= 2
             out = width * 2**i
-            layers += [conv(channels, out, k, padding=k // 2, bias=False), norm(out), nn.ReLU()]
+            layers += [
+                kind.conv(channels, out, k, padding=k // 2, bias=False),
+                kind.norm(out),
+                nn.ReLU(),
+            ]
             blocks.append((f"conv{i + 1}", nn.Sequential(*layers)))
             channels = out
-        model = Model(blocks, nn.Identity())
-        with torch.no_grad():
-            features = model.encoder.eval()(torch.zeros(2, *input_shape)).flatten(1).shape[1]
-        model.encoder.train()
-        model.head = nn.Linear(features, num_classes)
-        return model
+        return with_linear_head(Model(blocks, nn.Identity()), input_shape, num_classes)

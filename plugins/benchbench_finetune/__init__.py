@@ -2,14 +2,10 @@
 
 import benchbench
 
-
-class Full(benchbench.Finetune):
-    """Every parameter trains at the run's learning rate (the default of every run)."""
-
-    name = "full"
-    summary = "every parameter trains at the run's learning rate"
+from .strategies import SVM, DiscriminativeLR, Full, GradualUnfreeze, LastK, LinearProbe, Scratch
 
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    registry.add(Full)
+    for strategy in (Full, LinearProbe, LastK, DiscriminativeLR, GradualUnfreeze, SVM, Scratch):
+        registry.add(strategy)

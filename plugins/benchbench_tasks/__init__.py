@@ -9,6 +9,13 @@ from .digits_png import DigitsPNG
 from .idx import MNIST, FashionMNIST
 from .mnist1d import MNIST1D
 from .semi import DigitsSemi, MNIST1DSemi
+from .transfer import (
+    DigitsSource,
+    DigitsTransfer,
+    MNIST1DShift,
+    MNIST1DSource,
+    MNIST1DTransfer,
+)
 
 
 @benchbench.hookimpl
@@ -23,5 +30,10 @@ def benchbench_register_components(registry):
         CIFAR100,
         DigitsSemi,
         MNIST1DSemi,
+        DigitsSource,
+        DigitsTransfer,
+        MNIST1DSource,
+        MNIST1DTransfer,
+        MNIST1DShift,
     ):
         registry.add(task)

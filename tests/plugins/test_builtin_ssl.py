@@ -175,7 +175,9 @@ def test_contractive_penalty_of_a_linear_code_is_its_weight_norm_and_trains():
     layer = nn.Linear(4, 3, bias=False)
     inputs = torch.randn(5, 4).requires_grad_(True)
     penalty = contractive_penalty(layer(inputs), inputs)
-    assert float(penalty.detach()) == pytest.approx(float(layer.weight.pow(2).sum()), rel=1e-6)
+    assert float(penalty.detach()) == pytest.approx(
+        float(layer.weight.detach().pow(2).sum()), rel=1e-6
+    )
     penalty.backward()
     assert torch.allclose(layer.weight.grad, 2 * layer.weight)
 

@@ -109,3 +109,51 @@ def test_tasks_augment_keeps_shape(tasks, data_dir):
         x = torch.randn(4, *task.input_shape)
         out = task.augment(x, 1.0, g)
         assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_transfer_pairs_split_the_classes(tasks, data_dir):
+    for source_name, target_name, parent in [
+        ("digits-source", "digits-transfer", "digits"),
+        ("mnist1d-source", "mnist1d-transfer", "mnist1d"),
+    ]:
+        full = tasks[parent].cls().load(data_dir)
+        source = tasks[source_name].cls().load(data_dir)
+        assert tasks[target_name].cls.source == source_name
+        assert torch.equal(source.train.x, full.train.x[full.train.y < 5])
+        assert torch.equal(source.test.y, full.test.y[full.test.y < 5])
+        few = tasks[target_name].cls().load(data_dir)  # 10 labels per class, the rest unlabeled
+        assert torch.bincount(few.train.y).tolist() == [10] * 5
+        assert torch.equal(few.test.y, full.test.y[full.test.y >= 5] - 5)
+        many = tasks[target_name].cls(labels_per_class=0).load(data_dir)
+        assert torch.equal(many.train.x, full.train.x[full.train.y >= 5]) and many.unlabeled is None
+        assert len(few.train) + len(few.unlabeled) == len(many.train)
+
+
+def test_the_different_domains(tasks, data_dir):
+    similar = tasks["digits-transfer"].cls(labels_per_class=0).load(data_dir)
+    different = tasks["digits-transfer"].cls(labels_per_class=0, domain="different").load(data_dir)
+    # a quarter turn to the left and a sign flip: pixel (r, c) of the new image is (c, 7 - r)
+    assert torch.equal(different.test.x[:, 0, 0, 0], -similar.test.x[:, 0, 0, 7])
+    assert torch.equal(different.test.y, similar.test.y)
+    shifted = tasks["mnist1d-transfer"].cls(domain="different").load(data_dir)
+    plain = tasks["mnist1d-transfer"].cls().load(data_dir)
+    assert shifted.test.x.shape[1:] == plain.test.x.shape[1:] == (1, 40)
+    assert not torch.equal(shifted.test.x, plain.test.x)
+    with pytest.raises(ValueError, match="domain must be 'similar' or 'different'"):
+        tasks["digits-transfer"].cls(domain="far").load(data_dir)
+
+
+def test_domain_shift_task_trains_on_the_source_and_scores_on_the_target(tasks, data_dir):
+    from benchbench_tasks.mnist1d import cached_dataset
+    from benchbench_tasks.transfer import SHIFTED_MNIST1D
+
+    shift = tasks["mnist1d-shift"].cls().load(data_dir)
+    source = tasks["mnist1d"].cls().load(data_dir)
+    assert torch.equal(shift.train.x, source.train.x) and torch.equal(shift.train.y, source.train.y)
+    target = cached_dataset(data_dir, SHIFTED_MNIST1D)
+    assert len(shift.unlabeled) == 3500 and len(shift.test) == len(target["y_test"]) == 1000
+    assert torch.equal(shift.test.y, torch.from_numpy(target["y_test"].astype("int64")))
+    # the target's own standardisation: mean 0 and std 1 over its training inputs
+    assert (
+        abs(float(shift.unlabeled.mean())) < 1e-4 and abs(float(shift.unlabeled.std()) - 1) < 1e-3
+    )
