@@ -217,8 +217,20 @@ def run_command(
 
     pm = _manager(ctx)
     loaded = load_suite(suite, pm.registry)
-    planned = plan(loaded, pm.registry, device=resolve_device(device), seeds=seeds)
-    store = Store(_storage_url(_prepare_out(out), storage))
+    url = _storage_url(_prepare_out(out), storage)
+    store = Store(url)
+    device = resolve_device(device)
+    tuned = _tuned_places(loaded, pm, url, device)
+    planned = plan(
+        loaded,
+        pm.registry,
+        device=device,
+        seeds=seeds,
+        tuned=lambda track, task, c: (tuned.get((track.name, task, c.label)) or {}).get(
+            "best_params"
+        ),
+    )
+    store.set_tunings(loaded.name, tuned)
     store.add_memberships(planned)
     specs = {p.spec.run_id: p.spec for p in planned}
     stored = store.stored_ids(specs)
@@ -252,7 +264,7 @@ def run_command(
     for problem in problems:
         click.echo(f"benchbench: run {problem}", err=True)
     frame = store.frame(loaded.name)
-    board = leaderboard.build(frame)
+    board = leaderboard.build(frame, store.tunings(loaded.name))
     folder = _prepare_out(out / "leaderboards")
     for fmt, suffix in (("csv", "csv"), ("json", "json")):
         (folder / f"{loaded.name}.{suffix}").write_text(leaderboard.render(board, fmt))
@@ -261,6 +273,176 @@ def run_command(
     (folder / f"{loaded.name}.md").write_text(markdown)
     click.echo(markdown)
     click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
+
+
+def _tuned_places(suite: Any, pm: PluginManager, url: str, device: str) -> dict:
+    """Each (track, task, candidate) place's tuning summary (None: no study, defaults),
+    under the track's tuning protocol or, without one, 'benchbench tune's defaults; says on
+    stderr which places run tuned and which do not, wherever any is tuned or tuning is asked
+    for."""
+    from .suite import target
+    from .tuning import TuningConfig, open_storage, tuned_hparams
+
+    places: dict[tuple[str, str, str], Any] = {}
+    storage = open_storage(url)
+    for track in suite.tracks:
+        config = track.tuning or TuningConfig()  # 'benchbench tune' defaults: found if tuned
+        missing = []
+        for task in track.tasks:
+            for candidate in track.candidates:
+                found = target(track, task, candidate, pm.registry, device)
+                summary = tuned_hparams(found, config, pm, storage)
+                places[(track.name, task, candidate.label)] = summary and summary.to_dict()
+                if summary is None:
+                    missing.append(f"{task}/{candidate.label}")
+        tuned = len(track.tasks) * len(track.candidates) - len(missing)
+        if track.tuning is None and not tuned:
+            continue  # an untuned track of a suite without tuning: nothing to say
+        line = f"track {track.name}: {tuned} places tuned ({config.trials} trials each)"
+        if missing:
+            line += f"; no study, defaults for {', '.join(missing)} (run 'benchbench tune')"
+        click.echo(line, err=True)
+    return places
+
+
+@cli.command("tune")
+@click.argument("suite", required=False)
+@click.option("--task", help="Tune one candidate: its task (with --arch).")
+@click.option("--arch", help="Its architecture.")
+@click.option("--regularizer", default="none", show_default=True)
+@click.option("--ssl", default="supervised", show_default=True)
+@click.option("--finetune", default="full", show_default=True)
+@click.option(
+    "--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the suite's, 20)."
+)
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Trial budget.")
+@click.option("--steps", type=click.IntRange(min=1), help="Trial budget in optimizer steps.")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), help="Trial budget.")
+@click.option("--eval-every", type=click.FloatRange(min=0, min_open=True), default=1.0)
+@click.option("--sampler", type=click.Choice(["tpe", "random"]), default="tpe", show_default=True)
+@click.option(
+    "--pruner",
+    type=click.Choice(["median", "hyperband", "none"]),
+    default="median",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampler and trial seed.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a hyperparameter.")
+@click.option(
+    "--worker",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="This process's index when several tune on one storage (seeds its sampler apart).",
+)
+@_device_option
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
+@click.option("--storage", metavar="URL", help="Results and studies database URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the best configuration(s) as JSON.")
+@click.pass_context
+@_fail_cleanly
+def tune_command(
+    ctx: click.Context,
+    suite: str | None,
+    task: str | None,
+    arch: str | None,
+    regularizer: str,
+    ssl: str,
+    finetune: str,
+    trials: int | None,
+    epochs: float | None,
+    steps: int | None,
+    seconds: float | None,
+    eval_every: float,
+    sampler: str,
+    pruner: str,
+    seed: int,
+    sets: tuple[str, ...],
+    worker: int,
+    device: str,
+    out: Path,
+    storage: str | None,
+    as_json: bool,
+) -> None:
+    """Tune every candidate of SUITE, or one candidate (--task, --arch, ...), with Optuna.
+
+    Every candidate gets the same number of trials, scored on the validation split; studies
+    are stored with the results and resumed when run again, and several processes may tune
+    one storage at once. 'benchbench run SUITE' then uses the best configurations.
+    """
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from .execute import resolve_device
+    from .store import Store
+    from .suite import load_suite, target
+    from .tuning import Target, TuningConfig, open_storage, tune
+
+    if bool(suite) == bool(task or arch):
+        raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
+    if not suite and not (task and arch):
+        raise BenchbenchError("tuning one candidate needs both --task and --arch")
+    pm = _manager(ctx)
+    url = _storage_url(_prepare_out(out), storage)
+    Store(url)  # checks the URL and creates the results tables beside the studies
+    studies = open_storage(url)
+    device = resolve_device(device)
+    jobs = []
+    if suite:
+        loaded = load_suite(suite, pm.registry)
+        for track in loaded.tracks:
+            config = track.tuning or TuningConfig()
+            if trials:
+                config = replace(config, trials=trials)
+            for name in track.tasks:
+                for candidate in track.candidates:
+                    label = f"{track.name}/{name}/{candidate.label}"
+                    jobs.append(
+                        (label, target(track, name, candidate, pm.registry, device), config)
+                    )
+    else:
+        budget = None
+        if epochs or steps or seconds:
+            budget = Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
+        config = TuningConfig(trials or 20, sampler, pruner, seed, budget)
+        one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
+        jobs.append((f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", one, config))
+    results = []
+    total = sum(config.trials for _, _, config in jobs)
+    with tqdm(total=total, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar:
+        for label, one, config in jobs:
+            start = bar.n
+
+            def show(summary: Any, label: str = label, start: int = start) -> None:
+                bar.n = start + summary.trials
+                best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
+                bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
+
+            summary = tune(one, config, pm, studies, ctx.obj["data_dir"], worker, show)
+            bar.n = start + config.trials
+            bar.refresh()
+            results.append((label, summary))
+    if as_json:
+        rows = [
+            {
+                "candidate": label,
+                "best_params": s.best_params,
+                "best_value": s.best_value,
+                "n_trials": s.stored,
+                **{k: v for k, v in s.to_dict().items() if k not in ("best_params", "best_value")},
+            }
+            for label, s in results
+        ]
+        click.echo(json.dumps(rows[0] if not suite else rows, default=str))
+        return
+    for label, s in results:
+        best = "-" if s.best_value is None else f"{s.best_value:.4f}"
+        click.echo(
+            f"{label}: best val accuracy {best} over {s.trials} trials "
+            f"({s.pruned} pruned, {s.failed} failed, {s.tuning_seconds:.0f} s); "
+            + " ".join(f"{k}={v}" for k, v in s.best_params.items())
+        )
 
 
 @cli.command("run-one")

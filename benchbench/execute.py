@@ -170,8 +170,10 @@ def execute(
     pm: PluginManager | None = None,
     data_dir: Path | None = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
+    score_test: bool = True,
 ) -> RunResult:
     """Run one spec and return its result; exceptions inside the run become ``failed``.
+    ``score_test=False`` (tuning) leaves the test split unread: no test accuracy.
 
     The global RNGs are seeded from the spec (they initialise the model) and restored
     afterwards, so runs in one process do not disturb each other.
@@ -192,7 +194,7 @@ def execute(
         if parts.task.source is not None and parts.finetune.uses_pretrained:
             encoder, source = source_encoder(spec, parts.task, pm, data_dir)
         with _seeded(spec.seed, device):
-            result = train(spec, parts, splits, device, pm.hook, on_eval, initial_encoder=encoder)
+            result = train(spec, parts, splits, device, pm.hook, on_eval, encoder, score_test)
         result.source = source
     except BenchbenchError:
         raise

@@ -45,6 +45,11 @@ COLUMNS = [
     "latency_batch1_ms",
     "latency_batch1024_ms",
     "source_train_seconds",
+    "tuning_trials",
+    "tuning_pruned",
+    "tuning_seconds",
+    "val_spread",
+    "tuned_params",
     "baseline",
 ]
 FORMATS = ("markdown", "plain", "csv", "json")
@@ -113,8 +118,33 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
     )
 
 
-def build(frame: pd.DataFrame) -> pd.DataFrame:
-    """The ranked leaderboard from :meth:`Store.frame` rows (one per suite place)."""
+def _with_tunings(rows: pd.DataFrame, tunings: pd.DataFrame | None) -> pd.DataFrame:
+    """Add what tuning found and cost to each row (from :meth:`Store.tunings`); rows of an
+    untuned suite get nothing, untuned rows of a tuned suite 0 trials (defaults)."""
+    keys = [*GROUP, "candidate"]
+    names = {
+        "trials": "tuning_trials",
+        "pruned": "tuning_pruned",
+        "tuning_seconds": "tuning_seconds",
+        "val_spread": "val_spread",
+        "best_params": "tuned_params",
+    }
+    if tunings is None or tunings.empty:
+        for column in names.values():
+            rows[column] = None
+        return rows
+    found = tunings[[*keys, *names]].rename(columns=names)
+    found["tuned_params"] = found["tuned_params"].map(lambda p: json.dumps(p, sort_keys=True))
+    rows = rows.merge(found, on=keys, how="left")
+    tuned_suites = set(tunings["suite"])
+    untuned = rows["tuning_trials"].isna() & rows["suite"].isin(tuned_suites)
+    rows.loc[untuned, "tuning_trials"] = 0
+    return rows
+
+
+def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ranked leaderboard from :meth:`Store.frame` rows (one per suite place), with the
+    tuning of each place from :meth:`Store.tunings` where given."""
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
     rows = (
@@ -139,6 +169,7 @@ def build(frame: pd.DataFrame) -> pd.DataFrame:
         delta_cis.append(
             None if row["baseline"] else welch_ci95(row["_accuracies"], base["_accuracies"])
         )
+    rows = _with_tunings(rows, tunings)
     rows["delta_vs_baseline"] = deltas
     rows["delta_ci95"] = delta_cis
     rows["loader_verdict"] = [
@@ -195,6 +226,14 @@ def _number(value: float | None, scale: float, spec: str) -> str:
     return "-" if _missing(value) else format(value * scale, spec)
 
 
+def _params(value: str | None) -> str:
+    """Tuned hyperparameters as ``name=value`` pairs, numbers to 3 significant digits."""
+    if _missing(value):
+        return "-"
+    pairs = json.loads(value).items()
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs)
+
+
 def _display(board: pd.DataFrame) -> pd.DataFrame:
     def ttt(row: pd.Series) -> str:
         if row["time_to_target_s"] is None or pd.isna(row["time_to_target_s"]):
@@ -241,6 +280,19 @@ def _display(board: pd.DataFrame) -> pd.DataFrame:
                 )
             ],
             "source s": board["source_train_seconds"].map(lambda v: _number(v, 1, ".1f")),
+            "tuning trials (pruned), s": [
+                "-"
+                if _missing(n)
+                else ("defaults" if n == 0 else f"{int(n)} ({int(p)}), {sec:.0f}")
+                for n, p, sec in zip(
+                    board["tuning_trials"],
+                    board["tuning_pruned"],
+                    board["tuning_seconds"],
+                    strict=True,
+                )
+            ],
+            "val spread pp": board["val_spread"].map(lambda v: _number(v, 100, ".2f")),
+            "hparams": board["tuned_params"].map(_params),
             "seeds ok": [f"{o}/{s}" for o, s in zip(board["ok"], board["seeds"], strict=True)],
         }
     )
@@ -278,6 +330,9 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         "split (15 bins); time-to-target: median training seconds to the task's target "
         "validation accuracy over the seeds that reached it; size and latency: the trained "
         "model's bytes and inference milliseconds at batch 1 / 1024; source s: training "
-        "seconds of the cached source model a transfer run starts from, not charged to it."
+        "seconds of the cached source model a transfer run starts from, not charged to it; "
+        "tuning: trials on the validation split (pruned among them) and their seconds, the "
+        "spread (standard deviation) of validation accuracy over complete trials, and the "
+        "best hyperparameters, which every seed of the row ran with."
     )
     return "\n".join(parts) + "\n" + note + "\n"

@@ -2,15 +2,17 @@
 
 ``runs`` holds one row per run id (the key columns for queries, the whole result as JSON);
 ``memberships`` says which place of which suite a run fills, so a run shared by two tracks is
-trained once. Every result is committed as soon as it arrives: an interrupted suite loses
-nothing it finished, and a rerun skips it.
+trained once; ``tunings`` which tuned hyperparameters a place used. Optuna's studies live in
+the same database, in Optuna's own tables. Every result is committed as soon as it arrives:
+an interrupted suite loses nothing it finished, and a rerun skips it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,17 @@ memberships = Table(
     Column("run_id", String(16), nullable=False),
 )
 
+tunings = Table(
+    "tunings",
+    metadata,
+    Column("suite", String(128), primary_key=True),
+    Column("track", String(128), primary_key=True),
+    Column("task", String(128), primary_key=True),
+    Column("candidate", String(128), primary_key=True),
+    Column("summary", Text, nullable=False),
+)
+"""Which tuning each suite place ran with (the study's summary as JSON); no row: defaults."""
+
 _COLUMNS = [c.name for c in runs.columns if c.name not in ("created_at", "result")]
 
 
@@ -102,12 +115,17 @@ class Store:
             raise BenchbenchError(
                 f"storage URL {url!r} is not a database URL (e.g. sqlite:///out/benchbench.db)"
             ) from exc
-        try:
-            self.engine = create_engine(url)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, ImportError, OSError) as exc:
-            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-            raise BenchbenchError(f"cannot open storage {self.display_url}: {reason}") from exc
+        for attempt in range(3):
+            try:
+                self.engine = create_engine(url)
+                metadata.create_all(self.engine)
+                break
+            except (SQLAlchemyError, ImportError, OSError) as exc:
+                if attempt < 2 and isinstance(exc, SQLAlchemyError):
+                    time.sleep(0.5 * (attempt + 1))  # another process creating the tables
+                    continue
+                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+                raise BenchbenchError(f"cannot open storage {self.display_url}: {reason}") from exc
 
     def stored_ids(self, run_ids: Iterable[str]) -> set[str]:
         """Which of ``run_ids`` already have a result."""
@@ -184,6 +202,37 @@ class Store:
                 scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
                 place = {k: v for k, v in row.items() if k != "result"}
                 rows.append({**scalars, **place})
+        return pd.DataFrame(rows)
+
+    def set_tunings(self, suite: str, places: Mapping[tuple[str, str, str], Any]) -> None:
+        """Record, for one suite, the tuning summary (a dict, or None for defaults) of each
+        (track, task, candidate) place, replacing what the suite held before."""
+        rows = [
+            {
+                "suite": suite,
+                "track": track,
+                "task": task,
+                "candidate": candidate,
+                "summary": json.dumps(json_safe(summary), sort_keys=True),
+            }
+            for (track, task, candidate), summary in places.items()
+            if summary is not None
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(delete(tunings).where(tunings.c.suite == suite))
+            if rows:
+                conn.execute(tunings.insert(), rows)
+
+    def tunings(self, suite: str | None = None) -> pd.DataFrame:
+        """One row per tuned place: suite, track, task, candidate and the summary's fields."""
+        query = select(tunings)
+        if suite is not None:
+            query = query.where(tunings.c.suite == suite)
+        with self.engine.connect() as conn:
+            rows = [
+                {**{k: v for k, v in row.items() if k != "summary"}, **json.loads(row["summary"])}
+                for row in conn.execute(query).mappings()
+            ]
         return pd.DataFrame(rows)
 
     def suites(self) -> list[str]:

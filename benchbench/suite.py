@@ -18,13 +18,16 @@ A suite is a TOML or YAML file (YAML read with ``safe_load``)::
                                    # that task's runs only
 
 Every run of a track gets the same budget and seeds, so candidates compete on equal terms.
+A ``[tuning]`` table (suite-wide, or per track) sets the tuning protocol: ``trials`` per
+candidate, ``sampler`` (tpe, random), ``pruner`` (median, hyperband, none), ``seed`` and
+``budget`` (of one trial); see :mod:`benchbench.tuning`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ from .errors import BenchbenchError, unknown_name
 from .execute import resolve_spec
 from .plugins import KINDS, Registry
 from .spec import RunSpec
+from .tuning import Target, TuningConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,7 +46,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_SLOTS = {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
-_SUITE_KEYS = {"description", "seeds", "budget", "tracks"}
+_SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning"}
 _TRACK_KEYS = {
     "name",
     "kind",
@@ -53,6 +57,7 @@ _TRACK_KEYS = {
     "seeds",
     "budget",
     "hparams",
+    "tuning",
 }
 
 
@@ -78,6 +83,7 @@ class Track:
     seeds: int
     budget: Budget | None
     hparams: Mapping[str, Any]
+    tuning: TuningConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,20 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _tuning(value: Any, where: str, default: TuningConfig | None) -> TuningConfig | None:
+    if value is None:
+        return default
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"must be a table such as {{ trials = 20 }}, got {value!r}")
+    merged = {**(asdict(default) if default else {}), **value}
+    if isinstance(merged.get("budget"), Budget):
+        merged["budget"] = merged["budget"].to_dict()
+    try:
+        return TuningConfig.from_dict(merged)
+    except (TypeError, ValueError) as exc:
+        raise _fail(where, str(exc)) from exc
+
+
 def _candidate(value: Any, where: str) -> Candidate:
     if isinstance(value, str):
         return Candidate(value, value)
@@ -167,7 +187,9 @@ def _candidate(value: Any, where: str) -> Candidate:
     raise _fail(where, f"a candidate is a name or {{ name = ..., hparams = ... }}, got {value!r}")
 
 
-def _track(raw: Any, where: str, seeds: int, budget: Budget | None) -> Track:
+def _track(
+    raw: Any, where: str, seeds: int, budget: Budget | None, tuning: TuningConfig | None
+) -> Track:
     if not isinstance(raw, Mapping):
         raise _fail(where, "a track must be a table")
     _check_keys(raw, _TRACK_KEYS, where, "a track")
@@ -214,6 +236,7 @@ def _track(raw: Any, where: str, seeds: int, budget: Budget | None) -> Track:
         seeds=_positive_int(raw.get("seeds", seeds), f"{where}.seeds"),
         budget=_budget(raw.get("budget"), f"{where}.budget") or budget,
         hparams=_mapping(raw.get("hparams"), f"{where}.hparams"),
+        tuning=_tuning(raw.get("tuning"), f"{where}.tuning", tuning),
     )
 
 
@@ -228,7 +251,10 @@ def parse_suite(raw: Any, name: str, path: Path | None = None) -> Suite:
     tracks = raw.get("tracks")
     if not isinstance(tracks, list) or not tracks:
         raise _fail(where, "needs at least one [[tracks]] entry")
-    parsed = tuple(_track(t, f"{where}: tracks[{i}]", seeds, budget) for i, t in enumerate(tracks))
+    tuning = _tuning(raw.get("tuning"), f"{where}: tuning", None)
+    parsed = tuple(
+        _track(t, f"{where}: tracks[{i}]", seeds, budget, tuning) for i, t in enumerate(tracks)
+    )
     names = [t.name for t in parsed]
     if len(set(names)) != len(names):
         raise _fail(where, f"track names must be unique, got {names}")
@@ -259,10 +285,30 @@ def _for_task(hparams: Mapping[str, Any], task: str, registry: Registry) -> dict
     }
 
 
+def target(
+    track: Track, task: str, candidate: Candidate, registry: Registry, device: str
+) -> Target:
+    """What tuning a candidate of a track on a task means: its components, the track's and
+    the candidate's hyperparameters fixed, the tuning budget (else the track's)."""
+    names = {**DEFAULT_SLOTS, **track.fixed, track.kind: candidate.name}
+    budget = (track.tuning.budget if track.tuning else None) or track.budget
+    fixed = {**_for_task(track.hparams, task, registry), **candidate.hparams}
+    return Target(task=task, **names, fixed=fixed, budget=budget, device=device)
+
+
+Tuned = Callable[[Track, str, Candidate], Mapping[str, Any] | None]
+"""Given a track, task and candidate, the tuned hyperparameters to run it with, or None."""
+
+
 def plan(
-    suite: Suite, registry: Registry, device: str = "cpu", seeds: int | None = None
+    suite: Suite,
+    registry: Registry,
+    device: str = "cpu",
+    seeds: int | None = None,
+    tuned: Tuned | None = None,
 ) -> list[PlannedRun]:
-    """Every run of the suite as a resolved spec, in track, task, candidate, seed order.
+    """Every run of the suite as a resolved spec, in track, task, candidate, seed order;
+    with the hyperparameters ``tuned`` gives (under the fixed ones) where it gives any.
 
     Unknown component or hyperparameter names fail here, before anything runs.
     """
@@ -278,6 +324,7 @@ def plan(
         for task in track.tasks:
             for candidate in track.candidates:
                 names = {**DEFAULT_SLOTS, **track.fixed, track.kind: candidate.name}
+                best = (tuned(track, task, candidate) if tuned else None) or {}
                 for seed in range(seeds or track.seeds):
                     try:
                         spec = resolve_spec(
@@ -287,6 +334,7 @@ def plan(
                             seed=seed,
                             budget=track.budget,
                             hparams={
+                                **best,
                                 **_for_task(track.hparams, task, registry),
                                 **candidate.hparams,
                             },

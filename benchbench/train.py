@@ -165,8 +165,10 @@ class _Loop:
         hook: Any,
         on_eval: Callable[[dict[str, Any]], None] | None,
         initial_encoder: Mapping[str, torch.Tensor] | None = None,
+        score_test: bool = True,
     ) -> None:
         self.spec, self.parts, self.device = spec, parts, device
+        self.score_test = score_test
         self.hook, self.on_eval = hook, on_eval
         self.hp = hp = spec.loop_hparams()
         _check_loop_hparams(hp)
@@ -203,9 +205,8 @@ class _Loop:
             else None
         )
         self.splits = splits
-        self.val, self.test = (
-            materialize(s, int(hp["workers"])) for s in (splits.val, splits.test)
-        )
+        self.val = materialize(splits.val, int(hp["workers"]))
+        self.test = materialize(splits.test, int(hp["workers"])) if score_test else None
         self.prepare_seconds = time.perf_counter() - started
         self.clock = BudgetClock(spec.budget, self.data.stream.steps_per_epoch, self.sync)
         self.curve: list[dict[str, Any]] = []
@@ -392,8 +393,8 @@ class _Loop:
 
     def _deployment(self) -> dict[str, Any]:
         """What serving the trained model costs: its size and its inference latency at batch
-        1 and at a large batch, measured off the clock on one test input."""
-        example = self.test.x[0].to(self.device)
+        1 and at a large batch, measured off the clock on one validation input."""
+        example = self.val.x[0].to(self.device)
         return {
             "model_bytes": model_bytes(self.model),
             "latency_batch1_ms": inference_latency_ms(
@@ -408,7 +409,7 @@ class _Loop:
         clock, data, ttt = self.clock, self.data, self.target_point
         train_seconds = clock.seconds
         test_accuracy = test_ece = None
-        if status == "ok":
+        if status == "ok" and self.test is not None:
             started = time.perf_counter()
             test_y = self.test.y.to(self.device)
             probs = predict(self.model, self.test.x.to(self.device))
@@ -466,6 +467,7 @@ def train_model(
     hook: Any = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
     initial_encoder: Mapping[str, torch.Tensor] | None = None,
+    score_test: bool = True,
 ) -> tuple[RunResult, Model]:
     """Train ``parts`` on ``splits`` within ``spec.budget``, measure everything, and return
     the result with the trained model.
@@ -474,8 +476,9 @@ def train_model(
     plugin manager's hook relay for the lifecycle hooks, ``on_eval`` sees each eval point
     (tuning reports there and may raise to prune), and ``initial_encoder`` (a source model's
     encoder weights) replaces the fresh encoder unless the finetune strategy starts fresh.
+    With ``score_test=False`` (tuning) the test split is never read.
     """
-    loop = _Loop(spec, parts, splits, device, hook, on_eval, initial_encoder)
+    loop = _Loop(spec, parts, splits, device, hook, on_eval, initial_encoder, score_test)
     return loop.run(), loop.model
 
 
@@ -487,6 +490,7 @@ def train(
     hook: Any = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
     initial_encoder: Mapping[str, torch.Tensor] | None = None,
+    score_test: bool = True,
 ) -> RunResult:
     """:func:`train_model` without the model."""
-    return train_model(spec, parts, splits, device, hook, on_eval, initial_encoder)[0]
+    return train_model(spec, parts, splits, device, hook, on_eval, initial_encoder, score_test)[0]

@@ -113,6 +113,34 @@ class Crash(Regularizer):
         os._exit(3)
 
 
+TEST_SPLIT_READS: list[str] = []
+"""Every torch operation on ``watched-blobs``'s test split, for the tuning tests."""
+
+
+class _Watched(torch.Tensor):
+    """A tensor that records every torch operation on it (but its length, which building
+    a split asks for)."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        if name != "__len__":
+            TEST_SPLIT_READS.append(name)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+class WatchedBlobs(Blobs):
+    """``blobs`` whose test split records any access to it."""
+
+    name = "watched-blobs"
+    summary = "blobs with a test split that records every read (tests only)"
+
+    def load(self, data_dir):
+        splits = super().load(data_dir)
+        test = Split(splits.test.x.as_subclass(_Watched), splits.test.y.as_subclass(_Watched))
+        return Splits(splits.train, splits.val, test)
+
+
 PRETRAIN_CALLS: list[tuple[float, int]] = []
 """(progress, batch size) of every ``pretrain-probe`` step, for the loop's tests."""
 
@@ -154,5 +182,5 @@ class Observer:
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for cls in (Blobs, SlowBlobs, Diverge, Explode, Hang, Crash, PretrainProbe):
+    for cls in (Blobs, SlowBlobs, WatchedBlobs, Diverge, Explode, Hang, Crash, PretrainProbe):
         registry.add(cls)

@@ -40,7 +40,7 @@ def test_autoload_can_be_turned_off(monkeypatch):
     config = PluginConfig.from_env(("bb_test_plugin",))
     assert config.autoload is False
     registry = get_plugin_manager(config).registry
-    assert set(registry.entries["task"]) == {"blobs", "slow-blobs"}
+    assert set(registry.entries["task"]) == {"blobs", "slow-blobs", "watched-blobs"}
     assert registry.entries["arch"] == {} and registry.suites == {}
 
 
