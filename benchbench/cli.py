@@ -275,6 +275,36 @@ def run_command(
     click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
 
 
+def _budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--epochs, --steps, --seconds and --eval-every: a run's (or one trial's) budget."""
+    options = [
+        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="In epochs."),
+        click.option("--steps", type=click.IntRange(min=1), help="In optimizer steps."),
+        click.option(
+            "--seconds", type=click.FloatRange(min=0, min_open=True), help="In training seconds."
+        ),
+        click.option(
+            "--eval-every",
+            type=click.FloatRange(min=0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Epochs between validation eval points.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _budget(
+    epochs: float | None, steps: int | None, seconds: float | None, eval_every: float
+) -> Budget | None:
+    """The budget the options name, or None for the task's own."""
+    if not (epochs or steps or seconds):
+        return None
+    return Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
+
+
 def _tuned_places(suite: Any, pm: PluginManager, url: str, device: str) -> dict:
     """Each (track, task, candidate) place's tuning summary (None: no study, defaults),
     under the track's tuning protocol or, without one, 'benchbench tune's defaults; says on
@@ -315,10 +345,7 @@ def _tuned_places(suite: Any, pm: PluginManager, url: str, device: str) -> dict:
 @click.option(
     "--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the suite's, 20)."
 )
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Trial budget.")
-@click.option("--steps", type=click.IntRange(min=1), help="Trial budget in optimizer steps.")
-@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), help="Trial budget.")
-@click.option("--eval-every", type=click.FloatRange(min=0, min_open=True), default=1.0)
+@_budget_options
 @click.option("--sampler", type=click.Choice(["tpe", "random"]), default="tpe", show_default=True)
 @click.option(
     "--pruner",
@@ -402,9 +429,7 @@ def tune_command(
                         (label, target(track, name, candidate, pm.registry, device), config)
                     )
     else:
-        budget = None
-        if epochs or steps or seconds:
-            budget = Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
+        budget = _budget(epochs, steps, seconds, eval_every)
         config = TuningConfig(trials or 20, sampler, pruner, seed, budget)
         one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
         jobs.append((f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", one, config))
@@ -452,18 +477,7 @@ def tune_command(
 @click.option("--ssl", default="supervised", show_default=True)
 @click.option("--finetune", default="full", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Budget in epochs.")
-@click.option("--steps", type=click.IntRange(min=1), help="Budget in optimizer steps.")
-@click.option(
-    "--seconds", type=click.FloatRange(min=0, min_open=True), help="Budget in training seconds."
-)
-@click.option(
-    "--eval-every",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Epochs between validation eval points.",
-)
+@_budget_options
 @click.option(
     "--set",
     "sets",
@@ -502,9 +516,7 @@ def run_one_command(
     from .execute import execute, resolve_spec
 
     pm = _manager(ctx)
-    budget = None
-    if epochs or steps or seconds:
-        budget = Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
+    budget = _budget(epochs, steps, seconds, eval_every)
     spec = resolve_spec(
         pm.registry,
         task=task,

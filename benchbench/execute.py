@@ -32,7 +32,7 @@ from .errors import BenchbenchError, unknown_name
 from .plugins import PluginConfig, PluginManager, Registry, get_plugin_manager
 from .spec import RunResult, RunSpec
 from .tasks import Splits, default_data_dir
-from .train import LOOP_DEFAULTS, RunComponents, train, train_model
+from .train import LOOP_DEFAULTS, RunComponents, train_model
 
 _SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
 
@@ -194,7 +194,9 @@ def execute(
         if parts.task.source is not None and parts.finetune.uses_pretrained:
             encoder, source = source_encoder(spec, parts.task, pm, data_dir)
         with _seeded(spec.seed, device):
-            result = train(spec, parts, splits, device, pm.hook, on_eval, encoder, score_test)
+            result, _ = train_model(
+                spec, parts, splits, device, pm.hook, on_eval, encoder, score_test
+            )
         result.source = source
     except BenchbenchError:
         raise

@@ -480,17 +480,3 @@ def train_model(
     """
     loop = _Loop(spec, parts, splits, device, hook, on_eval, initial_encoder, score_test)
     return loop.run(), loop.model
-
-
-def train(
-    spec: RunSpec,
-    parts: RunComponents,
-    splits: Splits,
-    device: torch.device,
-    hook: Any = None,
-    on_eval: Callable[[dict[str, Any]], None] | None = None,
-    initial_encoder: Mapping[str, torch.Tensor] | None = None,
-    score_test: bool = True,
-) -> RunResult:
-    """:func:`train_model` without the model."""
-    return train_model(spec, parts, splits, device, hook, on_eval, initial_encoder, score_test)[0]
