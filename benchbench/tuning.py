@@ -182,13 +182,19 @@ def load_study(storage: Any, name: str) -> Any | None:
 
 
 def finished(study: Any) -> list[Any]:
-    """The study's finished trials (complete, pruned or failed), in trial-number order."""
+    """The study's finished trials, in trial-number order: complete, pruned, or failed by its
+    run (a crash is effort spent on that configuration). A trial failed by an interruption
+    or a dead worker has no run status and does not count: a resumed tuning redoes it."""
     import optuna
 
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    failed = optuna.trial.TrialState.FAIL
+    state = optuna.trial.TrialState
     return sorted(
-        (t for t in study.get_trials(deepcopy=False) if t.state in (*done, failed)),
+        (
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.state in (state.COMPLETE, state.PRUNED)
+            or (t.state == state.FAIL and "status" in t.user_attrs)
+        ),
         key=lambda t: t.number,
     )
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from benchbench import BenchbenchError, Budget
@@ -186,3 +188,13 @@ hparams = { "digits-transfer.domain" = "different", "mnist1d-transfer.labels_per
     path.write_text(text.replace('"digits-transfer", ', ""))
     with pytest.raises(BenchbenchError, match="'digits-transfer', which the track does not run"):
         plan(load_suite(str(path), registry), registry)
+
+
+def test_example_suites_parse_and_plan(registry):
+    examples = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
+    assert examples
+    for path in examples:
+        suite = load_suite(str(path), registry)
+        assert plan(suite, registry)
+    tuned = load_suite(str(examples[0]), registry)
+    assert tuned.tracks[0].tuning.trials == 12 and tuned.tracks[0].tuning.pruner == "median"

@@ -244,3 +244,18 @@ def test_tune_says_clearly_what_it_needs(tmp_path):
     assert result.exit_code == 2 and "needs both --task and --arch" in result.stderr
     result = runner.invoke(cli, ["tune", "quick", "--task", "digits", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "name a SUITE, or one candidate" in result.stderr
+
+
+def test_an_interrupted_trial_is_redone_and_a_crashing_one_counts(pm, storage, data_dir):
+    _, studies = storage
+    config = TuningConfig(trials=2, pruner="none")
+    study = optuna.create_study(study_name=study_name(BLOBS, config, pm), storage=studies)
+    interrupted = study.ask()  # a worker that died mid-trial: no run status
+    study.tell(interrupted, state=optuna.trial.TrialState.FAIL)
+    crashed = study.ask()
+    crashed.set_user_attr("status", "failed")  # its run raised: effort spent
+    study.tell(crashed, state=optuna.trial.TrialState.FAIL)
+    assert [t.number for t in finished(study)] == [1]
+    summary = tune(BLOBS, config, pm, studies, data_dir)
+    assert summary.trials == 2 and summary.failed == 1 and summary.complete == 1
+    assert len(load_study(studies, summary.study).trials) == 3  # only one new trial ran
