@@ -92,7 +92,7 @@ def main() -> None:
                 result.steps,
                 int(hp["batch_size"]),
                 hp["lr"],
-                hp["weight_decay"],
+                parts.regularizer.weight_decay(),  # 'none': no weight decay at all
                 spec.seed,
             )
         )

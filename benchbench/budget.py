@@ -30,8 +30,14 @@ class Budget:
             raise ValueError("a budget needs at least one of epochs, steps or seconds")
         for key in (*_LIMITS, "eval_every"):
             value = getattr(self, key)
-            if value is not None and (not isinstance(value, int | float) or value <= 0):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"budget {key} must be a positive number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"budget {key} must be finite, got {value!r}")
+        if self.steps is not None and not isinstance(self.steps, int):
+            raise ValueError(f"budget steps must be a whole number, got {self.steps!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Budget:
@@ -39,7 +45,8 @@ class Budget:
         unknown = set(data) - {*_LIMITS, "eval_every"}
         if unknown:
             raise ValueError(
-                f"unknown budget key(s) {sorted(unknown)}; use epochs, steps, seconds, eval_every"
+                f"unknown budget key(s) {sorted(map(str, unknown))}; "
+                "use epochs, steps, seconds, eval_every"
             )
         return cls(**data)
 

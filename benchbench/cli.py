@@ -27,10 +27,13 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .database import mask_credentials
+
         try:
             return command(*args, **kwargs)
         except BenchbenchError as exc:
-            click.echo(f"benchbench: error: {exc}", err=True)
+            message = mask_credentials(" ".join(str(exc).split()))
+            click.echo(f"benchbench: error: {message}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("benchbench: interrupted; finished runs are stored", err=True)
@@ -160,6 +163,15 @@ def _suite_summary(name: str, registry: Any) -> str:
     return " ".join(description.split()).split(". ")[0].rstrip(".")
 
 
+_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds after which a run (a trial) is stopped and recorded as timed-out.",
+)
+
+
 @cli.command("run")
 @click.argument("suite", default="default")
 @click.option(
@@ -181,13 +193,7 @@ def _suite_summary(name: str, registry: Any) -> str:
     show_default=True,
     help="Runs at once, each in its own process (1 keeps timings comparable).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=3600,
-    show_default=True,
-    help="Seconds after which a run is stopped and recorded as timed-out.",
-)
+@_timeout_option
 @click.option(
     "--retry-failed", is_flag=True, help="Run again the stored runs that failed or timed out."
 )
@@ -207,20 +213,37 @@ def run_command(
     """Run a suite (a built-in name such as 'quick' or 'default', or a TOML/YAML file).
 
     Runs already in the results database are skipped, so an interrupted suite resumes where it
-    stopped. At the end the leaderboard is printed and written to OUT/leaderboards/.
+    stopped; several 'benchbench run' processes on one database share the runs between them.
+    A run that fails (missing data, a plugin's exception, a crash) or passes --timeout is
+    recorded with its reason and the suite goes on. Ctrl-C (or SIGTERM) stops: finished runs
+    are stored, the workers end; a second Ctrl-C quits at once. At the end the leaderboard is
+    printed and written to OUT/leaderboards/. Exit status 1 when a run of the suite failed or
+    timed out, 130/143 when stopped.
     """
     from tqdm import tqdm
 
-    from .execute import ProcessPoolExecutor, resolve_device
+    from .execute import resolve_device
+    from .executors import ProcessPoolExecutor
+    from .interrupts import StopSignals
+    from .runner import check_data, describe, problem, restore_spilled, run_specs
     from .store import Store
-    from .suite import DEFAULT_SLOTS, load_suite, plan
+    from .suite import load_suite, plan, tuned_places
+    from .tuning import open_storage
 
     pm = _manager(ctx)
+    data_dir = ctx.obj["data_dir"]
     loaded = load_suite(suite, pm.registry)
-    url = _storage_url(_prepare_out(out), storage)
-    store = Store(url)
     device = resolve_device(device)
-    tuned = _tuned_places(loaded, pm, url, device)
+    plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
+    url = _storage_url(_prepare_out(out), storage)
+    store = Store(url, on_wait=lambda line: click.echo(f"benchbench: {line}", err=True))
+    spilled = out / "unsaved-results"
+    restored = restore_spilled(store, spilled)
+    if restored:
+        click.echo(f"stored {restored} results an earlier run could not store", err=True)
+    tuned = tuned_places(
+        loaded, pm, open_storage(url), device, data_dir, lambda line: click.echo(line, err=True)
+    )
     planned = plan(
         loaded,
         pm.registry,
@@ -229,9 +252,10 @@ def run_command(
         tuned=lambda track, task, c: (tuned.get((track.name, task, c.label)) or {}).get(
             "best_params"
         ),
+        data_dir=data_dir,
     )
-    store.set_tunings(loaded.name, tuned)
-    store.add_memberships(planned)
+    store.set_tunings(loaded.key, tuned)
+    store.set_places(loaded.key, loaded.name, loaded.source, planned)
     specs = {p.spec.run_id: p.spec for p in planned}
     stored = store.stored_ids(specs)
     if retry_failed:
@@ -242,29 +266,41 @@ def run_command(
         f"{len(todo)} to run (results: {store.display_url})",
         err=True,
     )
-    problems = []
-    if todo:
-        executor = ProcessPoolExecutor(ctx.obj["plugins"], ctx.obj["data_dir"], workers, timeout)
-        with tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
-            for result in executor.run(todo):
-                store.save(result)
-                bar.update()
-                shown = [result.task, result.arch] + [
-                    getattr(result, slot)
-                    for slot, default in DEFAULT_SLOTS.items()
-                    if getattr(result, slot) != default
-                ]
-                label = f"{'/'.join(shown)}/seed {result.seed}"
-                if result.status == "ok":
-                    bar.set_postfix_str(f"{label}: test {result.test_accuracy:.3f}")
-                else:
-                    problems.append(
-                        f"{label}: {result.status} ({result.error or 'non-finite loss'})"
-                    )
-    for problem in problems:
-        click.echo(f"benchbench: run {problem}", err=True)
-    frame = store.frame(loaded.name)
-    board = leaderboard.build(frame, store.tunings(loaded.name))
+    unusable = check_data(todo, pm.registry, data_dir)
+    for task, reason in sorted({(r.task, r.error) for r in unusable.values()}):
+        count = sum(r.task == task for r in unusable.values())
+        click.echo(f"benchbench: task {task}: {reason}; its {count} runs fail", err=True)
+    executor = ProcessPoolExecutor(ctx.obj["plugins"], data_dir, workers, timeout)
+    with (
+        StopSignals() as stop,
+        executor,
+        tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True) as bar,
+    ):
+
+        def show(result: Any) -> None:
+            bar.update()
+            if result.status == "ok":
+                bar.set_postfix_str(f"{describe(result)}: test {result.test_accuracy:.3f}")
+            elif result.run_id not in unusable:  # those were named with their task above
+                bar.write(f"benchbench: run {problem(result)}", file=sys.stderr)
+
+        outcome = run_specs(
+            todo,
+            store,
+            executor,
+            stop,
+            spilled,
+            show,
+            lambda line: bar.write(f"benchbench: {line}", file=sys.stderr),
+            unusable,
+        )
+    if outcome.signal is not None:
+        click.echo(
+            f"benchbench: stopped: {outcome.summary()}; run the same command to resume", err=True
+        )
+        sys.exit(128 + outcome.signal)
+    frame = store.frame(loaded.key)
+    board = leaderboard.build(frame, store.tunings(loaded.key))
     folder = _prepare_out(out / "leaderboards")
     for fmt, suffix in (("csv", "csv"), ("json", "json")):
         (folder / f"{loaded.name}.{suffix}").write_text(leaderboard.render(board, fmt))
@@ -273,6 +309,21 @@ def run_command(
     (folder / f"{loaded.name}.md").write_text(markdown)
     click.echo(markdown)
     click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
+    click.echo(f"benchbench: {outcome.summary()}", err=True)
+    broken = (
+        set(frame[frame["status"].isin(["failed", "timed-out"])]["run_id"]) if len(frame) else ()
+    )
+    if broken:
+        results = sorted(store.results(broken), key=describe)
+        for result in results[:10]:
+            click.echo(f"benchbench: run {problem(result)}", err=True)
+        more = f" ({len(results) - 10} more not shown)" if len(results) > 10 else ""
+        click.echo(
+            f"benchbench: {len(results)} runs of suite {loaded.name} failed or timed out{more}; "
+            "--retry-failed runs them again",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -305,36 +356,6 @@ def _budget(
     return Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
 
 
-def _tuned_places(suite: Any, pm: PluginManager, url: str, device: str) -> dict:
-    """Each (track, task, candidate) place's tuning summary (None: no study, defaults),
-    under the track's tuning protocol or, without one, 'benchbench tune's defaults; says on
-    stderr which places run tuned and which do not, wherever any is tuned or tuning is asked
-    for."""
-    from .suite import target
-    from .tuning import TuningConfig, open_storage, tuned_hparams
-
-    places: dict[tuple[str, str, str], Any] = {}
-    storage = open_storage(url)
-    for track in suite.tracks:
-        config = track.tuning or TuningConfig()  # 'benchbench tune' defaults: found if tuned
-        missing = []
-        for task in track.tasks:
-            for candidate in track.candidates:
-                found = target(track, task, candidate, pm.registry, device)
-                summary = tuned_hparams(found, config, pm, storage)
-                places[(track.name, task, candidate.label)] = summary and summary.to_dict()
-                if summary is None:
-                    missing.append(f"{task}/{candidate.label}")
-        tuned = len(track.tasks) * len(track.candidates) - len(missing)
-        if track.tuning is None and not tuned:
-            continue  # an untuned track of a suite without tuning: nothing to say
-        line = f"track {track.name}: {tuned} places tuned ({config.trials} trials each)"
-        if missing:
-            line += f"; no study, defaults for {', '.join(missing)} (run 'benchbench tune')"
-        click.echo(line, err=True)
-    return places
-
-
 @cli.command("tune")
 @click.argument("suite", required=False)
 @click.option("--task", help="Tune one candidate: its task (with --arch).")
@@ -363,6 +384,7 @@ def _tuned_places(suite: Any, pm: PluginManager, url: str, device: str) -> dict:
     help="This process's index when several tune on one storage (seeds its sampler apart).",
 )
 @_device_option
+@_timeout_option
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--storage", metavar="URL", help="Results and studies database URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the best configuration(s) as JSON.")
@@ -387,6 +409,7 @@ def tune_command(
     sets: tuple[str, ...],
     worker: int,
     device: str,
+    timeout: float,
     out: Path,
     storage: str | None,
     as_json: bool,
@@ -395,29 +418,31 @@ def tune_command(
 
     Every candidate gets the same number of trials, scored on the validation split; studies
     are stored with the results and resumed when run again, and several processes may tune
-    one storage at once. 'benchbench run SUITE' then uses the best configurations.
+    one storage at once. Each trial runs in a worker process: one that crashes or passes
+    --timeout is a failed trial (it counts as effort spent). Ctrl-C stops; the running
+    trial is redone when tuning resumes. 'benchbench run SUITE' then uses the best
+    configurations.
     """
     from dataclasses import replace
 
     from tqdm import tqdm
 
     from .execute import resolve_device
+    from .executors import ProcessPoolExecutor
+    from .interrupts import StopSignals
     from .store import Store
     from .suite import load_suite, target
-    from .tuning import Target, TuningConfig, open_storage, tune
+    from .tuning import Interrupted, Target, TuningConfig, open_storage, tune
 
     if bool(suite) == bool(task or arch):
         raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
     if not suite and not (task and arch):
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
     pm = _manager(ctx)
-    url = _storage_url(_prepare_out(out), storage)
-    Store(url)  # checks the URL and creates the results tables beside the studies
-    studies = open_storage(url)
     device = resolve_device(device)
+    loaded = load_suite(suite, pm.registry) if suite else None
     jobs = []
-    if suite:
-        loaded = load_suite(suite, pm.registry)
+    if loaded is not None:
         for track in loaded.tracks:
             config = track.tuning or TuningConfig()
             if trials:
@@ -433,9 +458,20 @@ def tune_command(
         config = TuningConfig(trials or 20, sampler, pruner, seed, budget)
         one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
         jobs.append((f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", one, config))
+    for _, one, config in jobs:  # every name checked before anything is created
+        one.spec(pm, {}, config.seed, ctx.obj["data_dir"])
+    url = _storage_url(_prepare_out(out), storage)
+    Store(url)  # checks the URL and creates the results tables beside the studies
+    studies = open_storage(url)
     results = []
     total = sum(config.trials for _, _, config in jobs)
-    with tqdm(total=total, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar:
+    data_dir = ctx.obj["data_dir"]
+    executor = ProcessPoolExecutor(ctx.obj["plugins"], data_dir, 1, timeout)
+    with (
+        StopSignals("stopping: ending the running trial") as stop,
+        executor,
+        tqdm(total=total, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar,
+    ):
         for label, one, config in jobs:
             start = bar.n
 
@@ -444,7 +480,16 @@ def tune_command(
                 best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
                 bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
 
-            summary = tune(one, config, pm, studies, ctx.obj["data_dir"], worker, show)
+            try:
+                summary = tune(one, config, pm, studies, data_dir, worker, show, executor, stop)
+            except Interrupted:
+                bar.close()
+                click.echo(
+                    f"benchbench: stopped: {len(results)} of {len(jobs)} candidates tuned; "
+                    "finished trials are stored, run the same command to resume",
+                    err=True,
+                )
+                sys.exit(stop.exit_code)
             bar.n = start + config.trials
             bar.refresh()
             results.append((label, summary))
@@ -514,9 +559,15 @@ def run_one_command(
     runs out first ends the run. Exit status 1 when the run did not end ok.
     """
     from .execute import execute, resolve_spec
+    from .runner import check_data
 
     pm = _manager(ctx)
     budget = _budget(epochs, steps, seconds, eval_every)
+    store = None
+    if storage:
+        from .store import Store
+
+        store = Store(storage)  # before training: a bad URL must not cost the run
     spec = resolve_spec(
         pm.registry,
         task=task,
@@ -528,12 +579,14 @@ def run_one_command(
         seed=seed,
         budget=budget,
         device=device,
+        data_dir=ctx.obj["data_dir"],
     )
+    unusable = check_data([spec], pm.registry, ctx.obj["data_dir"])
+    if unusable:
+        raise BenchbenchError(unusable[spec.run_id].error or "the task's data cannot be loaded")
     result = execute(spec, pm, ctx.obj["data_dir"])
-    if storage:
-        from .store import Store
-
-        Store(storage).save(result)
+    if store is not None:
+        store.save(result)
     if as_json:
         from .store import json_safe
 
@@ -722,8 +775,10 @@ def leaderboard_command(
         raise BenchbenchError(
             f"no results database in {out}; run 'benchbench run' first or pass --storage"
         )
-    store = Store(_storage_url(out, storage))
-    click.echo(leaderboard.render(leaderboard.build(store.frame(suite)), fmt), nl=False)
+    store = Store(_storage_url(out, storage), writable=False)
+    key = store.find_suite(suite) if suite else None
+    board = leaderboard.build(store.frame(key), store.tunings(key))
+    click.echo(leaderboard.render(board, fmt), nl=False)
 
 
 def main() -> None:

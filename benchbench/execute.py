@@ -1,10 +1,11 @@
-"""Running specs: the single entry to training, and the executors that isolate runs.
+"""Resolving and running one spec: the single entry to training.
 
-:func:`execute` turns a :class:`RunSpec` into a :class:`RunResult` and never raises for a
-problem inside a plugin: an exception becomes a ``failed`` result naming the component it came
-from. Executors run many specs: :class:`InProcessExecutor` for tests and debugging,
-:class:`ProcessPoolExecutor` by default, where a run that crashes its process or runs over
-its time limit costs that run only.
+:func:`resolve_spec` turns names and hyperparameters into a :class:`RunSpec` (every default
+filled in, the task's data fingerprinted); :func:`execute` turns a spec into a
+:class:`RunResult` and never raises for a problem inside the run: missing or damaged data and
+plugin exceptions alike become a ``failed`` result with a one-line reason, naming the
+component it came from. Where runs are placed (this process, a pool of worker processes) is
+:mod:`benchbench.executors`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures import as_completed
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,8 +26,9 @@ import torch
 
 from .budget import Budget
 from .components import RegularizerChain
+from .data.fingerprint import fingerprint
 from .errors import BenchbenchError, unknown_name
-from .plugins import PluginConfig, PluginManager, Registry, get_plugin_manager
+from .plugins import PluginManager, Registry, get_plugin_manager
 from .spec import RunResult, RunSpec
 from .tasks import Splits, default_data_dir
 from .train import LOOP_DEFAULTS, RunComponents, train_model
@@ -60,9 +59,12 @@ def resolve_spec(
     seed: int = 0,
     budget: Budget | None = None,
     device: str = "cpu",
+    data_dir: Path | None = None,
 ) -> RunSpec:
     """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
-    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``).
+    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and,
+    for a task that reads files, the fingerprint of those under ``data_dir`` (default:
+    :func:`default_data_dir`).
 
     Unknown component or hyperparameter names raise :class:`BenchbenchError`.
     """
@@ -84,7 +86,19 @@ def resolve_spec(
         seed=seed,
         budget=budget or task_cls.budget,
         device=resolve_device(device),
+        data=data_fingerprint(task_cls, resolved, data_dir),
     )
+
+
+def data_fingerprint(
+    task_cls: type, hparams: Mapping[str, Any], data_dir: Path | None = None
+) -> str | None:
+    """The fingerprint of the files the task (with its hyperparameters out of ``hparams``)
+    reads under ``data_dir``; None for a task without files."""
+    prefix = f"{task_cls.name}."
+    task = task_cls(**{k[len(prefix) :]: v for k, v in hparams.items() if k.startswith(prefix)})
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    return fingerprint(task.data_files(data_dir), data_dir)
 
 
 def _members(slot: str, name: str) -> list[str]:
@@ -198,21 +212,22 @@ def execute(
                 spec, parts, splits, device, pm.hook, on_eval, encoder, score_test
             )
         result.source = source
-    except BenchbenchError:
-        raise
     except Exception as exc:
         if exc in callback_errors:  # the caller's own exception (e.g. optuna.TrialPruned)
             raise
-        result = RunResult.for_spec(
-            spec,
-            "failed",
-            error=f"{type(exc).__name__}: {exc}",
-            error_component=_failing_component(spec, registry, exc),
-        )
+        result = failed(spec, exc, _failing_component(spec, registry, exc))
     result.provenance = provenance(pm, device)
     result.provenance["wall_seconds"] = time.perf_counter() - started
     pm.hook.benchbench_run_finished(spec=spec, result=result)
     return result
+
+
+def failed(spec: RunSpec, exc: BaseException, component: str | None = None) -> RunResult:
+    """A ``failed`` result for ``spec`` with the exception as one line: a user's error
+    (missing data) as its own words, anything else with its type."""
+    message = " ".join(str(exc).split())
+    error = message if isinstance(exc, BenchbenchError) else f"{type(exc).__name__}: {message}"
+    return RunResult.for_spec(spec, "failed", error=error, error_component=component)
 
 
 @contextlib.contextmanager
@@ -243,12 +258,13 @@ def source_encoder(
         seed=spec.seed,
         budget=task.source_budget,
         device=spec.device,
+        data_dir=data_dir,
     )
     path = data_dir / "sources" / f"{source_spec.run_id}.pt"
     device = torch.device(spec.device)
-    cached = path.exists()
-    if cached:
-        payload = torch.load(path, map_location=device, weights_only=True)
+    payload = _cached_source(path, device)
+    cached = payload is not None
+    if payload is not None:
         result = json.loads(payload["result"])
     else:
         parts = build_components(pm.registry, source_spec)
@@ -276,6 +292,22 @@ def source_encoder(
     return payload["encoder"], info
 
 
+def _cached_source(path: Path, device: torch.device) -> dict[str, Any] | None:
+    """The cached source model at ``path``, or None when there is none or it is damaged
+    (a damaged one is deleted, so it is trained and written again)."""
+    if not path.exists():
+        return None
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+        json.loads(payload["result"])["test_accuracy"]  # noqa: B018 (a check)
+        if not isinstance(payload["encoder"], dict):
+            raise TypeError("no encoder weights")
+        return payload
+    except Exception:  # truncated, not a torch file, wrong content: rebuild it
+        path.unlink(missing_ok=True)
+        return None
+
+
 def _guarded(
     on_eval: Callable[[dict[str, Any]], None], raised: list[BaseException]
 ) -> Callable[[dict[str, Any]], None]:
@@ -287,91 +319,3 @@ def _guarded(
             raise
 
     return call
-
-
-class InProcessExecutor:
-    """Runs specs one after another in this process: simplest, for tests and debugging."""
-
-    def __init__(self, pm: PluginManager, data_dir: Path | None = None) -> None:
-        self.pm, self.data_dir = pm, data_dir
-
-    def run(self, specs: Iterable[RunSpec]) -> Iterator[RunResult]:
-        for spec in specs:
-            yield execute(spec, self.pm, self.data_dir)
-
-
-@functools.lru_cache(maxsize=1)
-def _worker_manager(config: PluginConfig) -> PluginManager:
-    return get_plugin_manager(config)
-
-
-def _worker_init(threads: int) -> None:
-    torch.set_num_threads(threads)
-
-
-def _worker_execute(spec: RunSpec, config: PluginConfig, data_dir: Path | None) -> RunResult:
-    return execute(spec, _worker_manager(config), data_dir)
-
-
-class ProcessPoolExecutor:
-    """Runs specs in worker processes (spawned, reused); a run that crashes its worker or runs
-    past ``timeout`` seconds is recorded as ``failed`` / ``timed-out`` and the pool goes on.
-
-    Workers split the machine's cores between them, so ``workers=1`` (the default) gives each
-    run every core and timings that are comparable across runs.
-    """
-
-    def __init__(
-        self,
-        config: PluginConfig,
-        data_dir: Path | None = None,
-        workers: int = 1,
-        timeout: float | None = None,
-    ) -> None:
-        self.config, self.data_dir = config, data_dir
-        self.workers = max(1, workers)
-        self.timeout = timeout
-
-    def run(self, specs: Iterable[RunSpec]) -> Iterator[RunResult]:
-        import multiprocessing
-
-        from pebble import ProcessPool
-
-        specs = list(specs)
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPool(
-            max_workers=self.workers,
-            context=context,
-            initializer=_worker_init,
-            initargs=(threads,),
-        ) as pool:
-            futures = {
-                pool.schedule(
-                    _worker_execute,
-                    args=(spec, self.config, self.data_dir),
-                    timeout=self.timeout,
-                ): spec
-                for spec in specs
-            }
-            for future in as_completed(futures):
-                yield self._collect(future, futures[future])
-
-    def _collect(self, future: Any, spec: RunSpec) -> RunResult:
-        from pebble import ProcessExpired
-
-        try:
-            return future.result()
-        except FutureTimeout:
-            return RunResult.for_spec(
-                spec, "timed-out", error=f"TimeoutError: run exceeded {self.timeout:.0f} s"
-            )
-        except BrokenProcessPool as exc:
-            raise BenchbenchError(
-                f"the worker processes could not start ({exc}); run from a script file or the "
-                "benchbench command"
-            ) from exc
-        except ProcessExpired as exc:
-            return RunResult.for_spec(
-                spec, "failed", error=f"ProcessExpired: worker died (exit code {exc.exitcode})"
-            )

@@ -1,10 +1,16 @@
 """Ranking runs into leaderboards (pandas) and rendering them (tabulate, CSV, JSON).
 
-One row per suite, track, task and candidate: mean test accuracy over the seeds whose runs
-ended ``ok``, with a 95% Student-t interval; the change against the track's baseline with a
-95% Welch interval, so a reader can tell a real difference from seed noise; median
-time-to-target over the seeds that reached it; throughput, data-wait share and verdict;
-parameters. Rows are ranked by mean test accuracy within their suite, track and task.
+One row per suite, track, task and candidate: mean test accuracy over its seeds with a 95%
+Student-t interval; the change against the track's baseline with a 95% Welch interval, so a
+reader can tell a real difference from seed noise; median time-to-target; throughput,
+data-wait share and verdict; parameters.
+
+Seeds that did not end ok count against their candidate (:data:`RULE`): a diverged seed
+enters the mean as chance accuracy and its time-to-target as never, as AlgoPerf counts a
+missed target as a failure rather than a missing value; a failed or timed-out seed has no
+accuracy, so it is left out of the mean, and a row with any such seed (or any diverged one)
+ranks below every row whose seeds all ended ok. Within each group, rows rank by mean test
+accuracy.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from tabulate import tabulate
 from .profiling import INPUT_BOUND_FRACTION
 from .spec import RunResult
 
+RULE = (
+    "a seed that diverged counts as chance accuracy (1/classes) and never reaches the target; "
+    "a failed or timed-out seed is left out of the mean; a row with any seed that did not "
+    "end ok ranks below every row whose seeds all did"
+)
 GROUP = ["suite", "track", "task"]
 COLUMNS = [
     "suite",
@@ -29,6 +40,9 @@ COLUMNS = [
     "rank",
     "seeds",
     "ok",
+    "diverged",
+    "failed",
+    "complete",
     "test_accuracy_mean",
     "test_accuracy_ci95",
     "delta_vs_baseline",
@@ -51,6 +65,7 @@ COLUMNS = [
     "val_spread",
     "tuned_params",
     "baseline",
+    "suite_name",
 ]
 FORMATS = ("markdown", "plain", "csv", "json")
 
@@ -90,18 +105,35 @@ def _mean(runs: pd.DataFrame, column: str) -> float | None:
 
 def _summarise(runs: pd.DataFrame) -> pd.Series:
     ok = runs[runs["status"] == "ok"]
-    accuracy = ok["test_accuracy"].dropna()
-    reached = ok["time_to_target_s"].dropna()
+    diverged = runs[runs["status"] == "diverged"]
+    chance = (
+        diverged["chance_accuracy"].dropna()
+        if "chance_accuracy" in diverged
+        else pd.Series(dtype=float)
+    )
+    accuracy = pd.concat([ok["test_accuracy"].dropna(), chance], ignore_index=True)
+    # every seed that ended (ok or diverged) has a time-to-target; never = infinity
+    times = pd.concat(
+        [
+            ok["time_to_target_s"].astype(float).fillna(math.inf),
+            pd.Series(math.inf, index=diverged.index),
+        ]
+    )
+    median_time = float(times.median()) if len(times) else math.inf
     wait = ok["data_wait_fraction"].dropna()
     return pd.Series(
         {
             "seeds": len(runs),
             "ok": len(ok),
-            "test_accuracy_mean": accuracy.mean() if len(accuracy) else None,
+            "diverged": len(diverged),
+            "failed": len(runs) - len(ok) - len(diverged),
+            "complete": len(ok) == len(runs),
+            "test_accuracy_mean": float(accuracy.mean()) if len(accuracy) else None,
             "test_accuracy_ci95": ci95(accuracy),
             "test_ece_mean": _mean(ok, "test_ece"),
-            "time_to_target_s": reached.median() if len(reached) else None,
-            "reached_target": len(reached),
+            "time_to_target_s": median_time if math.isfinite(median_time) else None,
+            "reached_target": int(np.isfinite(times).sum()),
+            "_timed_seeds": len(times),
             "train_seconds": ok["train_seconds"].mean() if len(ok) else None,
             "samples_per_s": ok["samples_per_s"].mean() if len(ok) else None,
             "data_wait_fraction": wait.mean() if len(wait) else None,
@@ -147,8 +179,10 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
     tuning of each place from :meth:`Store.tunings` where given."""
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
+    if "suite_name" not in frame:
+        frame = frame.assign(suite_name=frame["suite"])
     rows = (
-        frame.groupby([*GROUP, "candidate"], sort=False)
+        frame.groupby([*GROUP, "suite_name", "candidate"], sort=False)
         .apply(_summarise, include_groups=False)
         .reset_index()
     )
@@ -178,7 +212,8 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
         else ("input-bound" if f > INPUT_BOUND_FRACTION else "compute-bound")
         for f in rows["data_wait_fraction"]
     ]
-    score = pd.to_numeric(rows["test_accuracy_mean"], errors="coerce")
+    # accuracies lie in [0, 1]: + 2 puts every complete row above every incomplete one
+    score = pd.to_numeric(rows["test_accuracy_mean"], errors="coerce") + 2 * rows["complete"]
     rows["rank"] = score.groupby([rows[g] for g in GROUP]).rank(ascending=False, method="min")
     rows["rank"] = rows["rank"].astype("Int64")
     rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
@@ -236,13 +271,22 @@ def _params(value: str | None) -> str:
 
 def _display(board: pd.DataFrame) -> pd.DataFrame:
     def ttt(row: pd.Series) -> str:
-        if row["time_to_target_s"] is None or pd.isna(row["time_to_target_s"]):
-            return f"never (0/{row['ok']})"
-        return f"{row['time_to_target_s']:.2f} ({row['reached_target']}/{row['ok']})"
+        ended = int(row["seeds"]) - int(row["failed"])
+        if not ended:
+            return "-"
+        reached = f"({int(row['reached_target'])}/{ended})"
+        if _missing(row["time_to_target_s"]):
+            return f"never {reached}"
+        return f"{row['time_to_target_s']:.2f} {reached}"
+
+    def seeds(row: pd.Series) -> str:
+        text = f"{int(row['ok'])}/{int(row['seeds'])}"
+        others = [f"{int(row[k])} {k}" for k in ("diverged", "failed") if row[k]]
+        return text + (f": {', '.join(others)}" if others else "")
 
     return pd.DataFrame(
         {
-            "rank": board["rank"].astype(str).replace("<NA>", "-"),
+            "rank": board["rank"].map(lambda r: "-" if _missing(r) else str(int(r))),
             "candidate": [
                 c + (" (baseline)" if b else "")
                 for c, b in zip(board["candidate"], board["baseline"], strict=True)
@@ -266,7 +310,7 @@ def _display(board: pd.DataFrame) -> pd.DataFrame:
                 lambda v: "-" if v is None or pd.isna(v) else f"{v:,.0f}"
             ),
             "data wait": [
-                _pct(v) + ("%" if v is not None and not pd.isna(v) else "") + (f" {d}" if d else "")
+                "-" if _missing(v) else f"{_pct(v)}% {'' if _missing(d) else d}".strip()
                 for v, d in zip(board["data_wait_fraction"], board["loader_verdict"], strict=True)
             ],
             "params": board["params"].map(
@@ -293,7 +337,7 @@ def _display(board: pd.DataFrame) -> pd.DataFrame:
             ],
             "val spread pp": board["val_spread"].map(lambda v: _number(v, 100, ".2f")),
             "hparams": board["tuned_params"].map(_params),
-            "seeds ok": [f"{o}/{s}" for o, s in zip(board["ok"], board["seeds"], strict=True)],
+            "seeds ok": board.apply(seeds, axis=1),
         }
     )
 
@@ -311,8 +355,11 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         return "no results yet\n"
     parts = []
     table_format = "github" if fmt == "markdown" else "simple"
+    names = board.get("suite_name", board["suite"])
+    ambiguous = {n for n, keys in board.groupby(names)["suite"] if keys.nunique() > 1}
     for (suite, track, task), group in board.groupby(GROUP, sort=False):
-        title = f"{suite} / {track} / {task}"
+        name = group["suite_name"].iloc[0] if "suite_name" in group else suite
+        title = f"{suite if name in ambiguous else name} / {track} / {task}"
         heading = f"### {title}" if fmt == "markdown" else title
         shown = _display(group)
         shown = shown.loc[:, (shown != "-").any()]  # e.g. no source column without transfer
@@ -328,7 +375,8 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         "test acc: mean over seeds ± 95% t-interval; Δ: difference of means against the "
         "track's baseline ± 95% Welch interval; ECE: expected calibration error on the test "
         "split (15 bins); time-to-target: median training seconds to the task's target "
-        "validation accuracy over the seeds that reached it; size and latency: the trained "
+        "validation accuracy, a seed that missed it counting as never, with the seeds that "
+        f"reached it; seeds: {RULE}; size and latency: the trained "
         "model's bytes and inference milliseconds at batch 1 / 1024; source s: training "
         "seconds of the cached source model a transfer run starts from, not charged to it; "
         "tuning: trials on the validation split (pruned among them) and their seconds, the "

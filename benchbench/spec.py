@@ -3,7 +3,9 @@
 A spec is frozen and JSON-serialisable; its ``run_id`` is a hash of its canonical JSON, so the
 same spec is the same run on every machine, and a suite that is run again skips what is stored.
 Hyperparameters in a spec are fully resolved (defaults included), so a change of a default
-is a new run, never a silent reuse of an old one.
+is a new run, never a silent reuse of an old one. For a task that reads files, ``data`` is a
+fingerprint of their contents: other data is another run, and a run that failed on missing or
+damaged files is not mistaken for the run on the repaired ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from .budget import Budget
 
 STATUSES = ("ok", "diverged", "failed", "timed-out")
+DEFAULT_COMPONENTS = {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
+"""The components a run has unless it names others."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,18 @@ class RunSpec:
     seed: int = 0
     budget: Budget = field(default_factory=lambda: Budget(epochs=1))
     device: str = "cpu"
+    data: str | None = None
+    """Fingerprint of the task's data files (:mod:`benchbench.data.fingerprint`); None for
+    tasks whose data is bundled or generated."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` inverts it."""
+        """A JSON-ready dict; :meth:`from_dict` inverts it. ``data`` is left out when None,
+        so runs of tasks without files keep the ids they had before it existed."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hparams"] = dict(sorted(self.hparams.items()))
         data["budget"] = self.budget.to_dict()
+        if data["data"] is None:
+            del data["data"]
         return data
 
     @classmethod
@@ -81,6 +91,7 @@ class RunResult:
     hparams: dict[str, Any]
     budget: dict[str, Any]
     device: str
+    data: str | None = None
     test_accuracy: float | None = None
     test_ece: float | None = None
     best_val_accuracy: float | None = None
@@ -101,6 +112,8 @@ class RunResult:
     pretrain_steps: int = 0
     pretrain_seconds: float = 0.0
     pretrain_loss: float | None = None
+    chance_accuracy: float | None = None
+    """1 / classes: what a diverged seed counts as in a leaderboard's mean."""
     source: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)

@@ -1,10 +1,18 @@
 """The results database: SQLAlchemy Core tables, SQLite by default, any SQLAlchemy URL else.
 
 ``runs`` holds one row per run id (the key columns for queries, the whole result as JSON);
-``memberships`` says which place of which suite a run fills, so a run shared by two tracks is
-trained once; ``tunings`` which tuned hyperparameters a place used. Optuna's studies live in
-the same database, in Optuna's own tables. Every result is committed as soon as it arrives:
-an interrupted suite loses nothing it finished, and a rerun skips it.
+``suites`` names each suite that was planned (its key, display name and source);
+``memberships`` says which place of which suite a run fills — replaced whole each time the
+suite is planned, so a leaderboard shows the suite as it is now — and a run shared by two
+tracks is trained once; ``tunings`` which tuned hyperparameters a place used; ``claims``
+which process is training which run, with a heartbeat, so that several ``benchbench run``
+processes on one database share the work instead of repeating it. Optuna's studies live in
+the same database, in Optuna's own tables.
+
+Every result is committed as soon as it arrives: an interrupted suite loses nothing it
+finished, and a rerun skips it. Locks held by other processes are waited for and transient
+errors retried (:mod:`benchbench.database`); a database that cannot be used is named in one
+line.
 """
 
 from __future__ import annotations
@@ -12,10 +20,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import (
@@ -28,13 +36,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
+    insert,
     select,
+    update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from . import database
 from .errors import BenchbenchError
 from .spec import RunResult
 
@@ -63,10 +72,20 @@ runs = Table(
     Column("result", Text, nullable=False),
 )
 
+suites = Table(
+    "suites",
+    metadata,
+    Column("suite", String(160), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("planned_at", DateTime(timezone=True), nullable=False),
+)
+"""One row per planned suite: its key (what memberships name), display name and source."""
+
 memberships = Table(
     "memberships",
     metadata,
-    Column("suite", String(128), primary_key=True),
+    Column("suite", String(160), primary_key=True),
     Column("track", String(128), primary_key=True),
     Column("task", String(128), primary_key=True),
     Column("candidate", String(128), primary_key=True),
@@ -78,7 +97,7 @@ memberships = Table(
 tunings = Table(
     "tunings",
     metadata,
-    Column("suite", String(128), primary_key=True),
+    Column("suite", String(160), primary_key=True),
     Column("track", String(128), primary_key=True),
     Column("task", String(128), primary_key=True),
     Column("candidate", String(128), primary_key=True),
@@ -86,7 +105,22 @@ tunings = Table(
 )
 """Which tuning each suite place ran with (the study's summary as JSON); no row: defaults."""
 
+claims = Table(
+    "claims",
+    metadata,
+    Column("run_id", String(16), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("heartbeat", Float, nullable=False),
+)
+"""Runs being trained right now, by whom (host:pid:token), and when that process last said
+it was alive (Unix seconds). A claim whose heartbeat is older than its time to live belongs
+to a process that died: another may take the run over."""
+
 _COLUMNS = [c.name for c in runs.columns if c.name not in ("created_at", "result")]
+_T = TypeVar("_T")
+
+CLAIM_TTL_SECONDS = 120.0
+"""A claim not renewed for this long is a dead process's; runners renew every 30 s."""
 
 
 def default_url(out_dir: Path) -> str:
@@ -106,53 +140,112 @@ def json_safe(value: Any) -> Any:
 
 
 class Store:
-    """Results and suite memberships in one database."""
+    """Results, suites, memberships, tunings and claims in one database.
 
-    def __init__(self, url: str) -> None:
+    ``writable=False`` opens for reading only (a read-only file is then fine).
+    ``patience_seconds`` is how long a write keeps retrying a locked or unreachable
+    database before it gives up with :class:`BenchbenchError`; SQLite statements each wait
+    ``busy_seconds`` for a lock.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        writable: bool = True,
+        patience_seconds: float = 600.0,
+        busy_seconds: float = database.SQLITE_BUSY_SECONDS,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.display_url = database.display(url)
+        self.patience_seconds, self.on_wait = patience_seconds, on_wait
+        database.check_sqlite_file(url, writable)
+        path = database.sqlite_path(url)
+        existed = path is not None and path.exists()
         try:
-            self.display_url = make_url(url).render_as_string(hide_password=True)
-        except ArgumentError as exc:
+            self.engine = database.engine(url, busy_seconds)
+        except (SQLAlchemyError, ImportError) as exc:
             raise BenchbenchError(
-                f"storage URL {url!r} is not a database URL (e.g. sqlite:///out/benchbench.db)"
+                f"cannot open storage {self.display_url}: {database.reason(exc)}"
             ) from exc
+        if existed:
+            database.check_integrity(self.engine, url)
         for attempt in range(3):
             try:
-                self.engine = create_engine(url)
                 metadata.create_all(self.engine)
                 break
-            except (SQLAlchemyError, ImportError, OSError) as exc:
+            except (SQLAlchemyError, OSError) as exc:
                 if attempt < 2 and isinstance(exc, SQLAlchemyError):
                     time.sleep(0.5 * (attempt + 1))  # another process creating the tables
                     continue
-                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-                raise BenchbenchError(f"cannot open storage {self.display_url}: {reason}") from exc
+                raise BenchbenchError(
+                    f"cannot open storage {self.display_url}: {database.reason(exc)}"
+                ) from exc
+
+    def _retry(self, action: Callable[[], _T], what: str) -> _T:
+        return database.retrying(
+            action, f"storage {self.display_url}: {what}", self.patience_seconds, self.on_wait
+        )
+
+    # -- results ---------------------------------------------------------------------------
 
     def stored_ids(self, run_ids: Iterable[str]) -> set[str]:
         """Which of ``run_ids`` already have a result."""
         wanted = list(dict.fromkeys(run_ids))
-        found: set[str] = set()
-        with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                found.update(conn.scalars(select(runs.c.run_id).where(runs.c.run_id.in_(chunk))))
-        return found
 
-    def save(self, result: RunResult) -> None:
-        """Insert or replace one result, committed at once."""
+        def read() -> set[str]:
+            found: set[str] = set()
+            with self.engine.connect() as conn:
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    query = select(runs.c.run_id).where(runs.c.run_id.in_(chunk))
+                    found.update(conn.scalars(query))
+            return found
+
+        return self._retry(read, "reading stored runs")
+
+    def save(self, result: RunResult, owner: str | None = None) -> None:
+        """Insert or replace one result, committed at once; releases ``owner``'s claim on
+        it in the same transaction."""
         data = json_safe(result.to_dict())
         row = {name: data.get(name) for name in _COLUMNS}
         row["data_wait_fraction"] = (data.get("loader") or {}).get("data_wait_fraction")
         row["created_at"] = datetime.now(timezone.utc)
         row["result"] = json.dumps(data, sort_keys=True)
-        with self.engine.begin() as conn:
-            conn.execute(delete(runs).where(runs.c.run_id == result.run_id))
-            conn.execute(runs.insert().values(**row))
 
-    def add_memberships(self, planned: Iterable[Any]) -> None:
-        """Record the suite places of planned runs (replacing what those places held)."""
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(delete(runs).where(runs.c.run_id == result.run_id))
+                conn.execute(runs.insert().values(**row))
+                if owner is not None:
+                    conn.execute(
+                        delete(claims).where(
+                            claims.c.run_id == result.run_id, claims.c.owner == owner
+                        )
+                    )
+
+        self._retry(write, f"saving run {result.run_id}")
+
+    def results(self, run_ids: Iterable[str] | None = None) -> list[RunResult]:
+        """Stored results, all or those of ``run_ids``."""
+        query = select(runs.c.result)
+        if run_ids is not None:
+            query = query.where(runs.c.run_id.in_(list(run_ids)))
+
+        def read() -> list[str]:
+            with self.engine.connect() as conn:
+                return list(conn.scalars(query))
+
+        return [RunResult.from_dict(json.loads(t)) for t in self._retry(read, "reading runs")]
+
+    # -- suites and their places -----------------------------------------------------------
+
+    def set_places(self, suite: str, name: str, source: str, planned: Iterable[Any]) -> None:
+        """Record a suite (its key, display name and source) and the places of its planned
+        runs, replacing every place the suite held before: a candidate, task or seed taken
+        out of the suite file leaves its leaderboard."""
         rows = [
             {
-                "suite": p.suite,
+                "suite": suite,
                 "track": p.track,
                 "task": p.task,
                 "candidate": p.candidate,
@@ -162,28 +255,66 @@ class Store:
             }
             for p in planned
         ]
-        with self.engine.begin() as conn:
-            for row in rows:
-                key = [
-                    getattr(memberships.c, k) == row[k]
-                    for k in ("suite", "track", "task", "candidate", "seed")
-                ]
-                conn.execute(delete(memberships).where(*key))
-            if rows:
-                conn.execute(memberships.insert(), rows)
+        now = datetime.now(timezone.utc)
 
-    def results(self, run_ids: Iterable[str] | None = None) -> list[RunResult]:
-        """Stored results, all or those of ``run_ids``."""
-        query = select(runs.c.result)
-        if run_ids is not None:
-            query = query.where(runs.c.run_id.in_(list(run_ids)))
-        with self.engine.connect() as conn:
-            return [RunResult.from_dict(json.loads(text)) for text in conn.scalars(query)]
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(delete(memberships).where(memberships.c.suite == suite))
+                conn.execute(delete(suites).where(suites.c.suite == suite))
+                conn.execute(
+                    insert(suites).values(suite=suite, name=name, source=source, planned_at=now)
+                )
+                if rows:
+                    conn.execute(memberships.insert(), rows)
+
+        self._retry(write, f"recording suite {name}")
+
+    def suite_names(self) -> dict[str, tuple[str, str]]:
+        """Every suite with places: key -> (display name, source). Suites recorded before
+        suites had keys are their own name and source."""
+
+        def read() -> dict[str, tuple[str, str]]:
+            with self.engine.connect() as conn:
+                keys = set(conn.scalars(select(memberships.c.suite).distinct()))
+                known = {row.suite: (row.name, row.source) for row in conn.execute(select(suites))}
+            return {key: known.get(key, (key, key)) for key in sorted(keys)}
+
+        return self._retry(read, "reading suites")
+
+    def suites(self) -> list[str]:
+        """The keys of every suite with places."""
+        return list(self.suite_names())
+
+    def find_suite(self, wanted: str) -> str:
+        """The key of the suite ``wanted`` names: a key, a file path or a display name; one
+        clear error if none or several match."""
+        known = self.suite_names()
+        if wanted in known:
+            return wanted
+        path = Path(wanted)
+        if path.is_file():
+            from .suite import file_key
+
+            key = file_key(path)
+            if key in known:
+                return key
+        named = [key for key, (name, _) in known.items() if name == wanted]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            sources = ", ".join(known[k][1] for k in named)
+            raise BenchbenchError(
+                f"several suites are named {wanted!r} ({sources}); pass the suite file's path"
+            )
+        listing = ", ".join(sorted({name for name, _ in known.values()})) or "none"
+        raise BenchbenchError(
+            f"no suite {wanted!r} in {self.display_url} (stored suites: {listing})"
+        )
 
     def frame(self, suite: str | None = None) -> pd.DataFrame:
         """Suite memberships joined with their runs, one row per place: the membership
-        columns plus every scalar field of the stored result, ``data_wait_fraction`` and
-        ``source_train_seconds``.
+        columns (``suite`` is the key), ``suite_name``, every scalar field of the stored
+        result, ``data_wait_fraction`` and ``source_train_seconds``.
 
         Metrics are read from the stored JSON, so a metric added to results later needs no
         change of the table schema."""
@@ -191,18 +322,23 @@ class Store:
         query = query.join_from(memberships, runs, memberships.c.run_id == runs.c.run_id)
         if suite is not None:
             query = query.where(memberships.c.suite == suite)
+
+        def read() -> list[dict[str, Any]]:
+            with self.engine.connect() as conn:
+                return [dict(row) for row in conn.execute(query).mappings()]
+
+        names = self.suite_names()
         rows = []
-        with self.engine.connect() as conn:
-            for row in conn.execute(query).mappings():
-                result = json.loads(row["result"])
-                scalars = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
-                scalars["data_wait_fraction"] = (result.get("loader") or {}).get(
-                    "data_wait_fraction"
-                )
-                scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
-                place = {k: v for k, v in row.items() if k != "result"}
-                rows.append({**scalars, **place})
+        for row in self._retry(read, "reading the leaderboard's runs"):
+            result = json.loads(row.pop("result"))
+            scalars = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+            scalars["data_wait_fraction"] = (result.get("loader") or {}).get("data_wait_fraction")
+            scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
+            row["suite_name"] = names.get(row["suite"], (row["suite"], ""))[0]
+            rows.append({**scalars, **row})
         return pd.DataFrame(rows)
+
+    # -- tunings ---------------------------------------------------------------------------
 
     def set_tunings(self, suite: str, places: Mapping[tuple[str, str, str], Any]) -> None:
         """Record, for one suite, the tuning summary (a dict, or None for defaults) of each
@@ -218,23 +354,92 @@ class Store:
             for (track, task, candidate), summary in places.items()
             if summary is not None
         ]
-        with self.engine.begin() as conn:
-            conn.execute(delete(tunings).where(tunings.c.suite == suite))
-            if rows:
-                conn.execute(tunings.insert(), rows)
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(delete(tunings).where(tunings.c.suite == suite))
+                if rows:
+                    conn.execute(tunings.insert(), rows)
+
+        self._retry(write, "recording tunings")
 
     def tunings(self, suite: str | None = None) -> pd.DataFrame:
         """One row per tuned place: suite, track, task, candidate and the summary's fields."""
         query = select(tunings)
         if suite is not None:
             query = query.where(tunings.c.suite == suite)
-        with self.engine.connect() as conn:
-            rows = [
-                {**{k: v for k, v in row.items() if k != "summary"}, **json.loads(row["summary"])}
-                for row in conn.execute(query).mappings()
-            ]
-        return pd.DataFrame(rows)
 
-    def suites(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return sorted(set(conn.scalars(select(memberships.c.suite))))
+        def read() -> list[dict[str, Any]]:
+            with self.engine.connect() as conn:
+                return [
+                    {
+                        **{k: v for k, v in row.items() if k != "summary"},
+                        **json.loads(row["summary"]),
+                    }
+                    for row in conn.execute(query).mappings()
+                ]
+
+        return pd.DataFrame(self._retry(read, "reading tunings"))
+
+    # -- claims ----------------------------------------------------------------------------
+
+    def claim(self, run_id: str, owner: str, ttl: float = CLAIM_TTL_SECONDS) -> str | None:
+        """Claim a run for ``owner``. Returns None when ``owner`` holds it now (a fresh
+        claim, its own, or one taken over from a process whose heartbeat stopped more than
+        ``ttl`` seconds ago), else the live owner that holds it."""
+        now = time.time()
+
+        def take() -> str | None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(claims).values(run_id=run_id, owner=owner, heartbeat=now))
+                return None
+            except IntegrityError:
+                pass
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    update(claims)
+                    .where(
+                        claims.c.run_id == run_id,
+                        (claims.c.owner == owner) | (claims.c.heartbeat < now - ttl),
+                    )
+                    .values(owner=owner, heartbeat=now)
+                ).rowcount
+                if taken:
+                    return None
+                holder = conn.scalar(select(claims.c.owner).where(claims.c.run_id == run_id))
+            return holder or take()  # released in between: try again
+
+        return self._retry(take, f"claiming run {run_id}")
+
+    def claim_owners(self) -> set[str]:
+        """Every process that holds claims now."""
+
+        def read() -> set[str]:
+            with self.engine.connect() as conn:
+                return set(conn.scalars(select(claims.c.owner).distinct()))
+
+        return self._retry(read, "reading claims")
+
+    def heartbeat(self, owner: str) -> None:
+        """Say that ``owner`` is alive: renew all its claims."""
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(claims).where(claims.c.owner == owner).values(heartbeat=time.time())
+                )
+
+        self._retry(write, "renewing claims")
+
+    def release(self, owner: str, run_ids: Iterable[str] | None = None) -> None:
+        """Drop ``owner``'s claims (on ``run_ids``, or all of them)."""
+        query = delete(claims).where(claims.c.owner == owner)
+        if run_ids is not None:
+            query = query.where(claims.c.run_id.in_(list(run_ids)))
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(query)
+
+        self._retry(write, "releasing claims")

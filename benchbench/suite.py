@@ -25,6 +25,7 @@ candidate, ``sampler`` (tpe, random), ``pruner`` (median, hyperband, none), ``se
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -37,15 +38,15 @@ from .budget import Budget
 from .errors import BenchbenchError, unknown_name
 from .execute import resolve_spec
 from .plugins import KINDS, Registry
-from .spec import RunSpec
-from .tuning import Target, TuningConfig
+from .spec import DEFAULT_COMPONENTS, RunSpec
+from .tuning import Target, TuningConfig, tuned_hparams
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_SLOTS = {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
+DEFAULT_SLOTS = DEFAULT_COMPONENTS
 _SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning"}
 _TRACK_KEYS = {
     "name",
@@ -88,10 +89,29 @@ class Track:
 
 @dataclass(frozen=True)
 class Suite:
+    """A parsed suite. ``key`` identifies it in the results database: a registered suite's
+    name, or for a file its stem plus a hash of its absolute path (:func:`file_key`), so
+    two files with the same name never share a leaderboard. ``source`` says where it came
+    from."""
+
     name: str
     description: str
     tracks: tuple[Track, ...]
     path: Path | None = None
+    key: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
+        if not self.source:
+            object.__setattr__(self, "source", str(self.path or self.name))
+
+
+def file_key(path: Path) -> str:
+    """A suite file's key: ``<stem>@<8 hex digits of its absolute path>``."""
+    resolved = str(Path(path).resolve())
+    return f"{Path(path).stem}@{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -113,9 +133,11 @@ def _fail(where: str, message: str) -> BenchbenchError:
 
 def _read(path: Path) -> Any:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise _fail(str(path), f"cannot read suite file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise _fail(str(path), f"not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     try:
         if path.suffix == ".toml":
             return tomllib.loads(text)
@@ -128,11 +150,10 @@ def _read(path: Path) -> Any:
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, what: str) -> None:
-    unknown = set(raw) - allowed
+    unknown = [key for key in raw if key not in allowed]
     if unknown:
-        raise _fail(
-            where, f"unknown key(s) {sorted(unknown)} ({what} has: {', '.join(sorted(allowed))})"
-        )
+        listing = sorted(unknown, key=repr)
+        raise _fail(where, f"unknown key(s) {listing} ({what} has: {', '.join(sorted(allowed))})")
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -149,15 +170,26 @@ def _budget(value: Any, where: str) -> Budget | None:
     try:
         return Budget.from_dict(value)
     except (TypeError, ValueError) as exc:
-        raise _fail(where, str(exc)) from exc
+        raise _fail(where, str(exc).removeprefix("budget ")) from exc
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
+    """A table with string keys (hyperparameter names, component slots)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise _fail(where, f"must be a table, got {value!r}")
+    bad = [key for key in value if not isinstance(key, str)]
+    if bad:
+        raise _fail(where, f"keys must be names (text), got {bad[0]!r}")
     return dict(value)
+
+
+def _name(value: Any, where: str) -> str:
+    """A non-empty name: text, or a number written without quotes."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or str(value) == "":
+        raise _fail(where, f"must be a name, got {value!r}")
+    return str(value)
 
 
 def _tuning(value: Any, where: str, default: TuningConfig | None) -> TuningConfig | None:
@@ -175,13 +207,13 @@ def _tuning(value: Any, where: str, default: TuningConfig | None) -> TuningConfi
 
 
 def _candidate(value: Any, where: str) -> Candidate:
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         return Candidate(value, value)
-    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str) and value["name"]:
         _check_keys(value, {"name", "label", "hparams"}, where, "a candidate")
         return Candidate(
             value["name"],
-            str(value.get("label", value["name"])),
+            _name(value.get("label", value["name"]), f"{where}.label"),
             _mapping(value.get("hparams"), f"{where}.hparams"),
         )
     raise _fail(where, f"a candidate is a name or {{ name = ..., hparams = ... }}, got {value!r}")
@@ -196,9 +228,9 @@ def _track(
     for key in ("name", "kind", "candidates", "tasks"):
         if key not in raw:
             raise _fail(where, f"missing {key!r}")
-    name = raw["name"]
+    name = _name(raw["name"], f"{where}.name")
     where = f"{where} ({name})"
-    if raw["kind"] not in KINDS or raw["kind"] == "task":
+    if not isinstance(raw["kind"], str) or raw["kind"] not in KINDS or raw["kind"] == "task":
         raise _fail(
             f"{where}.kind", f"must be one of arch, regularizer, ssl, finetune; got {raw['kind']!r}"
         )
@@ -214,7 +246,7 @@ def _track(
     if baseline not in labels:
         raise _fail(f"{where}.baseline", f"{baseline!r} is not one of the candidates {labels}")
     tasks = raw["tasks"]
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
         raise _fail(f"{where}.tasks", "must be a non-empty list of task names")
     fixed = _mapping(raw.get("fixed"), f"{where}.fixed")
     bad = set(fixed) - (set(KINDS) - {"task"})
@@ -224,10 +256,13 @@ def _track(
             "names the components that are not under test: "
             "arch, regularizer, ssl, finetune (not the track's own kind)",
         )
+    for slot, component in fixed.items():
+        if not isinstance(component, str) or not component:
+            raise _fail(f"{where}.fixed.{slot}", f"must be a component name, got {component!r}")
     if raw["kind"] != "arch" and "arch" not in fixed:
         raise _fail(f"{where}.fixed", "must name the arch every candidate runs on")
     return Track(
-        name=str(name),
+        name=name,
         kind=raw["kind"],
         candidates=candidates,
         baseline=baseline,
@@ -240,7 +275,9 @@ def _track(
     )
 
 
-def parse_suite(raw: Any, name: str, path: Path | None = None) -> Suite:
+def parse_suite(
+    raw: Any, name: str, path: Path | None = None, key: str = "", source: str = ""
+) -> Suite:
     """Validate a suite's parsed contents; every problem names the file and the key."""
     where = str(path or name)
     if not isinstance(raw, Mapping):
@@ -258,7 +295,14 @@ def parse_suite(raw: Any, name: str, path: Path | None = None) -> Suite:
     names = [t.name for t in parsed]
     if len(set(names)) != len(names):
         raise _fail(where, f"track names must be unique, got {names}")
-    return Suite(name=name, description=str(raw.get("description", "")), tracks=parsed, path=path)
+    return Suite(
+        name=name,
+        description=str(raw.get("description", "")),
+        tracks=parsed,
+        path=path,
+        key=key,
+        source=source,
+    )
 
 
 def load_suite(name_or_path: str, registry: Registry) -> Suite:
@@ -267,11 +311,11 @@ def load_suite(name_or_path: str, registry: Registry) -> Suite:
     if path.suffix in (".toml", ".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise BenchbenchError(f"suite file {path} does not exist")
-        return parse_suite(_read(path), path.stem, path)
+        return parse_suite(_read(path), path.stem, path, file_key(path), str(path.resolve()))
     if name_or_path not in registry.suites:
         raise unknown_name("suite", name_or_path, registry.suites)
-    path = registry.suites[name_or_path][0]
-    return parse_suite(_read(path), name_or_path, path)
+    path, origin = registry.suites[name_or_path]
+    return parse_suite(_read(path), name_or_path, path, source=f"from {origin.describe()}")
 
 
 def _for_task(hparams: Mapping[str, Any], task: str, registry: Registry) -> dict[str, Any]:
@@ -296,6 +340,39 @@ def target(
     return Target(task=task, **names, fixed=fixed, budget=budget, device=device)
 
 
+def tuned_places(
+    suite: Suite,
+    pm: Any,
+    storage: Any,
+    device: str,
+    data_dir: Path | None,
+    say: Callable[[str], None],
+) -> dict[tuple[str, str, str], dict[str, Any] | None]:
+    """Each (track, task, candidate) place's tuning summary (None: no study, defaults), under
+    the track's tuning protocol or, without one, 'benchbench tune's defaults; ``say`` gets a
+    line per track saying which places run tuned and which do not, wherever any is tuned or
+    tuning is asked for."""
+    places: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+    for track in suite.tracks:
+        config = track.tuning or TuningConfig()  # 'benchbench tune' defaults: found if tuned
+        missing = []
+        for task in track.tasks:
+            for candidate in track.candidates:
+                found = target(track, task, candidate, pm.registry, device)
+                summary = tuned_hparams(found, config, pm, storage, data_dir)
+                places[(track.name, task, candidate.label)] = summary and summary.to_dict()
+                if summary is None:
+                    missing.append(f"{task}/{candidate.label}")
+        tuned = len(track.tasks) * len(track.candidates) - len(missing)
+        if track.tuning is None and not tuned:
+            continue  # an untuned track of a suite without tuning: nothing to say
+        line = f"track {track.name}: {tuned} places tuned ({config.trials} trials each)"
+        if missing:
+            line += f"; no study, defaults for {', '.join(missing)} (run 'benchbench tune')"
+        say(line)
+    return places
+
+
 Tuned = Callable[[Track, str, Candidate], Mapping[str, Any] | None]
 """Given a track, task and candidate, the tuned hyperparameters to run it with, or None."""
 
@@ -306,6 +383,7 @@ def plan(
     device: str = "cpu",
     seeds: int | None = None,
     tuned: Tuned | None = None,
+    data_dir: Path | None = None,
 ) -> list[PlannedRun]:
     """Every run of the suite as a resolved spec, in track, task, candidate, seed order;
     with the hyperparameters ``tuned`` gives (under the fixed ones) where it gives any.
@@ -339,6 +417,7 @@ def plan(
                                 **candidate.hparams,
                             },
                             device=device,
+                            data_dir=data_dir,
                         )
                     except BenchbenchError as exc:
                         raise BenchbenchError(
@@ -346,7 +425,7 @@ def plan(
                         ) from exc
                     runs.append(
                         PlannedRun(
-                            suite.name,
+                            suite.key,
                             track.name,
                             task,
                             candidate.label,

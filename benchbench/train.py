@@ -138,19 +138,53 @@ def _pretraining_inputs(splits: Splits) -> torch.Tensor:
     return torch.cat(parts)
 
 
+EXPLODE_FACTOR = 10.0
+EXPLODE_STEPS = 20
+"""A loss counts as exploded when it stays above ``EXPLODE_FACTOR`` x max(1, its first
+value) for ``EXPLODE_STEPS`` steps in a row: far above where any healthy run starts, for
+long enough that a spike is not mistaken for it."""
+
+
 class _Divergence:
-    """Notices a non-finite loss. On the CPU every step (``.item()`` is free); on an
-    accelerator ``.item()`` would sync every step, so it accumulates and looks when asked."""
+    """Notices a loss that is not finite, or that explodes (see ``EXPLODE_FACTOR``). On the
+    CPU it looks every step (``.item()`` is free); on an accelerator ``.item()`` would sync
+    every step, so it accumulates on the device and looks when asked. Returns the reason."""
 
     def __init__(self, device: torch.device) -> None:
         self.every_step = device.type == "cpu"
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+        self.streak = torch.zeros((), dtype=torch.int64, device=device)
+        self.exploded = torch.zeros((), dtype=torch.bool, device=device)
+        self.ceiling: torch.Tensor | float | None = None
+        self.steps = self.over = 0
 
-    def __call__(self, loss: torch.Tensor, check: bool) -> bool:
+    def __call__(self, loss: torch.Tensor, check: bool) -> str | None:
+        self.steps += 1
         if self.every_step:
-            return not math.isfinite(loss.item())
-        self.nonfinite |= ~torch.isfinite(loss.detach())
-        return check and bool(self.nonfinite)
+            value = loss.item()
+            if not math.isfinite(value):
+                return f"non-finite loss at step {self.steps}"
+            if self.ceiling is None:
+                self.ceiling = EXPLODE_FACTOR * max(1.0, value)
+            self.over = self.over + 1 if value > self.ceiling else 0
+            return self._exploded(value) if self.over >= EXPLODE_STEPS else None
+        value = loss.detach()
+        self.nonfinite |= ~torch.isfinite(value)
+        if self.ceiling is None:
+            self.ceiling = EXPLODE_FACTOR * value.clamp(min=1.0)
+        self.streak = (self.streak + 1) * (value > self.ceiling)
+        self.exploded |= self.streak >= EXPLODE_STEPS
+        if not check:
+            return None
+        if bool(self.nonfinite):
+            return f"non-finite loss by step {self.steps}"
+        return self._exploded(value.item()) if bool(self.exploded) else None
+
+    def _exploded(self, value: float) -> str:
+        return (
+            f"loss exploded: above {float(self.ceiling):.3g} ({EXPLODE_FACTOR:g}x its start) "
+            f"for {EXPLODE_STEPS} steps in a row, {value:.3g} at step {self.steps}"
+        )
 
 
 class _Loop:
@@ -213,6 +247,7 @@ class _Loop:
         self.target_point: dict[str, Any] | None = None
         self.data_wait = self.eval_seconds = 0.0
         self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
+        self.divergence: str | None = None
 
     def _unlabeled_stream(self, x_u: torch.Tensor | None, purpose: int) -> DeviceStream:
         """Unlabeled batches (with dummy labels) of ``ratio`` x the labeled batch size, on
@@ -275,7 +310,9 @@ class _Loop:
             optimizer.step()
             clock.tick(len(x))
             done = clock.progress() >= end
-            if diverged(loss, check=done or clock.steps % 25 == 0):
+            reason = diverged(loss, check=done or clock.steps % 25 == 0)
+            if reason:
+                self.divergence = f"pretraining: {reason}"
                 return "diverged"
         clock.pause()
         self.pretrain = {"steps": clock.steps, "seconds": clock.seconds, "loss": loss.item()}
@@ -328,7 +365,9 @@ class _Loop:
             parts.regularizer.on_step(self.model, progress)
 
             at_eval = (clock.steps - start_step) % eval_interval == 0 or clock.exhausted()
-            if diverged(loss, check=at_eval):
+            reason = diverged(loss, check=at_eval)
+            if reason:
+                self.divergence = reason
                 return "diverged"
             if at_eval:
                 clock.pause()
@@ -456,6 +495,8 @@ class _Loop:
             pretrain_steps=self.pretrain["steps"],
             pretrain_seconds=self.pretrain["seconds"],
             pretrain_loss=self.pretrain["loss"],
+            chance_accuracy=1.0 / self.parts.task.num_classes,
+            error=self.divergence,
         )
 
 

@@ -8,6 +8,11 @@ and the tuning protocol. A study that already exists is resumed, and several pro
 (one machine or many, through PostgreSQL) share it: each runs trials until the study holds
 the number asked for. ``benchbench run`` then runs the best configuration of the first
 ``trials`` finished trials for every seed and scores it on test.
+
+Each trial is a job for an executor — by default a worker process with the same time limit
+as ``benchbench run``'s — so a trial that hangs or kills its process costs that trial only
+(recorded as a failed trial, which counts as effort spent). The worker reports the trial's
+eval points to the study itself (:class:`TrialReporter`), so pruning works wherever it runs.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from .budget import Budget
+from .database import display, parse_url, reason
 from .errors import BenchbenchError
-from .execute import build_components, execute, resolve_spec
+from .execute import build_components, resolve_spec
+from .executors import Executor, InProcessExecutor, Job
+from .interrupts import StopSignals
 from .plugins import PluginManager
 from .spec import RunSpec
 from .train import loop_search_space
@@ -49,21 +57,28 @@ class TuningConfig:
     budget: Budget | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.trials, int) or self.trials < 1:
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ValueError(f"tuning trials must be a positive integer, got {self.trials!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"tuning sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.pruner not in PRUNERS:
             raise ValueError(f"tuning pruner must be one of {PRUNERS}, got {self.pruner!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"tuning seed must be an integer, got {self.seed!r}")
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            raise ValueError(
+                f"tuning budget must be a table such as {{ steps = 100 }}, got {self.budget!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TuningConfig:
         """From a suite file's ``[tuning]`` table."""
         unknown = set(data) - _KEYS
         if unknown:
-            raise ValueError(f"unknown tuning key(s) {sorted(unknown)}; use {sorted(_KEYS)}")
+            listing = sorted(map(str, unknown))
+            raise ValueError(f"unknown tuning key(s) {listing}; use {sorted(_KEYS)}")
         values = dict(data)
-        if values.get("budget") is not None:
+        if isinstance(values.get("budget"), Mapping):
             values["budget"] = Budget.from_dict(values["budget"])
         return cls(**values)
 
@@ -85,7 +100,13 @@ class Target:
     budget: Budget | None = None
     device: str = "cpu"
 
-    def spec(self, pm: PluginManager, hparams: Mapping[str, Any], seed: int) -> RunSpec:
+    def spec(
+        self,
+        pm: PluginManager,
+        hparams: Mapping[str, Any],
+        seed: int,
+        data_dir: Path | None = None,
+    ) -> RunSpec:
         return resolve_spec(
             pm.registry,
             task=self.task,
@@ -97,14 +118,17 @@ class Target:
             seed=seed,
             budget=self.budget,
             device=self.device,
+            data_dir=data_dir,
         )
 
 
-def study_name(target: Target, config: TuningConfig, pm: PluginManager) -> str:
+def study_name(
+    target: Target, config: TuningConfig, pm: PluginManager, data_dir: Path | None = None
+) -> str:
     """A stable study name for a candidate under a protocol: a hash of the resolved spec
-    (every default included, so a changed default starts a new study), without its seed
-    and device, plus the protocol."""
-    spec = target.spec(pm, {}, config.seed).to_dict()
+    (every default included, so a changed default starts a new study; the data's
+    fingerprint too), without its seed and device, plus the protocol."""
+    spec = target.spec(pm, {}, config.seed, data_dir).to_dict()
     identity = {k: v for k, v in spec.items() if k not in ("seed", "device")}
     text = json.dumps({"spec": identity, **config.protocol()}, sort_keys=True, default=str)
     return "benchbench-" + hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -128,7 +152,8 @@ def open_storage(url: str) -> Any:
     heartbeats let a resumed tuning fail the trials of a process that died."""
     import optuna
 
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    is_sqlite = parse_url(url).drivername.startswith("sqlite")
+    engine_kwargs = {"connect_args": {"timeout": 60}} if is_sqlite else {"pool_pre_ping": True}
     _quiet()
     for attempt in range(_OPEN_ATTEMPTS):
         try:
@@ -137,18 +162,21 @@ def open_storage(url: str) -> Any:
             )
         except Exception as exc:  # SQLAlchemy, driver and Optuna errors alike
             if attempt + 1 == _OPEN_ATTEMPTS:
-                reason = " ".join(str(exc).split())[:300]
-                raise BenchbenchError(f"cannot open tuning storage: {reason}") from exc
+                raise BenchbenchError(
+                    f"cannot open tuning storage {display(url)}: {reason(exc)}"
+                ) from exc
             time.sleep(0.5 * (attempt + 1))  # two processes creating the tables at once
     raise AssertionError("unreachable")
 
 
 def _quiet() -> None:
-    """Optuna's INFO line per trial and its warnings that heartbeats are experimental (they
-    are, and they are what lets a resumed tuning fail a dead process's trials)."""
+    """Optuna's INFO line per trial, its warning with a traceback per failed trial (the
+    trial's run says why it failed, and ``tune`` counts them), and its warnings that
+    heartbeats are experimental (they are, and they are what lets a resumed tuning fail a
+    dead process's trials)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
@@ -250,6 +278,42 @@ def summarize(study: Any, trials: int | None = None) -> Summary:
     )
 
 
+class Interrupted(Exception):
+    """Tuning was asked to stop (Ctrl-C, SIGTERM): the running trial's worker was ended."""
+
+
+@dataclass
+class TrialReporter:
+    """Reports a trial's eval points to its study and raises ``TrialPruned`` when the
+    pruner says so; picklable, so it runs in the worker process that trains the trial and
+    opens the study there (from the storage URL) on its first call."""
+
+    url: str
+    study: str
+    trial_id: int
+    pruner: str
+    _trial: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_trial": None}
+
+    def __call__(self, point: dict[str, Any]) -> None:
+        import optuna
+
+        if self._trial is None:
+            _quiet()
+            study = optuna.load_study(
+                study_name=self.study,
+                storage=open_storage(self.url),
+                sampler=optuna.samplers.RandomSampler(),
+                pruner=_pruner(TuningConfig(pruner=self.pruner)),
+            )
+            self._trial = optuna.trial.Trial(study, self.trial_id)
+        self._trial.report(point["val_accuracy"], point["step"])
+        if self._trial.should_prune():
+            raise optuna.TrialPruned()
+
+
 def tune(
     target: Target,
     config: TuningConfig,
@@ -258,14 +322,22 @@ def tune(
     data_dir: Path | None = None,
     worker: int = 0,
     progress: Callable[[Summary], None] | None = None,
+    executor: Executor | None = None,
+    stop: StopSignals | None = None,
 ) -> Summary:
     """Run trials of ``target`` until its study holds ``config.trials`` finished ones, then
     summarise them. Resumes a stored study; shares it with other processes (give each a
-    different ``worker`` so their samplers draw differently)."""
+    different ``worker`` so their samplers draw differently).
+
+    Each trial's run is a job for ``executor`` (default: in this process). A trial whose run
+    diverges scores 0; one that fails or times out is a failed trial that counts as effort
+    spent. When ``stop`` is requested the running trial is ended (it does not count, and a
+    resumed tuning redoes it) and :class:`Interrupted` is raised."""
     import optuna
 
     _quiet()
-    name = study_name(target, config, pm)
+    executor = executor or InProcessExecutor(pm, data_dir)
+    name = study_name(target, config, pm, data_dir)
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -280,14 +352,9 @@ def tune(
     def objective(trial: Any) -> float:
         hparams = suggest(trial, target, pm)
         trial.set_user_attr("hparams", hparams)
-        spec = target.spec(pm, hparams, config.seed)
-
-        def report(point: dict[str, Any]) -> None:
-            trial.report(point["val_accuracy"], point["step"])
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-
-        result = execute(spec, pm, data_dir, on_eval=report, score_test=False)
+        spec = target.spec(pm, hparams, config.seed, data_dir)
+        reporter = TrialReporter(storage.url, name, trial._trial_id, config.pruner)
+        result = _run_trial(Job(spec, reporter, score_test=False), executor, stop)
         trial.set_user_attr("train_seconds", result.train_seconds)
         trial.set_user_attr("status", result.status)
         if result.status == "diverged":
@@ -308,11 +375,35 @@ def tune(
     return summarize(study, config.trials)
 
 
+def _run_trial(job: Job, executor: Executor, stop: StopSignals | None) -> Any:
+    """The trial's run result; re-raises ``TrialPruned`` from its worker."""
+    import optuna
+
+    executor.submit(job)
+    while True:
+        if stop is not None and stop.requested:
+            executor.stop()
+            raise Interrupted()
+        finished_ = executor.wait(timeout=0.5)
+        if finished_:
+            break
+    _, result = finished_[0]
+    if isinstance(result, optuna.TrialPruned):
+        raise result
+    if isinstance(result, BaseException):  # the reporter could not reach the study
+        raise BenchbenchError(f"tuning storage: {reason(result)}")
+    return result
+
+
 def tuned_hparams(
-    target: Target, config: TuningConfig, pm: PluginManager, storage: Any
+    target: Target,
+    config: TuningConfig,
+    pm: PluginManager,
+    storage: Any,
+    data_dir: Path | None = None,
 ) -> Summary | None:
     """The tuning summary of ``target`` if a study with finished trials exists, else None."""
-    study = load_study(storage, study_name(target, config, pm))
+    study = load_study(storage, study_name(target, config, pm, data_dir))
     if study is None or not finished(study):
         return None
     summary = summarize(study, config.trials)

@@ -7,6 +7,7 @@ It brings a tiny synthetic task (fast, separable), regularizers that misbehave o
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import torch
@@ -65,21 +66,36 @@ class SlowBlobs(Blobs):
         return Splits(_Slow(splits.train, self.hparams["delay"]), splits.val, splits.test)
 
 
-class Diverge(Regularizer):
+class Inflate(Regularizer):
+    """Multiplies the loss by ``factor`` from step ``at`` on: it explodes without ever being
+    NaN (AdamW barely notices a scaled loss, so the model itself stays sane)."""
+
+    name = "inflate"
+    summary = "finite loss multiplied a millionfold after a few steps (tests only)"
+    defaults = {"at": 5, "factor": 1e6}
+
+    def __init__(self, **hparams):
+        super().__init__(**hparams)
+        self.calls = 0
+
+    def factor(self) -> float:
+        return self.hparams["factor"]
+
+    def loss(self, logits, targets):
+        self.calls += 1
+        loss = super().loss(logits, targets)
+        return loss * self.factor() if self.calls >= self.hparams["at"] else loss
+
+
+class Diverge(Inflate):
     """Returns a NaN loss from step ``at`` on."""
 
     name = "diverge"
     summary = "NaN loss after a few steps (tests only)"
     defaults = {"at": 3}
 
-    def __init__(self, **hparams):
-        super().__init__(**hparams)
-        self.calls = 0
-
-    def loss(self, logits, targets):
-        self.calls += 1
-        loss = super().loss(logits, targets)
-        return loss * float("nan") if self.calls >= self.hparams["at"] else loss
+    def factor(self) -> float:
+        return float("nan")
 
 
 class Explode(Regularizer):
@@ -93,13 +109,13 @@ class Explode(Regularizer):
 
 
 class Hang(Regularizer):
-    """Sleeps far longer than any test's timeout."""
+    """Blocks for good on its first batch: only a time limit ends it."""
 
     name = "hang"
-    summary = "sleeps for a minute on its first batch (tests only)"
+    summary = "blocks forever on its first batch (tests only)"
 
     def transform(self, x, targets, generator):
-        time.sleep(60)
+        threading.Event().wait()
         return x, targets
 
 
@@ -182,5 +198,15 @@ class Observer:
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for cls in (Blobs, SlowBlobs, WatchedBlobs, Diverge, Explode, Hang, Crash, PretrainProbe):
+    for cls in (
+        Blobs,
+        SlowBlobs,
+        WatchedBlobs,
+        Diverge,
+        Inflate,
+        Explode,
+        Hang,
+        Crash,
+        PretrainProbe,
+    ):
         registry.add(cls)

@@ -33,6 +33,7 @@ def rows(candidate, accuracies, baseline=False, statuses=None, ttt=None):
             "finetune": "full",
             "device": "cpu",
             "best_val_accuracy": acc,
+            "chance_accuracy": 0.1,
         }
         for i, (acc, status) in enumerate(zip(accuracies, statuses, strict=True))
     ]
@@ -63,7 +64,8 @@ def test_board_means_intervals_deltas_and_ranks():
         + rows("broken", [0.99, 0.0, 0.0], statuses=["ok", "diverged", "failed"])
     )
     board = leaderboard.build(frame).set_index("candidate")
-    assert list(board.index) == ["broken", "mixup", "none"]
+    # broken has the best ok seed (0.99) but ranks last: its seeds did not all end ok
+    assert list(board.index) == ["mixup", "none", "broken"]
     assert list(board["rank"]) == [1, 2, 3]
     mixup, none, broken = board.loc["mixup"], board.loc["none"], board.loc["broken"]
     assert mixup["test_accuracy_mean"] == pytest.approx(0.85)
@@ -75,11 +77,50 @@ def test_board_means_intervals_deltas_and_ranks():
     )
     assert none["delta_vs_baseline"] == 0.0 and pd.isna(none["delta_ci95"])
     assert mixup["time_to_target_s"] == 2.0 and mixup["reached_target"] == 3
-    assert none["time_to_target_s"] == 1.5 and none["reached_target"] == 1
-    # failed and diverged seeds count as seeds, not in the mean
-    assert (broken["seeds"], broken["ok"]) == (3, 1)
-    assert broken["test_accuracy_mean"] == pytest.approx(0.99)
+    # one of two seeds missed the target: the median of (1.5, never) is never
+    assert pd.isna(none["time_to_target_s"]) and none["reached_target"] == 1
+    # the diverged seed counts as chance (0.1), the failed one is left out
+    assert (broken["seeds"], broken["ok"], broken["diverged"], broken["failed"]) == (3, 1, 1, 1)
+    assert broken["test_accuracy_mean"] == pytest.approx((0.99 + 0.1) / 2)
+    assert broken["test_accuracy_ci95"] == pytest.approx(
+        T_975[1] * float(pd.Series([0.99, 0.1]).std()) / math.sqrt(2)
+    )
+    assert broken["delta_vs_baseline"] == pytest.approx(0.545 - 0.75)
+    assert not broken["complete"] and mixup["complete"]
+    assert pd.isna(broken["time_to_target_s"]) and broken["reached_target"] == 0
     assert mixup["loader_verdict"] == "compute-bound" and mixup["params"] == 1000
+
+
+def test_incomplete_rows_never_outrank_complete_ones_and_nan_is_never_shown():
+    frame = pd.DataFrame(
+        rows("none", [0.70, 0.80, 0.75], baseline=True)
+        + rows("flaky", [0.95, 0.95, 0.0], statuses=["ok", "ok", "failed"])
+        + rows("lucky", [0.99, 0.99, 0.0], statuses=["ok", "ok", "diverged"])
+        + rows("gone", [0.0, 0.0], statuses=["diverged", "diverged"])
+        + rows("dead", [0.0, 0.0], statuses=["failed", "timed-out"])
+    )
+    board = leaderboard.build(frame).set_index("candidate")
+    assert list(board.index) == ["none", "flaky", "lucky", "gone", "dead"]
+    assert list(board["rank"].astype(object).where(board["rank"].notna(), None)) == [
+        1,
+        2,
+        3,
+        4,
+        None,
+    ]
+    assert board.loc["flaky", "test_accuracy_mean"] == pytest.approx(0.95)
+    assert board.loc["lucky", "test_accuracy_mean"] == pytest.approx((0.99 * 2 + 0.1) / 3)
+    assert board.loc["gone", "test_accuracy_mean"] == pytest.approx(0.1)
+    assert board.loc["gone", "test_accuracy_ci95"] == 0.0
+    assert pd.isna(board.loc["dead", "test_accuracy_mean"])
+    for fmt in ("markdown", "plain"):
+        text = leaderboard.render(leaderboard.build(frame), fmt)
+        assert "nan" not in text.lower() and "<NA>" not in text and "None" not in text
+        assert "2/3: 1 failed" in text and "2/3: 1 diverged" in text
+        assert "0/2: 2 diverged" in text and "0/2: 2 failed" in text
+        assert leaderboard.RULE in " ".join(text.split())
+    records = json.loads(leaderboard.render(leaderboard.build(frame), "json"))
+    assert all(not (isinstance(v, float) and math.isnan(v)) for r in records for v in r.values())
 
 
 def test_renderings_carry_the_promised_fields():

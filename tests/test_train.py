@@ -70,7 +70,46 @@ def test_a_diverging_run_is_recorded_as_diverged(pm, data_dir):
     )
     assert result.status == "diverged"
     assert result.steps == 3
-    assert result.test_accuracy is None and result.error is None
+    assert result.test_accuracy is None and result.error == "non-finite loss at step 3"
+    assert result.chance_accuracy == 0.25  # what the seed counts as on a leaderboard
+
+
+def test_a_loss_that_explodes_without_nan_is_divergence_too(pm, data_dir):
+    from benchbench.train import EXPLODE_STEPS
+
+    inflated = run(pm, data_dir, regularizer="inflate", budget=Budget(steps=200))
+    assert inflated.status == "diverged" and inflated.steps == 5 + EXPLODE_STEPS - 1
+    assert inflated.error.startswith("loss exploded: above ")
+    # AdamW at a learning rate of a million: finite, enormous losses, chance-level model
+    wild = run(pm, data_dir, hparams={"lr": 1e6}, budget=Budget(steps=200))
+    assert wild.status == "diverged" and "loss exploded" in wild.error
+    assert run(pm, data_dir, hparams={"lr": 0.03}, budget=Budget(steps=200)).status == "ok"
+
+
+@pytest.mark.parametrize("device_mode", ["every step", "accumulated"])
+def test_the_divergence_rule_by_hand(device_mode):
+    """First loss 3 -> ceiling 30; 20 steps in a row above it; a dip restarts the count."""
+    import torch
+
+    from benchbench.train import _Divergence
+
+    watch = _Divergence(torch.device("cpu"))
+    watch.every_step = device_mode == "every step"
+    losses = [3.0, 2.0] + [31.0] * 19 + [29.0] + [31.0] * 19 + [31.0]
+    reasons = [watch(torch.tensor(v), check=True) for v in losses]
+    first = next(i for i, r in enumerate(reasons) if r) + 1
+    assert first == len(losses)  # step 42: the 20th step in a row above 30
+    assert "above 30 (10x its start) for 20 steps in a row, 31 at step 42" in reasons[-1]
+    small = _Divergence(torch.device("cpu"))  # a start below 1 counts as 1: ceiling 10
+    assert [small(torch.tensor(v), check=True) for v in [0.2] + [9.0] * 30] == [None] * 31
+    nan = _Divergence(torch.device("cpu"))
+    nan.every_step = device_mode == "every step"
+    assert nan(torch.tensor(1.0), check=False) is None
+    if nan.every_step:  # the CPU looks at once
+        assert nan(torch.tensor(float("inf")), check=False) == "non-finite loss at step 2"
+    else:  # an accelerator looks when asked, and remembers
+        assert nan(torch.tensor(float("inf")), check=False) is None
+        assert nan(torch.tensor(1.0), check=True) == "non-finite loss by step 3"
 
 
 def test_an_exception_in_a_plugin_fails_only_its_run_and_names_it(pm, data_dir):

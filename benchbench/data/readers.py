@@ -12,6 +12,7 @@ Nothing here downloads: missing files raise :class:`BenchbenchError` naming wher
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import pickle
 from collections.abc import Sequence
@@ -73,11 +74,15 @@ def read_idx(path: Path) -> np.ndarray:
     )
 
 
+def idx_pair_names(prefix: str) -> list[str]:
+    """``<prefix>-images-idx3-ubyte`` and ``<prefix>-labels-idx1-ubyte``."""
+    return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+
+
 def read_idx_pair(folder: Path, prefix: str, what: str) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels ``<prefix>-images-idx3-ubyte`` / ``<prefix>-labels-idx1-ubyte``."""
     arrays = []
-    for kind, dims in (("images", 3), ("labels", 1)):
-        name = f"{prefix}-{kind}-idx{dims}-ubyte"
+    for name in idx_pair_names(prefix):
         path = find(folder, name)
         if path is None:
             raise missing(what, folder / name, "put the four IDX files (plain or .gz) there")
@@ -98,14 +103,53 @@ def read_cifar(
         path = folder / name
         if not path.is_file():
             raise missing(what, path, "unpack the python version of the dataset there")
-        with open(path, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
+        batch = load_pickle(path)
         try:
             images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.append(np.asarray(batch[label_key.encode()], dtype=np.int64))
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise BenchbenchError(f"{path} is not a CIFAR python batch ({exc})") from exc
     return np.concatenate(images), np.concatenate(labels)
+
+
+def _numpy_globals() -> dict[tuple[str, str], object]:
+    """The only callables a CIFAR batch needs to rebuild its arrays, under the module names
+    NumPy 1 and 2 and Python 2 and 3 pickles use; each only builds arrays from data."""
+    core = getattr(np, "_core", None) or np.core
+    allowed: dict[tuple[str, str], object] = {("_codecs", "encode"): codecs.encode}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = core.multiarray._reconstruct
+        allowed[(module, "scalar")] = core.multiarray.scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):
+        allowed[(module, "_frombuffer")] = core.numeric._frombuffer
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    return allowed
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles builtin containers and NumPy arrays, and refuses every other global, so a
+    crafted file in the data folder cannot run code (``pickle.load`` would run any)."""
+
+    allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str) -> object:
+        found = self.allowed.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+        return found
+
+
+def load_pickle(path: Path) -> object:
+    """A pickle of NumPy arrays and builtin containers (Python 2 strings read as bytes, as
+    the CIFAR batches need); anything else in it is refused with one clear line."""
+    try:
+        with open(path, "rb") as handle:
+            return _ArraysOnly(handle, encoding="bytes").load()
+    except pickle.UnpicklingError as exc:
+        raise BenchbenchError(f"{path} is not a CIFAR python batch ({exc})") from exc
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise BenchbenchError(f"{path} is not a CIFAR python batch (damaged: {exc})") from exc
 
 
 class ImageFolder(Dataset):

@@ -34,6 +34,10 @@ class _CIFARTask(Task):
         horizontal flips."""
         return random_flip(random_shift(x, round(4 * strength), generator), generator)
 
+    def data_files(self, data_dir: Path) -> list[Path]:
+        folder = Path(data_dir) / self.folder
+        return [folder / name for name in (*self.train_files, *self.test_files)]
+
     def load(self, data_dir: Path) -> Splits:
         folder = Path(data_dir) / self.folder
         x_train, y_train = read_cifar(folder, self.train_files, self.label_key, self.name)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from benchbench import Budget, Splits, Task
-from benchbench.data.readers import read_idx_pair
+from benchbench.data.readers import find, idx_pair_names, read_idx_pair
 
 from ._augment import random_flip, random_shift
 from ._common import standardized_splits, train_val_test
@@ -35,6 +35,12 @@ class _IDXTask(Task):
         """Shifts of up to 2 pixels (and mirror images where they keep the class)."""
         x = random_shift(x, round(2 * strength), generator)
         return random_flip(x, generator) if self.flips else x
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        """The four IDX files, plain or gzipped, whichever is there."""
+        raw = Path(data_dir) / self.folder / "raw"
+        names = [*idx_pair_names("train"), *idx_pair_names("t10k")]
+        return [find(raw, name) or raw / name for name in names]
 
     def load(self, data_dir: Path) -> Splits:
         raw = Path(data_dir) / self.folder / "raw"

@@ -109,3 +109,64 @@ def test_digits_png_is_digits_from_disk(data_dir):
         x, y = png.test[k]
         assert y == label == int(plain.test.y[position])
         assert torch.allclose(x, plain.test.x[position], atol=1e-5)  # same image and scaling
+
+
+class _Payload:
+    """What a crafted 'data_batch_1' holds: unpickling it would run a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_a_crafted_cifar_pickle_is_refused_without_running_it(tmp_path, protocol):
+    import pickle
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+    evil = {b"data": _Payload(marker), b"labels": [0]}
+    (folder / "data_batch_1").write_bytes(pickle.dumps(evil, protocol=protocol))
+    with pytest.raises(BenchbenchError, match=r"refusing to unpickle (posix|os|nt)\.system"):
+        read_cifar(folder, ["data_batch_1"], "labels", "cifar10")
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(evil, protocol=protocol))  # the same file, unpickled plainly,
+    assert marker.exists()  # does run its payload: the test's payload is real
+
+
+def test_a_truncated_cifar_batch_is_one_clear_error(tmp_path):
+    fake_cifar10(tmp_path)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(BenchbenchError, match="data_batch_3 is not a CIFAR python batch"):
+        read_cifar(path.parent, ["data_batch_3"], "labels", "cifar10")
+
+
+def test_file_tasks_fingerprint_their_files_by_content(tmp_path):
+    from benchbench.execute import resolve_spec
+
+    registry = get_plugin_manager(PluginConfig()).registry
+    fake_mnist(tmp_path, "MNIST")
+
+    def run_id():
+        return resolve_spec(registry, task="mnist", arch="mlp", data_dir=tmp_path).run_id
+
+    first = run_id()
+    assert run_id() == first  # cached by size and time, same content
+    images = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    data = bytearray(images.read_bytes())
+    data[-1] ^= 0xFF  # one pixel of one test image
+    images.write_bytes(bytes(data))
+    assert run_id() != first
+    data[-1] ^= 0xFF
+    images.write_bytes(bytes(data))
+    assert run_id() == first  # the same bytes again: the same runs
+    images.unlink()
+    assert run_id() != first
+    digits = resolve_spec(registry, task="digits", arch="mlp", data_dir=tmp_path)
+    assert digits.data is None and "data" not in digits.to_dict()  # bundled: ids unchanged

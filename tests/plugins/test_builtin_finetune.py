@@ -53,6 +53,19 @@ def test_a_transfer_run_starts_from_the_cached_source_model(data_dir):
     assert first.test_accuracy > 0.5  # 5 classes, 10 labels each: chance is 0.2
 
 
+def test_a_damaged_cached_source_model_is_trained_again(data_dir):
+    spec = resolve_spec(PM.registry, task="digits-transfer", arch="cnn", budget=Budget(steps=2))
+    good = execute(spec, PM, data_dir)
+    path = data_dir / "sources" / f"{good.source['run_id']}.pt"
+    intact = path.read_bytes()
+    path.write_bytes(intact[: len(intact) // 2])  # a truncated write, a full disk
+    rebuilt = execute(spec, PM, data_dir)
+    assert rebuilt.status == "ok" and not rebuilt.source["cached"]
+    assert rebuilt.source["test_accuracy"] == good.source["test_accuracy"]  # the same model
+    assert rebuilt.test_accuracy == good.test_accuracy
+    assert execute(spec, PM, data_dir).source["cached"]  # and cached again
+
+
 def test_linear_probe_trains_the_head_only(data_dir):
     result, model, start = fine_tune(data_dir, "linear-probe")
     assert result.status == "ok" and result.steps == 30

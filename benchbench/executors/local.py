@@ -1,0 +1,173 @@
+"""Placing runs on this machine: in this process, or in a pool of worker processes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from concurrent.futures import FIRST_COMPLETED, CancelledError
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_for
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from ..errors import BenchbenchError
+from ..execute import execute, failed
+from ..plugins import PluginConfig, PluginManager, get_plugin_manager
+from ..spec import RunResult
+from .base import Executor, Finished, Job
+
+
+class InProcessExecutor(Executor):
+    """Runs each job in this process as it is submitted: simplest, for tests and debugging.
+    Nothing isolates a run that hangs or kills its process."""
+
+    def __init__(self, pm: PluginManager, data_dir: Path | None = None) -> None:
+        self.pm, self.data_dir = pm, data_dir
+        self._done: list[Finished] = []
+
+    def submit(self, job: Job) -> None:
+        try:
+            result: RunResult | BaseException = execute(
+                job.spec, self.pm, self.data_dir, job.on_eval, job.score_test
+            )
+        except Exception as exc:  # raised by the job's on_eval (a pruned trial)
+            result = exc
+        self._done.append((job, result))
+
+    def wait(self, timeout: float) -> list[Finished]:
+        done, self._done = self._done, []
+        return done
+
+    def stop(self) -> None:
+        self._done.clear()
+
+    @property
+    def busy(self) -> int:
+        return len(self._done)
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_manager(config: PluginConfig) -> PluginManager:
+    return get_plugin_manager(config)
+
+
+def _worker_init(threads: int, config: PluginConfig) -> None:
+    """Each worker: its share of the cores, death with its parent, and the plugins loaded
+    before its first job (so a job's time limit is not spent importing)."""
+    import torch
+
+    from ..interrupts import die_with_parent
+
+    die_with_parent()
+    torch.set_num_threads(threads)
+    try:
+        _ = _worker_manager(config).registry
+    except Exception:  # reported on the first job, as that run's failure
+        _worker_manager.cache_clear()
+
+
+def _worker_execute(job: Job, config: PluginConfig, data_dir: Path | None) -> RunResult:
+    """A job in a worker. Raises only what the job's ``on_eval`` raised."""
+    try:
+        pm = _worker_manager(config)
+    except Exception as exc:  # e.g. a -p module that no longer imports
+        return failed(job.spec, exc)
+    return execute(job.spec, pm, data_dir, job.on_eval, job.score_test)
+
+
+class ProcessPoolExecutor(Executor):
+    """Runs jobs in ``workers`` spawned, reused worker processes. A run that crashes its
+    worker is recorded ``failed``, one that runs past ``timeout`` seconds ``timed-out``
+    (its worker is replaced); :meth:`stop` ends the workers at once. Workers end when this
+    process ends, however it ends.
+
+    Workers split the machine's cores between them (torch threads), so ``workers=1`` (the
+    default) gives each run every core and timings that are comparable across runs.
+    """
+
+    def __init__(
+        self,
+        config: PluginConfig,
+        data_dir: Path | None = None,
+        workers: int = 1,
+        timeout: float | None = None,
+    ) -> None:
+        self.config, self.data_dir = config, data_dir
+        self.slots = max(1, workers)
+        self.timeout = timeout
+        self._pool: Any = None
+        self._futures: dict[Any, Job] = {}
+
+    def _start(self) -> Any:
+        if self._pool is None:
+            import multiprocessing
+
+            from pebble import ProcessPool
+
+            threads = max(1, (os.cpu_count() or 1) // self.slots)
+            self._pool = ProcessPool(
+                max_workers=self.slots,
+                context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(threads, self.config),
+            )
+        return self._pool
+
+    def submit(self, job: Job) -> None:
+        future = self._start().schedule(
+            _worker_execute, args=(job, self.config, self.data_dir), timeout=self.timeout
+        )
+        self._futures[future] = job
+
+    @property
+    def busy(self) -> int:
+        return len(self._futures)
+
+    def wait(self, timeout: float) -> list[Finished]:
+        if not self._futures:
+            return []
+        done, _ = wait_for(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        finished = []
+        for future in done:
+            job = self._futures.pop(future)
+            try:
+                finished.append((job, self._collect(future, job)))
+            except CancelledError:
+                continue
+        return finished
+
+    def _collect(self, future: Any, job: Job) -> RunResult | BaseException:
+        from pebble import ProcessExpired
+
+        try:
+            return future.result()
+        except FutureTimeout:
+            return RunResult.for_spec(
+                job.spec, "timed-out", error=f"TimeoutError: run exceeded {self.timeout:.0f} s"
+            )
+        except BrokenProcessPool as exc:
+            raise BenchbenchError(
+                f"the worker processes could not start ({exc}); run from a script file or the "
+                "benchbench command"
+            ) from exc
+        except ProcessExpired as exc:
+            return RunResult.for_spec(
+                job.spec,
+                "failed",
+                error=f"ProcessExpired: worker died (exit code {exc.exitcode})",
+            )
+        except CancelledError:
+            raise
+        except Exception as exc:  # raised by the job's on_eval in the worker
+            return exc
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            try:
+                self._pool.join(timeout=10)
+            except TimeoutError:
+                pass
+            self._pool = None
+        self._futures.clear()
