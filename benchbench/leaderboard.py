@@ -133,7 +133,6 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "test_ece_mean": _mean(ok, "test_ece"),
             "time_to_target_s": median_time if math.isfinite(median_time) else None,
             "reached_target": int(np.isfinite(times).sum()),
-            "_timed_seeds": len(times),
             "train_seconds": ok["train_seconds"].mean() if len(ok) else None,
             "samples_per_s": ok["samples_per_s"].mean() if len(ok) else None,
             "data_wait_fraction": wait.mean() if len(wait) else None,

@@ -46,7 +46,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_SLOTS = DEFAULT_COMPONENTS
 _SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning"}
 _TRACK_KEYS = {
     "name",
@@ -334,7 +333,7 @@ def target(
 ) -> Target:
     """What tuning a candidate of a track on a task means: its components, the track's and
     the candidate's hyperparameters fixed, the tuning budget (else the track's)."""
-    names = {**DEFAULT_SLOTS, **track.fixed, track.kind: candidate.name}
+    names = {**DEFAULT_COMPONENTS, **track.fixed, track.kind: candidate.name}
     budget = (track.tuning.budget if track.tuning else None) or track.budget
     fixed = {**_for_task(track.hparams, task, registry), **candidate.hparams}
     return Target(task=task, **names, fixed=fixed, budget=budget, device=device)
@@ -401,7 +400,7 @@ def plan(
                 )
         for task in track.tasks:
             for candidate in track.candidates:
-                names = {**DEFAULT_SLOTS, **track.fixed, track.kind: candidate.name}
+                names = {**DEFAULT_COMPONENTS, **track.fixed, track.kind: candidate.name}
                 best = (tuned(track, task, candidate) if tuned else None) or {}
                 for seed in range(seeds or track.seeds):
                     try:
