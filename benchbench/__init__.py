@@ -17,43 +17,59 @@ This module is the public API a plugin author imports::
 and declares the module in the ``benchbench`` entry-point group of its package.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import pluggy
 
-from .budget import Budget
-from .components import (
-    SSL,
-    Architecture,
-    Component,
-    Finetune,
-    Model,
-    Regularizer,
-    RegularizerChain,
-    RunContext,
-    count_parameters,
-    set_trainable,
-    soft_cross_entropy,
-)
-from .errors import BenchbenchError
 from .hookspecs import PROJECT
-from .spec import RunResult, RunSpec
-from .tasks import Split, Splits, Task, stratified_split
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's implementation of a hook in :mod:`benchbench.hookspecs`."""
 
+_PUBLIC = {
+    "SSL": "components",
+    "Architecture": "components",
+    "BenchbenchError": "errors",
+    "Bool": "params",
+    "Budget": "budget",
+    "Choice": "params",
+    "Component": "components",
+    "Finetune": "components",
+    "Float": "params",
+    "Int": "params",
+    "Model": "components",
+    "Param": "params",
+    "Regularizer": "components",
+    "RegularizerChain": "components",
+    "RunContext": "components",
+    "RunResult": "spec",
+    "RunSpec": "spec",
+    "Split": "tasks",
+    "Splits": "tasks",
+    "Task": "tasks",
+    "count_parameters": "components",
+    "set_trainable": "components",
+    "soft_cross_entropy": "components",
+    "stratified_split": "tasks",
+}
 __all__ = [
-    "SSL",
     "Architecture",
     "BenchbenchError",
+    "Bool",
     "Budget",
+    "Choice",
     "Component",
     "Finetune",
+    "Float",
+    "Int",
     "Model",
+    "Param",
     "Regularizer",
     "RegularizerChain",
     "RunContext",
     "RunResult",
     "RunSpec",
+    "SSL",
     "Split",
     "Splits",
     "Task",
@@ -63,3 +79,37 @@ __all__ = [
     "soft_cross_entropy",
     "stratified_split",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The public API, imported on first use: ``benchbench --version`` and ``--help`` must
+    not wait for torch."""
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'benchbench' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .budget import Budget
+    from .components import (
+        SSL,
+        Architecture,
+        Component,
+        Finetune,
+        Model,
+        Regularizer,
+        RegularizerChain,
+        RunContext,
+        count_parameters,
+        set_trainable,
+        soft_cross_entropy,
+    )
+    from .errors import BenchbenchError
+    from .params import Bool, Choice, Float, Int, Param
+    from .spec import RunResult, RunSpec
+    from .tasks import Split, Splits, Task, stratified_split

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import leaderboard
 from .budget import Budget
-from .errors import BenchbenchError
-from .plugins import KINDS, Origin, PluginConfig, PluginManager, get_plugin_manager
+from .errors import BenchbenchError, BenchbenchWarning
+
+if TYPE_CHECKING:
+    from .plugins import Origin, PluginConfig, PluginManager
+
+KIND_NAMES = ("task", "arch", "regularizer", "ssl", "finetune")
+"""The component kinds (:data:`benchbench.plugins.KINDS`), named here so that parsing the
+command line imports nothing heavy."""
 
 DEFAULT_OUT = "benchbench-out"
 
@@ -42,8 +48,28 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    """Warnings of benchbench as one line each; others as Python shows them."""
+    if issubclass(category, BenchbenchWarning):
+        click.echo(f"benchbench: warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _plugins(ctx: click.Context) -> PluginConfig:
+    """Which plugins to load: the -p modules, and the entry points unless disabled."""
+    from .plugins import PluginConfig
+
+    return PluginConfig.from_env(ctx.obj["modules"])
+
+
 def _manager(ctx: click.Context) -> PluginManager:
-    pm = get_plugin_manager(ctx.obj["plugins"])
+    from .plugins import get_plugin_manager
+
+    pm = get_plugin_manager(_plugins(ctx))
     _ = pm.registry  # build it now, so broken plugins are reported before any work
     for plugin, error in pm.errors:
         click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
@@ -90,6 +116,12 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 _device_option = click.option(
     "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."
 )
+_threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Torch/OpenMP threads per run (default: the cores this process may use, "
+    "shared among workers).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,16 +146,18 @@ def cli(ctx: click.Context, plugins: tuple[str, ...], data_dir: Path | None) -> 
     Plugins come from the 'benchbench' entry-point group; set
     BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD=1 to load only the -p modules you name.
     """
-    ctx.obj = {"plugins": PluginConfig.from_env(plugins), "data_dir": data_dir}
+    ctx.obj = {"modules": plugins, "data_dir": data_dir}
+    warnings.showwarning = _show_warning
 
 
 @cli.command("list")
-@click.option("--kind", type=click.Choice([*KINDS, "suite"]), help="Only this kind.")
+@click.option("--kind", type=click.Choice([*KIND_NAMES, "suite"]), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
 @_fail_cleanly
 def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
-    """Every registered component and suite, with the plugin and distribution it came from."""
+    """Every registered component and suite, with the plugin and distribution it came from;
+    'benchbench show NAME' gives one's hyperparameters, defaults and allowed values."""
     from tabulate import tabulate
 
     registry = _manager(ctx).registry
@@ -151,6 +185,19 @@ def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
         return
     table = [[r["kind"], r["name"], r["summary"], r["from"]] for r in rows]
     click.echo(tabulate(table, headers=["kind", "name", "summary", "from"], tablefmt="simple"))
+
+
+@cli.command("show")
+@click.argument("name")
+@click.pass_context
+@_fail_cleanly
+def show_command(ctx: click.Context, name: str) -> None:
+    """What NAME is and how to set it: a component's summary and origin, its hyperparameters
+    (default, allowed values, search space, meaning); for a task its classes, target and
+    budget. 'benchbench show loop' lists the training loop's settings (lr, batch_size, ...)."""
+    from .catalog import describe
+
+    click.echo(describe(_manager(ctx).registry, name))
 
 
 def _suite_summary(name: str, registry: Any) -> str:
@@ -186,6 +233,7 @@ _timeout_option = click.option(
 )
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
 @_device_option
+@_threads_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -196,6 +244,11 @@ _timeout_option = click.option(
 @_timeout_option
 @click.option(
     "--retry-failed", is_flag=True, help="Run again the stored runs that failed or timed out."
+)
+@click.option(
+    "--tuned",
+    is_flag=True,
+    help="Run the settings 'benchbench tune SUITE' found: suite SUITE-tuned, its own leaderboard.",
 )
 @click.pass_context
 @_fail_cleanly
@@ -209,6 +262,8 @@ def run_command(
     workers: int,
     timeout: float,
     retry_failed: bool,
+    tuned: bool,
+    threads: int | None,
 ) -> None:
     """Run a suite (a built-in name such as 'quick' or 'default', or a TOML/YAML file).
 
@@ -219,6 +274,9 @@ def run_command(
     are stored, the workers end; a second Ctrl-C quits at once. At the end the leaderboard is
     printed and written to OUT/leaderboards/. Exit status 1 when a run of the suite failed or
     timed out, 130/143 when stopped.
+
+    Every run uses the defaults unless --tuned: then each place runs with the best settings
+    'benchbench tune SUITE' found, as suite SUITE-tuned with leaderboards of its own.
     """
     from tqdm import tqdm
 
@@ -227,8 +285,7 @@ def run_command(
     from .interrupts import StopSignals
     from .runner import check_data, describe, problem, restore_spilled, run_specs
     from .store import Store
-    from .suite import load_suite, plan, tuned_places
-    from .tuning import open_storage
+    from .suite import load_suite, plan, tuned_settings, tuned_variant
 
     pm = _manager(ctx)
     data_dir = ctx.obj["data_dir"]
@@ -241,20 +298,30 @@ def run_command(
     restored = restore_spilled(store, spilled)
     if restored:
         click.echo(f"stored {restored} results an earlier run could not store", err=True)
-    tuned = tuned_places(
-        loaded, pm, open_storage(url), device, data_dir, lambda line: click.echo(line, err=True)
-    )
+    variant = tuned_variant(loaded)
+    settings = {}
+    if tuned:
+        settings = tuned_settings(loaded, store.tunings(variant.key))
+        click.echo(_tuned_line(variant.name, loaded.name, settings), err=True)
+        loaded = variant
+    else:
+        if not store.tunings(variant.key).empty:
+            click.echo(
+                f"suite {loaded.name} runs with defaults; it has been tuned: 'benchbench run "
+                f"{loaded.name} --tuned' runs the tuned settings (leaderboard {variant.name})",
+                err=True,
+            )
+        store.set_tunings(loaded.key, {})  # an untuned suite shows no tuning
     planned = plan(
         loaded,
         pm.registry,
         device=device,
         seeds=seeds,
-        tuned=lambda track, task, c: (tuned.get((track.name, task, c.label)) or {}).get(
+        tuned=lambda track, task, c: settings.get((track.name, task, c.label), {}).get(
             "best_params"
         ),
         data_dir=data_dir,
     )
-    store.set_tunings(loaded.key, tuned)
     store.set_places(loaded.key, loaded.name, loaded.source, planned)
     specs = {p.spec.run_id: p.spec for p in planned}
     stored = store.stored_ids(specs)
@@ -270,7 +337,7 @@ def run_command(
     for task, reason in sorted({(r.task, r.error) for r in unusable.values()}):
         count = sum(r.task == task for r in unusable.values())
         click.echo(f"benchbench: task {task}: {reason}; its {count} runs fail", err=True)
-    executor = ProcessPoolExecutor(ctx.obj["plugins"], data_dir, workers, timeout)
+    executor = ProcessPoolExecutor(_plugins(ctx), data_dir, workers, timeout, threads)
     with (
         StopSignals() as stop,
         executor,
@@ -299,17 +366,23 @@ def run_command(
             f"benchbench: stopped: {outcome.summary()}; run the same command to resume", err=True
         )
         sys.exit(128 + outcome.signal)
+    from . import leaderboard
+
     frame = store.frame(loaded.key)
-    board = leaderboard.build(frame, store.tunings(loaded.key))
     folder = _prepare_out(out / "leaderboards")
-    for fmt, suffix in (("csv", "csv"), ("json", "json")):
-        (folder / f"{loaded.name}.{suffix}").write_text(leaderboard.render(board, fmt))
-    origin = leaderboard.provenance(store.results(set(frame.get("run_id", []))))
-    markdown = f"# {loaded.name}\n\n{origin}\n\n{leaderboard.render(board, 'markdown')}"
-    (folder / f"{loaded.name}.md").write_text(markdown)
-    click.echo(markdown)
+    for fmt, suffix in (("csv", "csv"), ("json", "json"), ("markdown", "md")):
+        text = _leaderboard_text(store, loaded.key, fmt, leaderboard.WIDE, loaded.name)
+        (folder / f"{loaded.name}.{suffix}").write_text(text)
+    click.echo(_leaderboard_text(store, loaded.key, "plain", leaderboard.NARROW, loaded.name))
     click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
     click.echo(f"benchbench: {outcome.summary()}", err=True)
+    busy = int((frame["busy"] == True).sum()) if "busy" in frame else 0  # noqa: E712
+    if busy:
+        click.echo(
+            f"benchbench: warning: {busy} of {len(frame)} runs were timed while other processes "
+            "kept the machine busy; their time columns are marked *",
+            err=True,
+        )
     broken = (
         set(frame[frame["status"].isin(["failed", "timed-out"])]["run_id"]) if len(frame) else ()
     )
@@ -324,6 +397,77 @@ def run_command(
             err=True,
         )
         sys.exit(1)
+
+
+def _tuned_line(name: str, untuned: str, settings: dict[Any, dict[str, Any]]) -> str:
+    """The line 'run --tuned' says before training: what it runs and how much tuning found
+    it; unequal trial counts within a track are named, since they make the comparison unfair."""
+    counts: dict[str, set[int]] = {}
+    for (track, _, _), summary in settings.items():
+        counts.setdefault(track, set()).add(int(summary.get("trials", 0)))
+    parts = []
+    for track, trials in counts.items():
+        if len(trials) == 1:
+            parts.append(f"{track}: {trials.pop()} trials each")
+        else:
+            parts.append(f"{track}: {min(trials)}-{max(trials)} trials (unequal: not a fair test)")
+    return (
+        f"suite {name}: {len(settings)} places run the best settings 'benchbench tune "
+        f"{untuned}' found ({'; '.join(parts)})"
+    )
+
+
+def _tuning_config(track: Any, budget: Budget | None, chosen: dict[str, Any]) -> Any:
+    """A track's tuning protocol (its own, else the defaults) with the options given."""
+    from dataclasses import replace
+
+    from .tuning import TuningConfig
+
+    base = (track.tuning if track is not None else None) or TuningConfig()
+    given = {k: v for k, v in chosen.items() if v is not None}
+    return replace(base, **given, budget=budget or base.budget)
+
+
+def _protocol(config: Any) -> dict[str, Any]:
+    budget = config.budget.to_dict() if config.budget else None
+    return {"trials": config.trials, **config.protocol(), "budget": budget}
+
+
+def _suite_tuning_jobs(
+    loaded: Any,
+    pm: PluginManager,
+    device: str,
+    budget: Budget | None,
+    chosen: dict[str, Any],
+    sets: dict[str, Any],
+    data_dir: Path | None,
+) -> list[tuple[str, tuple[str, str, str], Any, Any]]:
+    """(label, place, target, config) for every candidate of a suite: the track's protocol
+    with the options given, ``sets`` fixed wherever a candidate has that hyperparameter.
+    Every name and value is checked here, before anything is created."""
+    from dataclasses import replace
+
+    from .suite import target
+
+    jobs, used = [], set()
+    for track in loaded.tracks:
+        config = _tuning_config(track, budget, chosen)
+        for task in track.tasks:
+            for candidate in track.candidates:
+                one = target(track, task, candidate, pm.registry, device, config.budget)
+                known = one.spec(pm, {}, config.seed, data_dir).hparams
+                mine = {k: v for k, v in sets.items() if k in known}
+                used.update(mine)
+                one = replace(one, fixed={**one.fixed, **mine})
+                one.spec(pm, {}, config.seed, data_dir)
+                place = (track.name, task, candidate.label)
+                jobs.append(("/".join(place), place, one, config))
+    unused = sorted(set(sets) - used)
+    if unused:
+        raise BenchbenchError(
+            f"--set {unused[0]}: no candidate of suite {loaded.name} has this hyperparameter"
+        )
+    return jobs
 
 
 def _budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -367,15 +511,24 @@ def _budget(
     "--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the suite's, 20)."
 )
 @_budget_options
-@click.option("--sampler", type=click.Choice(["tpe", "random"]), default="tpe", show_default=True)
+@click.option(
+    "--sampler",
+    type=click.Choice(["tpe", "random"]),
+    help="Optuna sampler (default: the suite's, tpe).",
+)
 @click.option(
     "--pruner",
     type=click.Choice(["median", "hyperband", "none"]),
-    default="median",
-    show_default=True,
+    help="Pruner (default: the suite's, median).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampler and trial seed.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a hyperparameter.")
+@click.option("--seed", type=int, help="Sampler and trial seed (default: the suite's, 0).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Fix a hyperparameter (in a suite: for every candidate that has it).",
+)
 @click.option(
     "--worker",
     type=click.IntRange(min=0),
@@ -384,6 +537,7 @@ def _budget(
     help="This process's index when several tune on one storage (seeds its sampler apart).",
 )
 @_device_option
+@_threads_option
 @_timeout_option
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--storage", metavar="URL", help="Results and studies database URL.")
@@ -403,12 +557,13 @@ def tune_command(
     steps: int | None,
     seconds: float | None,
     eval_every: float,
-    sampler: str,
-    pruner: str,
-    seed: int,
+    sampler: str | None,
+    pruner: str | None,
+    seed: int | None,
     sets: tuple[str, ...],
     worker: int,
     device: str,
+    threads: int | None,
     timeout: float,
     out: Path,
     storage: str | None,
@@ -420,19 +575,18 @@ def tune_command(
     are stored with the results and resumed when run again, and several processes may tune
     one storage at once. Each trial runs in a worker process: one that crashes or passes
     --timeout is a failed trial (it counts as effort spent). Ctrl-C stops; the running
-    trial is redone when tuning resumes. 'benchbench run SUITE' then uses the best
-    configurations.
+    trial is redone when tuning resumes. Every option applies to a SUITE too, over the
+    suite's own tuning settings. 'benchbench run SUITE --tuned' then runs the best
+    configurations (as suite SUITE-tuned; plain 'run SUITE' keeps the defaults).
     """
-    from dataclasses import replace
-
     from tqdm import tqdm
 
     from .execute import resolve_device
     from .executors import ProcessPoolExecutor
     from .interrupts import StopSignals
     from .store import Store
-    from .suite import load_suite, target
-    from .tuning import Interrupted, Target, TuningConfig, open_storage, tune
+    from .suite import load_suite, tuned_variant
+    from .tuning import Interrupted, Target, open_storage, tune
 
     if bool(suite) == bool(task or arch):
         raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
@@ -440,39 +594,30 @@ def tune_command(
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
     pm = _manager(ctx)
     device = resolve_device(device)
-    loaded = load_suite(suite, pm.registry) if suite else None
-    jobs = []
-    if loaded is not None:
-        for track in loaded.tracks:
-            config = track.tuning or TuningConfig()
-            if trials:
-                config = replace(config, trials=trials)
-            for name in track.tasks:
-                for candidate in track.candidates:
-                    label = f"{track.name}/{name}/{candidate.label}"
-                    jobs.append(
-                        (label, target(track, name, candidate, pm.registry, device), config)
-                    )
-    else:
-        budget = _budget(epochs, steps, seconds, eval_every)
-        config = TuningConfig(trials or 20, sampler, pruner, seed, budget)
-        one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
-        jobs.append((f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", one, config))
-    for _, one, config in jobs:  # every name checked before anything is created
-        one.spec(pm, {}, config.seed, ctx.obj["data_dir"])
-    url = _storage_url(_prepare_out(out), storage)
-    Store(url)  # checks the URL and creates the results tables beside the studies
-    studies = open_storage(url)
-    results = []
-    total = sum(config.trials for _, _, config in jobs)
     data_dir = ctx.obj["data_dir"]
-    executor = ProcessPoolExecutor(ctx.obj["plugins"], data_dir, 1, timeout)
+    budget = _budget(epochs, steps, seconds, eval_every)
+    chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
+    loaded = load_suite(suite, pm.registry) if suite else None
+    if loaded is not None:
+        jobs = _suite_tuning_jobs(loaded, pm, device, budget, chosen, _parse_sets(sets), data_dir)
+    else:
+        config = _tuning_config(None, budget, chosen)
+        one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
+        one.spec(pm, {}, config.seed, data_dir)  # names and values checked before anything
+        jobs = [(f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", None, one, config)]
+    url = _storage_url(_prepare_out(out), storage)
+    store = Store(url)  # checks the URL and creates the results tables beside the studies
+    studies = open_storage(url)
+    places: dict[tuple[str, str, str], dict[str, Any]] = {}
+    results = []
+    total = sum(config.trials for _, _, _, config in jobs)
+    executor = ProcessPoolExecutor(_plugins(ctx), data_dir, 1, timeout, threads)
     with (
         StopSignals("stopping: ending the running trial") as stop,
         executor,
         tqdm(total=total, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar,
     ):
-        for label, one, config in jobs:
+        for label, place, one, config in jobs:
             start = bar.n
 
             def show(summary: Any, label: str = label, start: int = start) -> None:
@@ -493,6 +638,13 @@ def tune_command(
             bar.n = start + config.trials
             bar.refresh()
             results.append((label, summary))
+            if loaded is not None:  # what 'run SUITE --tuned' will run, recorded as it grows
+                places[place] = {
+                    **summary.to_dict(),
+                    "best_params": {**summary.best_params, **one.fixed},  # --set ones too
+                    "protocol": _protocol(config),
+                }
+                store.set_tunings(tuned_variant(loaded).key, places)
     if as_json:
         rows = [
             {
@@ -532,6 +684,7 @@ def tune_command(
     "COMPONENT.NAME (label-smoothing.alpha=0.2). Repeatable.",
 )
 @_device_option
+@_threads_option
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
 @click.pass_context
@@ -550,6 +703,7 @@ def run_one_command(
     eval_every: float,
     sets: tuple[str, ...],
     device: str,
+    threads: int | None,
     storage: str | None,
     as_json: bool,
 ) -> None:
@@ -559,6 +713,7 @@ def run_one_command(
     runs out first ends the run. Exit status 1 when the run did not end ok.
     """
     from .execute import execute, resolve_spec
+    from .machine import pin_threads, thread_share
     from .runner import check_data
 
     pm = _manager(ctx)
@@ -584,6 +739,7 @@ def run_one_command(
     unusable = check_data([spec], pm.registry, ctx.obj["data_dir"])
     if unusable:
         raise BenchbenchError(unusable[spec.run_id].error or "the task's data cannot be loaded")
+    pin_threads(thread_share(1, threads))
     result = execute(spec, pm, ctx.obj["data_dir"])
     if store is not None:
         store.save(result)
@@ -635,10 +791,27 @@ def _print_result(result: Any) -> None:
             ),
         ),
         ("data wait", f"{loader['data_wait_fraction']:.1%}: {loader['recommendation']}"),
+        ("machine", _conditions(result.machine)),
     ]
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"  {key:<{width}}  {value}")
+
+
+def _conditions(machine: dict[str, Any]) -> str:
+    """Cores, threads and what else ran: the conditions of a run's timings, in words."""
+    if not machine:
+        return "-"
+    threads = machine["threads"]
+    text = f"{threads} thread{'s' * (threads != 1)} on {machine['cores']} cores"
+    others = machine.get("other_cores_busy")
+    if others is not None:
+        text += f"; other processes used {others:.2f} cores"
+    if (machine.get("steal") or 0) >= 0.005:
+        text += f", {machine['steal']:.0%} stolen"
+    if machine.get("busy"):
+        text += ": BUSY, timings are not comparable (run again on a quiet machine)"
+    return text
 
 
 @cli.command("profile")
@@ -649,7 +822,14 @@ def _print_result(result: Any) -> None:
     type=click.IntRange(min=5),
     default=100,
     show_default=True,
-    help="Training steps per setting.",
+    help="Training steps per setting and repeat.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs per setting, interleaved; the table gives their median and spread.",
 )
 @click.option(
     "--max-workers",
@@ -658,6 +838,7 @@ def _print_result(result: Any) -> None:
     help="Most DataLoader workers tried (default: the CPU count).",
 )
 @_device_option
+@_threads_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -673,23 +854,29 @@ def profile_command(
     task: str,
     arch: str,
     steps: int,
+    repeats: int,
     max_workers: int | None,
     device: str,
+    threads: int | None,
     out: Path,
     as_json: bool,
 ) -> None:
     """Sweep loader settings for TASK: where its training time goes, and the fastest setting.
 
     Each setting (device-resident; in memory through a DataLoader; decoded from disk with
-    0..N workers; pinned memory on a GPU) trains ARCH for a few steps. The table gives training
-    and loader-alone samples/s, the data-wait share and the verdict; a plot is written too.
+    0..N workers; pinned memory on a GPU) trains ARCH for a few steps, after one warm-up run,
+    --repeats times in turn. The table gives the median training and loader-alone samples/s,
+    the spread of the training rate over the repeats, the data-wait share and the verdict; a
+    plot is written too.
     """
     import os
     from dataclasses import asdict
 
     from tabulate import tabulate
+    from tqdm import tqdm
 
     from .execute import execute, resolve_device, resolve_spec
+    from .machine import pin_threads, thread_share
     from .profiling import loader_settings, plot_sweep, summarize, sweep_row
     from .tasks import Split
 
@@ -699,14 +886,22 @@ def profile_command(
     on_disk = not isinstance(task_cls().load(ctx.obj["data_dir"] or _data_dir()).train, Split)
     workers = (os.cpu_count() or 1) if max_workers is None else max_workers
     budget = Budget(steps=steps, eval_every=1e9)
-    rows = []
-    for setting in loader_settings(on_disk, workers, device.startswith("cuda")):
-        spec = resolve_spec(
-            pm.registry, task=task, arch=arch, hparams=setting, budget=budget, device=device
-        )
-        rows.append(sweep_row(setting, execute(spec, pm, ctx.obj["data_dir"])))
+    settings = loader_settings(on_disk, workers, device.startswith("cuda"))
+    specs = [
+        resolve_spec(pm.registry, task=task, arch=arch, hparams=s, budget=budget, device=device)
+        for s in settings
+    ]
+    folder = _prepare_out(out / "profiles")  # before the sweep, not after it
+    pin_threads(thread_share(1, threads))
+    execute(specs[0], pm, ctx.obj["data_dir"])  # warm-up: first-call costs are nobody's rate
+    runs: list[list[Any]] = [[] for _ in specs]
+    with tqdm(total=repeats * len(specs), unit="run", file=sys.stderr, leave=False) as bar:
+        for _ in range(repeats):  # in turn, so a slow spell of the machine hits every setting
+            for i, spec in enumerate(specs):
+                runs[i].append(execute(spec, pm, ctx.obj["data_dir"]))
+                bar.update()
+    rows = [sweep_row(s, results) for s, results in zip(settings, runs, strict=True)]
     summary = summarize(rows)
-    folder = _prepare_out(out / "profiles")
     plot_sweep(rows, f"{task} / {arch} on {device}", folder / f"{task}.png")
     if as_json:
         click.echo(
@@ -730,6 +925,7 @@ def profile_command(
         [
             r.setting,
             rate(r.train_samples_per_s),
+            "-" if r.train_spread is None else f"{r.train_spread:.0%}",
             rate(r.loader_samples_per_s),
             f"{r.data_wait_fraction:.0%}",
             r.verdict,
@@ -737,7 +933,15 @@ def profile_command(
         ]
         for r in rows
     ]
-    headers = ["setting", "train samples/s", "loader alone", "data wait", "verdict", "prepare s"]
+    headers = [
+        "setting",
+        "train samples/s",
+        "spread",
+        "loader alone",
+        "data wait",
+        "verdict",
+        "prepare s",
+    ]
     click.echo(tabulate(table, headers=headers, tablefmt="simple"))
     click.echo(f"\n{summary}")
     click.echo(f"plot written to {folder / f'{task}.png'}", err=True)
@@ -758,27 +962,63 @@ def _data_dir() -> Path:
     help="Folder holding benchbench.db.",
 )
 @click.option("--storage", metavar="URL", help="Results database URL (instead of --out).")
-@click.option("--suite", help="Only this suite.")
+@click.option("--suite", help="Only this suite (a name such as quick or quick-tuned, or a file).")
 @click.option(
-    "--format", "fmt", type=click.Choice(leaderboard.FORMATS), default="markdown", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["plain", "markdown", "csv", "json"]),
+    default="plain",
+    show_default=True,
 )
+@click.option("--wide", is_flag=True, help="Every column (files always have every column).")
+@click.option("--columns", metavar="KEYS", help="Columns to show, e.g. acc,ttt,latency.")
 @click.pass_context
 @_fail_cleanly
 def leaderboard_command(
-    ctx: click.Context, out: Path, storage: str | None, suite: str | None, fmt: str
+    ctx: click.Context,
+    out: Path,
+    storage: str | None,
+    suite: str | None,
+    fmt: str,
+    wide: bool,
+    columns: str | None,
 ) -> None:
-    """Print the ranked leaderboard of stored results: mean test accuracy ± 95% interval over
-    seeds, change against each track's baseline, time-to-target, data-wait share, parameters."""
+    """Print the ranked leaderboard of stored results, as 'benchbench run' does: mean test
+    accuracy ± 95% interval over seeds, change against each track's baseline, time-to-target,
+    training time, tuning, seeds; --wide adds calibration, throughput, data wait, size,
+    latency and more. Columns: rank, candidate, acc, delta, ece, ttt, train, samples, wait,
+    params, size, latency, source, tuning, spread, hparams, seeds."""
+    from . import leaderboard
     from .store import Store
 
+    shown = leaderboard.WIDE if wide else leaderboard.NARROW
+    if columns:
+        shown = leaderboard.column_keys(columns)
     if storage is None and not (out / "benchbench.db").exists():
         raise BenchbenchError(
-            f"no results database in {out}; run 'benchbench run' first or pass --storage"
+            f"no results database in {out}: pass the --out folder of 'benchbench run' "
+            "(or --storage URL)"
         )
     store = Store(_storage_url(out, storage), writable=False)
     key = store.find_suite(suite) if suite else None
-    board = leaderboard.build(store.frame(key), store.tunings(key))
-    click.echo(leaderboard.render(board, fmt), nl=False)
+    click.echo(_leaderboard_text(store, key, fmt, shown), nl=False)
+
+
+def _leaderboard_text(
+    store: Any, key: str | None, fmt: str, columns: Any, title: str | None = None
+) -> str:
+    """One suite's leaderboard (every suite's when ``key`` is None) with its tuning, and in
+    Markdown or plain text a title and the provenance line of its runs."""
+    from . import leaderboard
+
+    frame = store.frame(key)
+    board = leaderboard.build(frame, store.tunings(key))
+    text = leaderboard.render(board, fmt, columns)
+    if fmt in ("csv", "json") or frame.empty:
+        return text
+    origin = leaderboard.provenance(store.results(set(frame["run_id"])))
+    heading = f"# {title}" if fmt == "markdown" and title else (title or "")
+    return "\n\n".join(p for p in (heading, origin, text) if p)
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .params import Param, check_declarations, schema
+
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -31,6 +33,9 @@ class Component:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     defaults: ClassVar[Mapping[str, Any]] = {}
+    params: ClassVar[Mapping[str, Param]] = {}
+    """Type and range of each hyperparameter (:mod:`benchbench.params`); one left out is typed
+    by its default."""
 
     def __init__(self, **hparams: Any) -> None:
         unknown = set(hparams) - set(self.defaults)
@@ -54,6 +59,12 @@ class Component:
             raise ValueError(f"{cls.__qualname__}.name must be kebab-case, got {cls.name!r}")
         if not cls.summary:
             raise ValueError(f"{cls.__qualname__} needs a one-line summary")
+        check_declarations(f"{cls.kind} {cls.name!r}", cls.defaults, cls.params)
+
+    @classmethod
+    def schema(cls) -> dict[str, Param]:
+        """Every hyperparameter with its declaration (declared or inferred from its default)."""
+        return schema(cls.defaults, cls.params)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.hparams})"
@@ -117,7 +128,9 @@ class RunContext:
 
 
 def overrides(component: object, base: type, method: str) -> bool:
-    return getattr(type(component), method) is not getattr(base, method)
+    """True when ``component`` (an instance or a class) replaces ``base``'s ``method``."""
+    cls = component if isinstance(component, type) else type(component)
+    return getattr(cls, method) is not getattr(base, method)
 
 
 class Regularizer(Component):
@@ -287,6 +300,9 @@ class Finetune(Component):
 
     kind = "finetune"
     uses_pretrained: ClassVar[bool] = True
+    expects_pretrained: ClassVar[bool] = False
+    """True for strategies that only adapt pretrained weights (a linear probe, the last
+    blocks): on a network nothing pretrained, planning warns."""
 
     def param_groups(self, model: Model, lr: float) -> list[dict[str, Any]]:
         """Optimizer parameter groups; freeze what must not learn first (see

@@ -10,6 +10,11 @@ class BenchbenchError(Exception):
     """A problem the user can fix (bad name, bad file, bad storage); never a bug in benchbench."""
 
 
+class BenchbenchWarning(UserWarning):
+    """Something that runs but probably does not measure what was meant (a linear probe on a
+    network nothing pretrained); the command line prints it as one line."""
+
+
 def unknown_name(what: str, name: str, known: Iterable[str]) -> BenchbenchError:
     """An error for a name that is not registered, suggesting the closest known ones."""
     known = sorted(known)

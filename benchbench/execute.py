@@ -25,13 +25,15 @@ from typing import Any
 import torch
 
 from .budget import Budget
+from .checks import check_values, combination_problems, unknown_hparam, warn
 from .components import RegularizerChain
 from .data.fingerprint import fingerprint
-from .errors import BenchbenchError, unknown_name
+from .errors import BenchbenchError
+from .machine import CpuWatch
 from .plugins import PluginManager, Registry, get_plugin_manager
 from .spec import RunResult, RunSpec
 from .tasks import Splits, default_data_dir
-from .train import LOOP_DEFAULTS, RunComponents, train_model
+from .train import LOOP_DEFAULTS, LOOP_PARAMS, RunComponents, train_model
 
 _SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
 
@@ -69,17 +71,17 @@ def resolve_spec(
     Unknown component or hyperparameter names raise :class:`BenchbenchError`.
     """
     names = dict(task=task, arch=arch, regularizer=regularizer, ssl=ssl, finetune=finetune)
-    classes = [
-        (slot, registry.get(slot, n)) for slot, name in names.items() for n in _members(slot, name)
-    ]
+    classes = _classes(registry, names)
     task_cls = registry.get("task", task)
     resolved: dict[str, Any] = {**LOOP_DEFAULTS, **task_cls.trainer_defaults}
     for _, cls in classes:
         resolved.update({f"{cls.name}.{k}": v for k, v in cls.defaults.items()})
     for key, value in (hparams or {}).items():
         if key not in resolved:
-            raise unknown_name("hyperparameter", key, resolved)
+            raise unknown_hparam(key, resolved, registry)
         resolved[key] = value
+    check_values(resolved, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
+    warn(_combination(classes))
     return RunSpec(
         **names,
         hparams=resolved,
@@ -111,8 +113,29 @@ def _members(slot: str, name: str) -> list[str]:
     return members
 
 
+def _classes(registry: Registry, names: Mapping[str, str]) -> list[tuple[str, type]]:
+    """(slot, class) of every component a run names, chained regularizers one by one."""
+    return [
+        (slot, registry.get(slot, n)) for slot, name in names.items() for n in _members(slot, name)
+    ]
+
+
+def _combination(classes: list[tuple[str, type]]) -> list[str]:
+    """:func:`~benchbench.checks.combination_problems` of a run's component classes."""
+    by_slot: dict[str, list[type]] = {}
+    for slot, cls in classes:
+        by_slot.setdefault(slot, []).append(cls)
+    return combination_problems(
+        by_slot["task"][0], by_slot["regularizer"], by_slot["ssl"][0], by_slot["finetune"][0]
+    )
+
+
 def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
-    """Instantiate the spec's components from its hyperparameters."""
+    """Instantiate the spec's components from its hyperparameters, refusing values and
+    combinations that cannot work (a spec made without :func:`resolve_spec` is checked too)."""
+    classes = _classes(registry, {slot: getattr(spec, slot) for slot in _SLOTS})
+    check_values(spec.hparams, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
+    _combination(classes)
     built = {}
     for slot in _SLOTS:
         members = [
@@ -207,10 +230,12 @@ def execute(
         encoder, source = None, {}
         if parts.task.source is not None and parts.finetune.uses_pretrained:
             encoder, source = source_encoder(spec, parts.task, pm, data_dir)
+        watch = CpuWatch().start()
         with _seeded(spec.seed, device):
             result, _ = train_model(
                 spec, parts, splits, device, pm.hook, on_eval, encoder, score_test
             )
+        result.machine = watch.stop(torch.get_num_threads())
         result.source = source
     except Exception as exc:
         if exc in callback_errors:  # the caller's own exception (e.g. optuna.TrialPruned)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,7 @@ COLUMNS = [
     "test_accuracy_ci95",
     "delta_vs_baseline",
     "delta_ci95",
+    "delta_n",
     "test_ece_mean",
     "time_to_target_s",
     "reached_target",
@@ -59,6 +62,7 @@ COLUMNS = [
     "latency_batch1_ms",
     "latency_batch1024_ms",
     "source_train_seconds",
+    "busy",
     "tuning_trials",
     "tuning_pruned",
     "tuning_seconds",
@@ -143,6 +147,7 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "latency_batch1_ms": _mean(ok, "latency_batch1_ms"),
             "latency_batch1024_ms": _mean(ok, "latency_batch1024_ms"),
             "source_train_seconds": _mean(ok, "source_train_seconds"),
+            "busy": int((ok["busy"] == True).sum()) if "busy" in ok else None,  # noqa: E712
             "baseline": bool(runs["baseline"].any()),
             "_accuracies": accuracy.tolist(),
         }
@@ -185,7 +190,7 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
         .apply(_summarise, include_groups=False)
         .reset_index()
     )
-    deltas, delta_cis = [], []
+    deltas, delta_cis, delta_ns = [], [], []
     for _, row in rows.iterrows():
         same = rows[(rows[GROUP] == row[GROUP]).all(axis=1)]
         base = same[same["baseline"]]
@@ -196,8 +201,10 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
         ):
             deltas.append(None)
             delta_cis.append(None)
+            delta_ns.append(None)
             continue
         base = base.iloc[0]
+        delta_ns.append(min(len(row["_accuracies"]), len(base["_accuracies"])))
         deltas.append(row["test_accuracy_mean"] - base["test_accuracy_mean"])
         delta_cis.append(
             None if row["baseline"] else welch_ci95(row["_accuracies"], base["_accuracies"])
@@ -205,6 +212,7 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
     rows = _with_tunings(rows, tunings)
     rows["delta_vs_baseline"] = deltas
     rows["delta_ci95"] = delta_cis
+    rows["delta_n"] = pd.array(delta_ns, dtype="Int64")
     rows["loader_verdict"] = [
         None
         if f is None or pd.isna(f)
@@ -268,81 +276,201 @@ def _params(value: str | None) -> str:
     return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs)
 
 
-def _display(board: pd.DataFrame) -> pd.DataFrame:
-    def ttt(row: pd.Series) -> str:
-        ended = int(row["seeds"]) - int(row["failed"])
-        if not ended:
-            return "-"
-        reached = f"({int(row['reached_target'])}/{ended})"
-        if _missing(row["time_to_target_s"]):
-            return f"never {reached}"
-        return f"{row['time_to_target_s']:.2f} {reached}"
-
-    def seeds(row: pd.Series) -> str:
-        text = f"{int(row['ok'])}/{int(row['seeds'])}"
-        others = [f"{int(row[k])} {k}" for k in ("diverged", "failed") if row[k]]
-        return text + (f": {', '.join(others)}" if others else "")
-
-    return pd.DataFrame(
-        {
-            "rank": board["rank"].map(lambda r: "-" if _missing(r) else str(int(r))),
-            "candidate": [
-                c + (" (baseline)" if b else "")
-                for c, b in zip(board["candidate"], board["baseline"], strict=True)
-            ],
-            "test acc %": [
-                _pct(v, c)
-                for v, c in zip(
-                    board["test_accuracy_mean"], board["test_accuracy_ci95"], strict=True
-                )
-            ],
-            "Δ vs baseline (pp)": [
-                _pct(v, c, signed=True)
-                for v, c in zip(board["delta_vs_baseline"], board["delta_ci95"], strict=True)
-            ],
-            "ECE %": [_pct(v) for v in board["test_ece_mean"]],
-            "time-to-target s (reached)": board.apply(ttt, axis=1),
-            "train s": board["train_seconds"].map(
-                lambda v: "-" if v is None or pd.isna(v) else f"{v:.2f}"
-            ),
-            "samples/s": board["samples_per_s"].map(
-                lambda v: "-" if v is None or pd.isna(v) else f"{v:,.0f}"
-            ),
-            "data wait": [
-                "-" if _missing(v) else f"{_pct(v)}% {'' if _missing(d) else d}".strip()
-                for v, d in zip(board["data_wait_fraction"], board["loader_verdict"], strict=True)
-            ],
-            "params": board["params"].map(
-                lambda v: "-" if v is None or pd.isna(v) else f"{int(v):,}"
-            ),
-            "size MB": board["model_bytes"].map(lambda v: _number(v, 1e-6, ".2f")),
-            "latency ms b1 / b1024": [
-                "-" if _missing(a) else f"{a:.2f} / {_number(b, 1, '.1f')}"
-                for a, b in zip(
-                    board["latency_batch1_ms"], board["latency_batch1024_ms"], strict=True
-                )
-            ],
-            "source s": board["source_train_seconds"].map(lambda v: _number(v, 1, ".1f")),
-            "tuning trials (pruned), s": [
-                "-"
-                if _missing(n)
-                else ("defaults" if n == 0 else f"{int(n)} ({int(p)}), {sec:.0f}")
-                for n, p, sec in zip(
-                    board["tuning_trials"],
-                    board["tuning_pruned"],
-                    board["tuning_seconds"],
-                    strict=True,
-                )
-            ],
-            "val spread pp": board["val_spread"].map(lambda v: _number(v, 100, ".2f")),
-            "hparams": board["tuned_params"].map(_params),
-            "seeds ok": board.apply(seeds, axis=1),
-        }
-    )
+def _n(row: pd.Series) -> int:
+    """Seeds with an accuracy (ok or diverged): the n of the row's interval."""
+    return int(row["ok"]) + int(row["diverged"])
 
 
-def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
-    """The leaderboard as Markdown or plain tables (one per suite, track and task), CSV or JSON."""
+def _accuracy(row: pd.Series) -> str:
+    return _with_n(_pct(row["test_accuracy_mean"], row["test_accuracy_ci95"]), _n(row))
+
+
+def _delta(row: pd.Series) -> str:
+    if row["baseline"] and not _missing(row["delta_vs_baseline"]):
+        return "+0.00"
+    n = row.get("delta_n")
+    text = _pct(row["delta_vs_baseline"], row["delta_ci95"], signed=True)
+    return _with_n(text, _n(row) if _missing(n) else int(n))
+
+
+def _with_n(text: str, n: int) -> str:
+    """Below :data:`MIN_SEEDS` seeds an interval says little (two equal seeds give ± 0.00):
+    it is left out and n is shown instead."""
+    if text == "-" or n >= MIN_SEEDS:
+        return text
+    return f"{text.split(' ± ')[0]} (n={n})"
+
+
+def _time_to_target(row: pd.Series) -> str:
+    ended = int(row["seeds"]) - int(row["failed"])
+    if not ended:
+        return "-"
+    reached = f"({int(row['reached_target'])}/{ended})"
+    if _missing(row["time_to_target_s"]):
+        return f"never {reached}"
+    return f"{row['time_to_target_s']:.2f}{_busy(row)} {reached}"
+
+
+def _busy(row: pd.Series) -> str:
+    """``*`` on a time measured while other processes kept the machine busy."""
+    return "*" if not _missing(row.get("busy")) and row["busy"] > 0 else ""
+
+
+def _timed(key: str, spec: str) -> Callable[[pd.Series], str]:
+    def show(row: pd.Series) -> str:
+        return "-" if _missing(row[key]) else f"{row[key]:{spec}}{_busy(row)}"
+
+    return show
+
+
+def _seeds(row: pd.Series) -> str:
+    text = f"{int(row['ok'])}/{int(row['seeds'])}"
+    others = [f"{int(row[k])} {k}" for k in ("diverged", "failed") if row[k]]
+    return text + (f": {', '.join(others)}" if others else "")
+
+
+def _tuning(row: pd.Series) -> str:
+    n = row["tuning_trials"]
+    if _missing(n):
+        return "-"
+    if n == 0:
+        return "defaults"
+    return f"{int(n)} ({int(row['tuning_pruned'])}), {row['tuning_seconds']:.0f}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the rendered tables: its key for ``--columns``, header, what the
+    footnote says of it, and how a row shows in it."""
+
+    key: str
+    header: str
+    note: str
+    show: Callable[[pd.Series], str]
+
+
+COLUMNS_SHOWN = (
+    Column("rank", "rank", "", lambda r: "-" if _missing(r["rank"]) else str(int(r["rank"]))),
+    Column(
+        "candidate",
+        "candidate",
+        "",
+        lambda r: r["candidate"] + (" (baseline)" if r["baseline"] else ""),
+    ),
+    Column(
+        "acc",
+        "test acc %",
+        "test acc: mean over seeds ± 95% t-interval ((n=K): fewer than 3 seeds, no interval)",
+        _accuracy,
+    ),
+    Column(
+        "delta",
+        "Δ pp",
+        "Δ: difference of means against the track's baseline, in points, ± 95% Welch interval",
+        _delta,
+    ),
+    Column(
+        "ece",
+        "ECE %",
+        "ECE: expected calibration error on the test split (15 bins)",
+        lambda r: _pct(r["test_ece_mean"]),
+    ),
+    Column(
+        "ttt",
+        "to target s (hit)",
+        "to target: median training seconds to the task's target validation accuracy, a seed "
+        "that missed it counting as never, with the seeds that reached it",
+        _time_to_target,
+    ),
+    Column("train", "train s", "train s: mean training seconds", _timed("train_seconds", ".2f")),
+    Column(
+        "samples",
+        "samples/s",
+        "samples/s: training throughput",
+        _timed("samples_per_s", ",.0f"),
+    ),
+    Column(
+        "wait",
+        "data wait",
+        "data wait: share of training time spent waiting for batches, and the verdict",
+        lambda r: (
+            "-"
+            if _missing(r["data_wait_fraction"])
+            else f"{_pct(r['data_wait_fraction'])}% {r['loader_verdict'] or ''}".strip()
+        ),
+    ),
+    Column(
+        "params",
+        "params",
+        "",
+        lambda r: "-" if _missing(r["params"]) else f"{int(r['params']):,}",
+    ),
+    Column(
+        "size",
+        "size MB",
+        "size: the trained model's bytes",
+        lambda r: _number(r["model_bytes"], 1e-6, ".2f"),
+    ),
+    Column(
+        "latency",
+        "latency ms b1 / b1024",
+        "latency: inference milliseconds at batch 1 / 1024",
+        lambda r: (
+            "-"
+            if _missing(r["latency_batch1_ms"])
+            else f"{r['latency_batch1_ms']:.2f}{_busy(r)} / "
+            + _number(r["latency_batch1024_ms"], 1, ".1f")
+        ),
+    ),
+    Column(
+        "source",
+        "source s",
+        "source s: training seconds of the cached source model a transfer run starts from, "
+        "not charged to it",
+        lambda r: _number(r["source_train_seconds"], 1, ".1f"),
+    ),
+    Column(
+        "tuning",
+        "tuning trials (pruned), s",
+        "tuning: trials on the validation split (pruned among them) and their seconds; "
+        "defaults: not tuned",
+        _tuning,
+    ),
+    Column(
+        "spread",
+        "val spread pp",
+        "val spread: standard deviation of validation accuracy over complete trials",
+        lambda r: _number(r["val_spread"], 100, ".2f"),
+    ),
+    Column(
+        "hparams",
+        "hparams",
+        "hparams: the best hyperparameters, which every seed of the row ran with",
+        lambda r: _params(r["tuned_params"]),
+    ),
+    Column("seeds", "seeds ok", f"seeds: {RULE}", _seeds),
+)
+NARROW = ("rank", "candidate", "acc", "delta", "ttt", "train", "tuning", "seeds")
+"""The terminal view: what decides a comparison; ``--wide`` shows every column."""
+WIDE = tuple(c.key for c in COLUMNS_SHOWN)
+MIN_SEEDS = 3
+
+
+def column_keys(text: str) -> tuple[str, ...]:
+    """``--columns acc,latency``: rank and candidate, then the columns named, checked."""
+    from .errors import unknown_name
+
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    for key in keys:
+        if key not in WIDE:
+            raise unknown_name("leaderboard column", key, WIDE)
+    return ("rank", "candidate", *[k for k in keys if k not in ("rank", "candidate")])
+
+
+def render(board: pd.DataFrame, fmt: str = "markdown", columns: Sequence[str] = WIDE) -> str:
+    """The leaderboard as Markdown or plain tables (one per suite, track and task) showing
+    ``columns`` (keys of :data:`COLUMNS_SHOWN`; a column empty in every row is left out),
+    with a footnote on the columns shown; or CSV or JSON, always with every column."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
@@ -352,7 +480,8 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         return json.dumps(records, indent=2)
     if board.empty:
         return "no results yet\n"
-    parts = []
+    chosen = [c for c in COLUMNS_SHOWN if c.key in columns]
+    parts, shown_keys = [], set()
     table_format = "github" if fmt == "markdown" else "simple"
     names = board.get("suite_name", board["suite"])
     ambiguous = {n for n, keys in board.groupby(names)["suite"] if keys.nunique() > 1}
@@ -360,26 +489,24 @@ def render(board: pd.DataFrame, fmt: str = "markdown") -> str:
         name = group["suite_name"].iloc[0] if "suite_name" in group else suite
         title = f"{suite if name in ambiguous else name} / {track} / {task}"
         heading = f"### {title}" if fmt == "markdown" else title
-        shown = _display(group)
-        shown = shown.loc[:, (shown != "-").any()]  # e.g. no source column without transfer
+        cells = {c.key: [c.show(row) for _, row in group.iterrows()] for c in chosen}
+        kept = [c for c in chosen if any(v != "-" for v in cells[c.key])]
+        shown_keys.update(c.key for c in kept)
         table = tabulate(
-            shown,
+            {c.header: cells[c.key] for c in kept},
             headers="keys",
             tablefmt=table_format,
-            showindex=False,
             disable_numparse=True,
         )
         parts.append(f"{heading}\n\n{table}\n")
-    note = (
-        "test acc: mean over seeds ± 95% t-interval; Δ: difference of means against the "
-        "track's baseline ± 95% Welch interval; ECE: expected calibration error on the test "
-        "split (15 bins); time-to-target: median training seconds to the task's target "
-        "validation accuracy, a seed that missed it counting as never, with the seeds that "
-        f"reached it; seeds: {RULE}; size and latency: the trained "
-        "model's bytes and inference milliseconds at batch 1 / 1024; source s: training "
-        "seconds of the cached source model a transfer run starts from, not charged to it; "
-        "tuning: trials on the validation split (pruned among them) and their seconds, the "
-        "spread (standard deviation) of validation accuracy over complete trials, and the "
-        "best hyperparameters, which every seed of the row ran with."
-    )
-    return "\n".join(parts) + "\n" + note + "\n"
+    notes = [c.note for c in chosen if c.key in shown_keys and c.note]
+    if "busy" in board and (board["busy"].fillna(0) > 0).any():
+        notes.append(
+            "*: measured while other processes kept the machine busy (some seeds): such "
+            "times and latencies are not comparable"
+        )
+    hidden = [c.key for c in COLUMNS_SHOWN if c.key not in columns]
+    if hidden and fmt == "plain":
+        notes.append(f"more columns: --wide, or --columns {','.join(hidden)}")
+    note = ". ".join(notes) + "."
+    return "\n".join(parts) + "\n" + (textwrap.fill(note, 100) if fmt == "plain" else note) + "\n"

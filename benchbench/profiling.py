@@ -9,6 +9,7 @@ faster. The recommendation names the setting to change.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -138,6 +139,11 @@ class SweepRow:
     verdict: str
     prepare_seconds: float
     status: str
+    repeats: int = 1
+    train_spread: float | None = None
+    """(max - min) / median of training samples/s over the repeats: the noise of the row."""
+    busy: bool = False
+    """Other processes kept the machine busy during some repeat."""
 
 
 def loader_settings(on_disk: bool, max_workers: int, cuda: bool) -> list[dict[str, Any]]:
@@ -164,22 +170,44 @@ def describe(setting: dict[str, Any]) -> str:
     return text + (", pinned" if setting["pin_memory"] else "")
 
 
-def sweep_row(setting: dict[str, Any], result: Any) -> SweepRow:
-    """A sweep row from a run's result."""
-    loader = result.loader or {}
+def sweep_row(setting: dict[str, Any], results: list[Any]) -> SweepRow:
+    """A sweep row from the repeated runs of one setting: the median of each rate, and the
+    spread of the training rate, so one lucky or unlucky run cannot name the winner."""
+
+    def median(values: list[Any]) -> float | None:
+        values = [v for v in values if v is not None]
+        return float(statistics.median(values)) if values else None
+
+    ok = [r for r in results if r.status == "ok"]
+    loaders = [r.loader or {} for r in ok]
+    rates = [r.samples_per_s for r in ok if r.samples_per_s]
+    middle = median(rates)
+    spread = (max(rates) - min(rates)) / middle if len(rates) > 1 and middle else None
+    wait = median([loader.get("data_wait_fraction") for loader in loaders])
     return SweepRow(
         setting=describe(setting),
         data_path=setting["data_path"],
         workers=setting["workers"],
         pin_memory=setting["pin_memory"],
-        train_samples_per_s=result.samples_per_s,
-        loader_samples_per_s=loader.get("loader_samples_per_s"),
-        compute_samples_per_s=loader.get("compute_samples_per_s"),
-        data_wait_fraction=loader.get("data_wait_fraction", 0.0),
-        verdict=loader.get("verdict", result.status),
-        prepare_seconds=loader.get("prepare_seconds", 0.0),
-        status=result.status,
+        train_samples_per_s=middle,
+        loader_samples_per_s=median([loader.get("loader_samples_per_s") for loader in loaders]),
+        compute_samples_per_s=median([loader.get("compute_samples_per_s") for loader in loaders]),
+        data_wait_fraction=wait or 0.0,
+        verdict=loaders[0].get("verdict", "ok") if ok else results[0].status,
+        prepare_seconds=median([loader.get("prepare_seconds") for loader in loaders]) or 0.0,
+        status="ok" if len(ok) == len(results) else results[-1].status,
+        repeats=len(results),
+        train_spread=spread,
+        busy=any((r.machine or {}).get("busy") for r in results),
     )
+
+
+NOISE_MARGIN = 0.10
+"""Training faster than compute alone by more than this share is measurement noise: no loader
+makes the model step itself faster."""
+
+
+NOISY_SPREAD = 0.25
 
 
 def summarize(rows: list[SweepRow]) -> str:
@@ -193,11 +221,20 @@ def summarize(rows: list[SweepRow]) -> str:
     reference = next((r for r in ok if r.data_path == "device"), fastest)
     compute = reference.compute_samples_per_s
     text = f"fastest: {fastest.setting} at {fastest.train_samples_per_s:,.0f} samples/s"
+    if fastest.train_spread is not None:
+        text += f" (median of {fastest.repeats}, spread {fastest.train_spread:.0%})"
     if compute:
-        text += (
-            f", {fastest.train_samples_per_s / compute:.0%} of the compute-alone rate "
-            f"({compute:,.0f} samples/s)"
-        )
+        share = fastest.train_samples_per_s / compute
+        text += f", {share:.0%} of the compute-alone rate ({compute:,.0f} samples/s)"
+        if share > 1 + NOISE_MARGIN:
+            text += (
+                " - above what compute alone allows, so the rates are noise here: "
+                "run again on a quiet machine or with more --steps"
+            )
+    if (fastest.train_spread or 0) > NOISY_SPREAD:
+        text += "; its rate varies a lot between repeats: more --steps give a firmer figure"
+    if any(r.busy for r in rows):
+        text += "; other processes kept the machine busy during the sweep: rates are not reliable"
     slowest = min(ok, key=lambda r: r.train_samples_per_s)
     if fastest.train_samples_per_s > 1.1 * slowest.train_samples_per_s:
         text += (

@@ -117,6 +117,9 @@ class RunResult:
     source: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+    """Conditions of the timings (:mod:`benchbench.machine`): cores, threads, load, other
+    processes' CPU use and the ``busy`` flag."""
     error: str | None = None
     error_component: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)

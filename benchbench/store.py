@@ -17,6 +17,7 @@ line.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import time
@@ -306,9 +307,12 @@ class Store:
             raise BenchbenchError(
                 f"several suites are named {wanted!r} ({sources}); pass the suite file's path"
             )
-        listing = ", ".join(sorted({name for name, _ in known.values()})) or "none"
+        names = sorted({name for name, _ in known.values()})
+        close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise BenchbenchError(
-            f"no suite {wanted!r} in {self.display_url} (stored suites: {listing})"
+            f"no suite {wanted!r} in {self.display_url}{hint} "
+            f"(stored suites: {', '.join(names) or 'none'})"
         )
 
     def frame(self, suite: str | None = None) -> pd.DataFrame:
@@ -334,6 +338,7 @@ class Store:
             scalars = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
             scalars["data_wait_fraction"] = (result.get("loader") or {}).get("data_wait_fraction")
             scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
+            scalars["busy"] = (result.get("machine") or {}).get("busy")
             row["suite_name"] = names.get(row["suite"], (row["suite"], ""))[0]
             rows.append({**scalars, **row})
         return pd.DataFrame(rows)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from .errors import BenchbenchError, unknown_name
 from .execute import resolve_spec
 from .plugins import KINDS, Registry
 from .spec import DEFAULT_COMPONENTS, RunSpec
-from .tuning import Target, TuningConfig, tuned_hparams
+from .tuning import Target, TuningConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -329,47 +329,64 @@ def _for_task(hparams: Mapping[str, Any], task: str, registry: Registry) -> dict
 
 
 def target(
-    track: Track, task: str, candidate: Candidate, registry: Registry, device: str
+    track: Track,
+    task: str,
+    candidate: Candidate,
+    registry: Registry,
+    device: str,
+    budget: Budget | None = None,
 ) -> Target:
     """What tuning a candidate of a track on a task means: its components, the track's and
-    the candidate's hyperparameters fixed, the tuning budget (else the track's)."""
+    the candidate's hyperparameters fixed, and the trial budget: ``budget``, else the track's
+    tuning budget, else the track's."""
     names = {**DEFAULT_COMPONENTS, **track.fixed, track.kind: candidate.name}
-    budget = (track.tuning.budget if track.tuning else None) or track.budget
+    budget = budget or (track.tuning.budget if track.tuning else None) or track.budget
     fixed = {**_for_task(track.hparams, task, registry), **candidate.hparams}
     return Target(task=task, **names, fixed=fixed, budget=budget, device=device)
 
 
-def tuned_places(
-    suite: Suite,
-    pm: Any,
-    storage: Any,
-    device: str,
-    data_dir: Path | None,
-    say: Callable[[str], None],
-) -> dict[tuple[str, str, str], dict[str, Any] | None]:
-    """Each (track, task, candidate) place's tuning summary (None: no study, defaults), under
-    the track's tuning protocol or, without one, 'benchbench tune's defaults; ``say`` gets a
-    line per track saying which places run tuned and which do not, wherever any is tuned or
-    tuning is asked for."""
-    places: dict[tuple[str, str, str], dict[str, Any] | None] = {}
-    for track in suite.tracks:
-        config = track.tuning or TuningConfig()  # 'benchbench tune' defaults: found if tuned
-        missing = []
-        for task in track.tasks:
-            for candidate in track.candidates:
-                found = target(track, task, candidate, pm.registry, device)
-                summary = tuned_hparams(found, config, pm, storage, data_dir)
-                places[(track.name, task, candidate.label)] = summary and summary.to_dict()
-                if summary is None:
-                    missing.append(f"{task}/{candidate.label}")
-        tuned = len(track.tasks) * len(track.candidates) - len(missing)
-        if track.tuning is None and not tuned:
-            continue  # an untuned track of a suite without tuning: nothing to say
-        line = f"track {track.name}: {tuned} places tuned ({config.trials} trials each)"
-        if missing:
-            line += f"; no study, defaults for {', '.join(missing)} (run 'benchbench tune')"
-        say(line)
-    return places
+TUNED_SUFFIX = "-tuned"
+
+
+def tuned_variant(suite: Suite) -> Suite:
+    """The suite run with the settings 'benchbench tune SUITE' found: another benchmark, so
+    another name (``quick-tuned``) and key in the results database and its own leaderboard
+    files; the untuned suite's are never overwritten."""
+    key = suite.key.replace("@", f"{TUNED_SUFFIX}@") if "@" in suite.key else suite.key
+    if key == suite.key:
+        key += TUNED_SUFFIX
+    return replace(suite, name=suite.name + TUNED_SUFFIX, key=key)
+
+
+def tuned_settings(suite: Suite, tunings: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Each (track, task, candidate) place's tuning summary, from what 'benchbench tune
+    SUITE' recorded (:meth:`Store.tunings` of :func:`tuned_variant`'s key). Raises one
+    error naming the places that were not tuned (or not to the end)."""
+    found = (
+        {}
+        if tunings.empty
+        else {(r["track"], r["task"], r["candidate"]): r.to_dict() for _, r in tunings.iterrows()}
+    )
+    places = [
+        (track.name, task, c.label)
+        for track in suite.tracks
+        for task in track.tasks
+        for c in track.candidates
+    ]
+    missing = [place for place in places if not found.get(place, {}).get("best_params")]
+    if len(missing) == len(places):
+        raise BenchbenchError(
+            f"suite {suite.name} has not been tuned here: run 'benchbench tune {suite.name}' "
+            "(same --out or --storage) first"
+        )
+    if missing:
+        listing = ", ".join("/".join(p) for p in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise BenchbenchError(
+            f"suite {suite.name}: {len(missing)} of {len(places)} places have no finished "
+            f"tuning ({listing}{more}); run 'benchbench tune {suite.name}' to finish it"
+        )
+    return {place: found[place] for place in places}
 
 
 Tuned = Callable[[Track, str, Candidate], Mapping[str, Any] | None]

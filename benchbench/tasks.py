@@ -70,6 +70,9 @@ class Task(Component):
     model is trained once per architecture and seed (within ``source_budget``), cached under
     the data folder, and its cost is reported apart from the run's."""
     source_budget: ClassVar[Budget | None] = None
+    has_unlabeled: ClassVar[bool | None] = None
+    """Whether :meth:`load` offers unlabeled data; when declared, a semi-supervised method on
+    a task without any is refused when the run is planned rather than when it starts."""
 
     def load(self, data_dir: Path) -> Splits:
         """Read (or generate and cache) the data under ``data_dir``."""

@@ -27,10 +27,9 @@ from .components import (
     Regularizer,
     RunContext,
     count_parameters,
-    overrides,
     set_trainable,
 )
-from .data.streams import DeviceStream, batches, make_stream, materialize
+from .data.streams import DATA_PATHS, DeviceStream, batches, make_stream, materialize
 from .metrics import (
     LATENCY_BATCH,
     accuracy,
@@ -40,6 +39,7 @@ from .metrics import (
     model_bytes,
     predict,
 )
+from .params import Bool, Choice, Float, Int, Param
 from .profiling import LoaderProfile, measure_loader
 from .spec import RunResult, RunSpec
 from .tasks import Splits, Task
@@ -59,8 +59,21 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
 """Settings of the loop itself; a task's ``trainer_defaults`` and the spec override them. The
 last four choose how data reaches the loop (see :mod:`benchbench.data.streams`)."""
 
+LOOP_PARAMS: Mapping[str, Param] = {
+    "optimizer": Choice("adamw", "sgd", help="AdamW, or SGD with Nesterov momentum"),
+    "lr": Float(0, low_open=True, help="peak learning rate"),
+    "momentum": Float(0, 1, low_open=True, high_open=True, help="SGD's Nesterov momentum"),
+    "batch_size": Int(1, help="labeled examples per step"),
+    "schedule": Choice("cosine", "constant", help="learning-rate decay over the budget"),
+    "warmup": Float(0, 1, high_open=True, help="fraction of the budget warming up linearly"),
+    "data_path": Choice(*DATA_PATHS, help="how batches reach the loop (auto: fastest)"),
+    "workers": Int(0, help="DataLoader worker processes (memory and disk paths)"),
+    "pin_memory": Bool(optional=True, help="pinned host memory (null: on for CUDA)"),
+    "prefetch_factor": Int(1, help="batches each DataLoader worker loads ahead"),
+}
+"""What each loop setting may be (:mod:`benchbench.params`)."""
+
 _EVAL_BATCH = 2048
-_BATCH_METHODS = ("transform", "forward", "loss", "prepare")
 
 
 def loop_search_space(trial: Any) -> dict[str, Any]:
@@ -78,22 +91,6 @@ class RunComponents:
     regularizer: Regularizer
     ssl: SSL
     finetune: Finetune
-
-
-def _check_loop_hparams(hp: Mapping[str, Any]) -> None:
-    unknown = set(hp) - set(LOOP_DEFAULTS)
-    if unknown:
-        raise ValueError(
-            f"unknown training hyperparameter(s) {sorted(unknown)} "
-            f"(the loop has: {', '.join(sorted(LOOP_DEFAULTS))}; "
-            "a component's are named <component>.<name>)"
-        )
-    if hp["optimizer"] not in ("adamw", "sgd"):
-        raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {hp['optimizer']!r}")
-    if hp["schedule"] not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {hp['schedule']!r}")
-    if not 0 <= hp["warmup"] < 1:
-        raise ValueError(f"warmup is a fraction of the budget in [0, 1), got {hp['warmup']!r}")
 
 
 def lr_factor(progress: float, schedule: str, warmup: float) -> float:
@@ -205,14 +202,8 @@ class _Loop:
         self.score_test = score_test
         self.hook, self.on_eval = hook, on_eval
         self.hp = hp = spec.loop_hparams()
-        _check_loop_hparams(hp)
         task = parts.task
         self.model = parts.arch.build(task.input_shape, task.num_classes).to(device).train()
-        if not parts.finetune.uses_pretrained and parts.ssl.uses_pretraining:
-            raise ValueError(
-                f"finetune {parts.finetune.name!r} starts from a fresh network: it would "
-                f"discard ssl {parts.ssl.name!r}'s pretraining (use ssl 'supervised')"
-            )
         if initial_encoder is not None and parts.finetune.uses_pretrained:
             self.model.encoder.load_state_dict(initial_encoder)
         self.generator = torch.Generator(device=device).manual_seed(_seed(spec.seed, 1))
@@ -383,17 +374,6 @@ class _Loop:
         runs on the clock (it is the method's training time) and is followed by one eval
         point."""
         parts, clock = self.parts, self.clock
-        name = parts.finetune.name
-        if any(overrides(parts.regularizer, Regularizer, m) for m in _BATCH_METHODS):
-            raise ValueError(
-                f"finetune {name!r} fits in closed form: regularizer "
-                f"{parts.regularizer.name!r} would have no effect (use 'none')"
-            )
-        if parts.ssl.uses_unlabeled:
-            raise ValueError(
-                f"finetune {name!r} fits in closed form: ssl {parts.ssl.name!r} trains "
-                "jointly with gradient steps and cannot apply"
-            )
         set_trainable(self.model.encoder, False)
         clock.start()
         train = materialize(self.splits.train, int(self.hp["workers"]))

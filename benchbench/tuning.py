@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import statistics
 import time
 import warnings
@@ -393,20 +392,3 @@ def _run_trial(job: Job, executor: Executor, stop: StopSignals | None) -> Any:
     if isinstance(result, BaseException):  # the reporter could not reach the study
         raise BenchbenchError(f"tuning storage: {reason(result)}")
     return result
-
-
-def tuned_hparams(
-    target: Target,
-    config: TuningConfig,
-    pm: PluginManager,
-    storage: Any,
-    data_dir: Path | None = None,
-) -> Summary | None:
-    """The tuning summary of ``target`` if a study with finished trials exists, else None."""
-    study = load_study(storage, study_name(target, config, pm, data_dir))
-    if study is None or not finished(study):
-        return None
-    summary = summarize(study, config.trials)
-    return (
-        summary if summary.best_value is not None and not math.isnan(summary.best_value) else None
-    )

@@ -144,7 +144,7 @@ def test_run_a_suite_then_resume_then_read_the_leaderboard(tmp_path):
     first = invoke("run", str(suite), "--out", str(out), "--device", "cpu")
     assert first.exit_code == 1, first.output  # a run failed: the suite says so
     assert "6 runs, 0 already stored, 6 to run" in first.output
-    assert "### mine / regs / blobs" in first.output
+    assert "mine / regs / blobs" in first.output
     assert "failed (RuntimeError: boom, in regularizer explode)" in first.output
     assert "6 runs stored this time (2 failed, 4 ok)" in first.output
     assert "2 runs of suite mine failed or timed out" in first.output

@@ -140,7 +140,8 @@ def test_renderings_carry_the_promised_fields():
         "params",
     }
     markdown = leaderboard.render(board, "markdown")
-    assert "### s / t / digits" in markdown and "75.00 ± 63.53" in markdown
+    assert "### s / t / digits" in markdown and "75.00 (n=2)" in markdown  # no 2-seed interval
+    assert records[0]["test_accuracy_ci95"] == pytest.approx(0.6353, abs=1e-4)  # kept in data
     assert (
         leaderboard.render(board, "csv")
         .splitlines()[0]

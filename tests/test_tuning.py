@@ -218,20 +218,20 @@ def test_cli_tune_then_run_reports_trials_and_hyperparameters(tmp_path, data_dir
     out = tmp_path / "out"
     runner = CliRunner()
     base = ["-p", "bb_test_plugin", "--data-dir", str(data_dir)]
-    before = runner.invoke(cli, [*base, "run", str(path), "--out", str(out)])
-    assert before.exit_code == 0, before.output
-    assert "no study, defaults for blobs/none, blobs/label-smoothing" in before.stderr
+    before = runner.invoke(cli, [*base, "run", str(path), "--tuned", "--out", str(out)])
+    assert before.exit_code == 2 and "suite tuned has not been tuned here" in before.stderr
     tuned = runner.invoke(cli, [*base, "tune", str(path), "--out", str(out), "--json"])
     assert tuned.exit_code == 0, tuned.output
     rows = json.loads(tuned.stdout)
     assert [r["n_trials"] for r in rows] == [3, 3]
-    after = runner.invoke(cli, [*base, "run", str(path), "--out", str(out)])
+    after = runner.invoke(cli, [*base, "run", str(path), "--tuned", "--out", str(out)])
     assert after.exit_code == 0, after.output
-    assert "track regularizers: 2 places tuned (3 trials each)" in after.stderr
-    board = json.loads((out / "leaderboards" / "tuned.json").read_text())
+    assert "2 places run the best settings" in after.stderr
+    assert "(regularizers: 3 trials each)" in after.stderr
+    board = json.loads((out / "leaderboards" / "tuned-tuned.json").read_text())
     assert [r["tuning_trials"] for r in board] == [3, 3]
     assert all("lr" in json.loads(r["tuned_params"]) for r in board)
-    assert "3 (0)" in (out / "leaderboards" / "tuned.md").read_text()
+    assert "3 (0)" in (out / "leaderboards" / "tuned-tuned.md").read_text()
 
 
 def test_tune_says_clearly_what_it_needs(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import FIRST_COMPLETED, CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_for
@@ -13,6 +12,7 @@ from typing import Any
 
 from ..errors import BenchbenchError
 from ..execute import execute, failed
+from ..machine import thread_share
 from ..plugins import PluginConfig, PluginManager, get_plugin_manager
 from ..spec import RunResult
 from .base import Executor, Finished, Job
@@ -55,12 +55,11 @@ def _worker_manager(config: PluginConfig) -> PluginManager:
 def _worker_init(threads: int, config: PluginConfig) -> None:
     """Each worker: its share of the cores, death with its parent, and the plugins loaded
     before its first job (so a job's time limit is not spent importing)."""
-    import torch
-
     from ..interrupts import die_with_parent
+    from ..machine import pin_threads
 
     die_with_parent()
-    torch.set_num_threads(threads)
+    pin_threads(threads)
     try:
         _ = _worker_manager(config).registry
     except Exception:  # reported on the first job, as that run's failure
@@ -82,8 +81,9 @@ class ProcessPoolExecutor(Executor):
     (its worker is replaced); :meth:`stop` ends the workers at once. Workers end when this
     process ends, however it ends.
 
-    Workers split the machine's cores between them (torch threads), so ``workers=1`` (the
-    default) gives each run every core and timings that are comparable across runs.
+    Workers split the cores this process owns between them (torch and OpenMP threads), or
+    use ``threads`` each; ``workers=1`` (the default) gives each run every core and timings
+    that are comparable across runs.
     """
 
     def __init__(
@@ -92,10 +92,12 @@ class ProcessPoolExecutor(Executor):
         data_dir: Path | None = None,
         workers: int = 1,
         timeout: float | None = None,
+        threads: int | None = None,
     ) -> None:
         self.config, self.data_dir = config, data_dir
         self.slots = max(1, workers)
         self.timeout = timeout
+        self.threads = thread_share(self.slots, threads)
         self._pool: Any = None
         self._futures: dict[Any, Job] = {}
 
@@ -105,12 +107,11 @@ class ProcessPoolExecutor(Executor):
 
             from pebble import ProcessPool
 
-            threads = max(1, (os.cpu_count() or 1) // self.slots)
             self._pool = ProcessPool(
                 max_workers=self.slots,
                 context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(threads, self.config),
+                initargs=(self.threads, self.config),
             )
         return self._pool
 

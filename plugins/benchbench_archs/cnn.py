@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from benchbench import Architecture, Model
+from benchbench import Architecture, Int, Model
 
 from ._layers import layers_for, with_linear_head
 
@@ -23,6 +23,11 @@ class CNN(Architecture):
     name = "cnn"
     summary = "conv-BN-ReLU blocks, doubling channels and halving resolution; 1-D or 2-D"
     defaults = {"width": 32, "depth": 3, "kernel_size": 3}
+    params = {
+        "width": Int(1, help="channels of the first block (doubling per block)"),
+        "depth": Int(1, help="convolution blocks"),
+        "kernel_size": Int(1, help="convolution kernel size"),
+    }
 
     @classmethod
     def search_space(cls, trial):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from benchbench import Architecture, Model
+from benchbench import Architecture, Int, Model
 
 
 class _Rows(nn.Module):
@@ -46,6 +46,7 @@ class GRU(Architecture):
     name = "gru"
     summary = "stacked GRU layers over the sequence (image rows for 2-D), last state to head"
     defaults = {"hidden": 128, "depth": 2}
+    params = {"hidden": Int(1, help="hidden units per layer"), "depth": Int(1, help="GRU layers")}
 
     @classmethod
     def search_space(cls, trial):

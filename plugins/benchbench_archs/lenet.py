@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from benchbench import Architecture, Model
+from benchbench import Architecture, Int, Model
 
 from ._layers import flat_size, layers_for, with_linear_head
 
@@ -20,6 +20,7 @@ class LeNet(Architecture):
     name = "lenet"
     summary = "LeNet-5: conv 6 and 16 (kernel 5, max pool), fully connected 120 and 84"
     defaults = {"scale": 1}
+    params = {"scale": Int(1, help="multiplies every layer's width (6-16-120-84)")}
 
     @classmethod
     def search_space(cls, trial):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from benchbench import Architecture, Model
+from benchbench import Architecture, Int, Model
 
 
 class MLP(Architecture):
@@ -17,6 +17,7 @@ class MLP(Architecture):
     name = "mlp"
     summary = "multilayer perceptron: depth x (linear, ReLU) blocks of width units, linear head"
     defaults = {"width": 256, "depth": 2}
+    params = {"width": Int(1, help="units per hidden layer"), "depth": Int(1, help="hidden layers")}
 
     @classmethod
     def search_space(cls, trial):
@@ -27,8 +28,6 @@ class MLP(Architecture):
 
     def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
         width, depth = int(self.hparams["width"]), int(self.hparams["depth"])
-        if depth < 1 or width < 1:
-            raise ValueError(f"mlp needs depth >= 1 and width >= 1, got {depth}, {width}")
         blocks, features = [], math.prod(input_shape)
         for i in range(depth):
             layers = [nn.Flatten()] if i == 0 else []

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from benchbench import Architecture, Model
+from benchbench import Architecture, Int, Model
 
 from ._layers import Layers, layers_for, with_linear_head
 
@@ -42,6 +42,7 @@ class ResNetSmall(Architecture):
     name = "resnet-small"
     summary = "ResNet-9 shape (DAWNBench/airbench): stem, 3 pooled stages, 2 residual pairs"
     defaults = {"width": 16}
+    params = {"width": Int(1, help="channels of the first stage (doubling per stage)")}
 
     @classmethod
     def search_space(cls, trial):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from benchbench import Architecture, Model
+from benchbench import Architecture, Int, Model
 
 from ._layers import layers_for, with_linear_head
 
@@ -20,6 +20,10 @@ class VGGSmall(Architecture):
     name = "vgg-small"
     summary = "VGG: stages of two conv-BN-ReLU and a max pool, channels doubling per stage"
     defaults = {"width": 32, "stages": 3}
+    params = {
+        "width": Int(1, help="channels of the first stage (doubling per stage)"),
+        "stages": Int(1, help="conv-conv-pool stages"),
+    }
 
     @classmethod
     def search_space(cls, trial):

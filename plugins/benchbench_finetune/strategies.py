@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from benchbench import Finetune, Model, set_trainable
+from benchbench import Choice, Finetune, Float, Int, Model, set_trainable
 
 
 class Full(Finetune):
@@ -29,6 +29,7 @@ class LinearProbe(Finetune):
     """The pretrained encoder frozen (batch-norm statistics too); only a new head trains."""
 
     name = "linear-probe"
+    expects_pretrained = True
     summary = "frozen encoder, only a new linear head trains"
 
     def param_groups(self, model: Model, lr: float) -> list[dict[str, Any]]:
@@ -41,8 +42,10 @@ class LastK(Finetune):
     beyond the encoder's depth trains everything."""
 
     name = "last-k"
+    expects_pretrained = True
     summary = "the last k encoder blocks and the head train, the rest stays frozen (k tuned)"
     defaults = {"k": 1}
+    params = {"k": Int(0, help="last encoder blocks that learn (the head always does)")}
 
     @classmethod
     def search_space(cls, trial):
@@ -63,8 +66,10 @@ class DiscriminativeLR(Finetune):
     the paper's), so early, general blocks move least."""
 
     name = "discriminative-lr"
+    expects_pretrained = True
     summary = "layer-wise learning rates: each block lr / decay of the one above (2.6)"
     defaults = {"decay": 2.6}
+    params = {"decay": Float(1, help="each block deeper learns decay times slower")}
 
     @classmethod
     def search_space(cls, trial):
@@ -84,8 +89,12 @@ class GradualUnfreeze(Finetune):
     phase (block j from the top at ``until * j / blocks``); then everything trains."""
 
     name = "gradual-unfreeze"
+    expects_pretrained = True
     summary = "blocks unfrozen from the top, one at a time, over the first half of the budget"
     defaults = {"until": 0.5}
+    params = {
+        "until": Float(0, 1, low_open=True, help="fraction of the phase by which all is unfrozen")
+    }
 
     @classmethod
     def search_space(cls, trial):
@@ -121,8 +130,13 @@ class SVM(Finetune):
     45.3% at C = 0.01, which converges in 7 iterations)."""
 
     name = "svm"
+    expects_pretrained = True
     summary = "linear SVM (or logistic regression) fitted on frozen features, no gradient step"
     defaults = {"classifier": "svm", "C": 0.01}
+    params = {
+        "classifier": Choice("svm", "logistic", help="LinearSVC or logistic regression"),
+        "C": Float(0, low_open=True, help="inverse regularization strength"),
+    }
 
     @classmethod
     def search_space(cls, trial):
@@ -136,8 +150,6 @@ class SVM(Finetune):
         from sklearn.svm import LinearSVC
 
         kind, c = self.hparams["classifier"], float(self.hparams["C"])
-        if kind not in ("svm", "logistic"):
-            raise ValueError(f"svm classifier must be 'svm' or 'logistic', got {kind!r}")
         scaler = StandardScaler().fit(features)
         model = (
             LinearSVC(C=c, max_iter=1000, random_state=0)

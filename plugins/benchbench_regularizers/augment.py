@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from benchbench import Regularizer, RunContext
+from benchbench import Float, Regularizer, RunContext
 
 
 class Augment(Regularizer):
@@ -17,6 +17,7 @@ class Augment(Regularizer):
     name = "augment"
     summary = "the task's standard augmentation (shift/crop, flip, noise), batched on device"
     defaults = {"strength": 1.0}
+    params = {"strength": Float(0, help="scales the task's augmentation (shifts, flips, noise)")}
 
     @classmethod
     def search_space(cls, trial):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from benchbench import Regularizer
+from benchbench import Float, Regularizer
 
 
 class NoRegularizer(Regularizer):
@@ -25,16 +25,14 @@ class WeightDecay(Regularizer):
     name = "weight-decay"
     summary = "decoupled (AdamW) weight decay only"
     defaults = {"decay": 0.05}
+    params = {"decay": Float(0, help="AdamW's decoupled weight decay")}
 
     @classmethod
     def search_space(cls, trial):
         return {"decay": trial.suggest_float("weight-decay.decay", 1e-4, 0.5, log=True)}
 
     def weight_decay(self) -> float:
-        decay = float(self.hparams["decay"])
-        if decay < 0:
-            raise ValueError(f"weight-decay decay must be >= 0, got {decay}")
-        return decay
+        return float(self.hparams["decay"])
 
 
 class LabelSmoothing(Regularizer):
@@ -44,6 +42,7 @@ class LabelSmoothing(Regularizer):
     name = "label-smoothing"
     summary = "soft targets: true class 1 - alpha + alpha/k, every other class alpha/k"
     defaults = {"alpha": 0.1}
+    params = {"alpha": Float(0, 1, help="weight of the uniform distribution in the target")}
 
     @classmethod
     def search_space(cls, trial):
@@ -53,6 +52,4 @@ class LabelSmoothing(Regularizer):
         self, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
         alpha = float(self.hparams["alpha"])
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"label-smoothing alpha must lie in [0, 1], got {alpha}")
         return x, targets * (1.0 - alpha) + alpha / targets.shape[-1]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from benchbench import Model, Regularizer, soft_cross_entropy
+from benchbench import Float, Int, Model, Regularizer, soft_cross_entropy
 
 
 def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
@@ -42,6 +42,11 @@ class Distillation(Regularizer):
     name = "distillation"
     summary = "self-distillation: earlier snapshots of the model teach it, T^2-scaled KL"
     defaults = {"temperature": 4.0, "weight": 0.5, "snapshots": 4}
+    params = {
+        "temperature": Float(0, low_open=True, help="softmax temperature of both models"),
+        "weight": Float(0, 1, help="share of the loss on the teacher's targets"),
+        "snapshots": Int(2, help="teacher checkpoints kept during its training"),
+    }
 
     @classmethod
     def search_space(cls, trial):
@@ -52,8 +57,6 @@ class Distillation(Regularizer):
 
     def __init__(self, **hparams) -> None:
         super().__init__(**hparams)
-        if int(self.hparams["snapshots"]) < 2:
-            raise ValueError("distillation needs snapshots >= 2 (the first part has no teacher)")
         self.teacher: Model | None = None
         self.taken = 0
         self._teacher_logits: Tensor | None = None

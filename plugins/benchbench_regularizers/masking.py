@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from benchbench import Regularizer, RunContext
+from benchbench import Float, Regularizer, RunContext
 
 from ._sampling import spatial_shape
 
@@ -19,6 +19,7 @@ class Cutout(Regularizer):
     name = "cutout"
     summary = "zero a random box (2-D) or span (1-D) of each example; targets untouched"
     defaults = {"size": 0.5}
+    params = {"size": Float(0, 1, help="side of the square cut out, as a fraction of the input's")}
 
     @classmethod
     def search_space(cls, trial):
@@ -28,8 +29,6 @@ class Cutout(Regularizer):
         self, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
         size = float(self.hparams["size"])
-        if not 0.0 <= size <= 1.0:
-            raise ValueError(f"cutout size must lie in [0, 1], got {size}")
         shape = spatial_shape(x)
         inside = torch.ones(len(x), *shape, dtype=torch.bool, device=x.device)
         for axis, length in enumerate(shape):
@@ -73,6 +72,7 @@ class Dropout(Regularizer):
     name = "dropout"
     summary = "dropout after every encoder block (rate tuned)"
     defaults = {"rate": 0.2}
+    params = {"rate": Float(0, 1, high_open=True, help="probability of zeroing a feature")}
 
     @classmethod
     def search_space(cls, trial):
@@ -80,8 +80,6 @@ class Dropout(Regularizer):
 
     def prepare(self, context: RunContext) -> None:
         rate = float(self.hparams["rate"])
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"dropout rate must lie in [0, 1), got {rate}")
         encoder = context.model.encoder
         for name, block in list(encoder.named_children()):
             setattr(encoder, name, nn.Sequential(block, _SeededDropout(rate, context.generator)))

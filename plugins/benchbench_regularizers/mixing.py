@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchbench import Model, Regularizer
+from benchbench import Float, Model, Regularizer
 
 from ._sampling import host_rng, mix, partners, spatial_shape
 
@@ -26,8 +26,6 @@ class _PairMixing(Regularizer):
     def draw(self, generator: torch.Generator) -> tuple[np.random.Generator, float]:
         """A host RNG for further scalar draws, and this batch's lambda."""
         alpha = float(self.hparams["alpha"])
-        if alpha <= 0:
-            raise ValueError(f"{self.name} alpha must be > 0, got {alpha}")
         rng = host_rng(generator)
         return rng, float(rng.beta(alpha, alpha))
 
@@ -40,6 +38,7 @@ class Mixup(_PairMixing):
     name = "mixup"
     summary = "convex mix of example pairs and their soft targets, lam ~ Beta(alpha, alpha)"
     defaults = {"alpha": 1.0}
+    params = {"alpha": Float(0, low_open=True, help="Beta(alpha, alpha) draws the mixing weight")}
 
     def transform(
         self, x: Tensor, targets: Tensor, generator: torch.Generator
@@ -70,6 +69,7 @@ class CutMix(_PairMixing):
     name = "cutmix"
     summary = "paste a box (2-D) or span (1-D) of a partner; targets mixed by its exact area"
     defaults = {"alpha": 1.0}
+    params = {"alpha": Float(0, low_open=True, help="Beta(alpha, alpha) draws the mixing weight")}
 
     def transform(
         self, x: Tensor, targets: Tensor, generator: torch.Generator
@@ -95,6 +95,7 @@ class ManifoldMixup(_PairMixing):
     name = "manifold-mixup"
     summary = "mixup of hidden states at a randomly chosen encoder block, targets mixed alike"
     defaults = {"alpha": 2.0}
+    params = {"alpha": Float(0, low_open=True, help="Beta(alpha, alpha) draws the mixing weight")}
     alpha_range = (0.1, 4.0)
 
     def forward(

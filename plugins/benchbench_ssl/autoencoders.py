@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchbench import Model, RunContext
+from benchbench import Choice, Float, Int, Model, RunContext
 
 from .losses import contractive_penalty, kl_sparsity, l1_sparsity
 from .pretraining import Pretraining
@@ -50,14 +50,23 @@ class Autoencoder(Pretraining):
         "contractive_weight": 0.1,
         "projections": 1,
     }
+    params = {
+        **Pretraining.shared_params,
+        "variant": Choice(*VARIANTS, help="which autoencoder (see above)"),
+        "code": Int(1, help="code units"),
+        "hidden": Int(1, help="units of the decoder's hidden layer"),
+        "noise": Float(0, 1, high_open=True, help="denoising: fraction of inputs zeroed"),
+        "sparsity": Choice("kl", "l1", help="sparse: the penalty on the code"),
+        "sparsity_target": Float(
+            0, 1, low_open=True, high_open=True, help="sparse kl: target mean"
+        ),
+        "sparsity_weight": Float(0, help="sparse: weight of the penalty"),
+        "contractive_weight": Float(0, help="contractive: weight of the Jacobian penalty"),
+        "projections": Int(0, help="contractive: Rademacher products per step (0: exact)"),
+    }
 
     def __init__(self, **hparams) -> None:
         super().__init__(**hparams)
-        variant = self.hparams["variant"]
-        if variant not in VARIANTS:
-            raise ValueError(f"autoencoder variant must be one of {VARIANTS}, got {variant!r}")
-        if self.hparams["sparsity"] not in ("kl", "l1"):
-            raise ValueError(f"sparsity must be 'kl' or 'l1', got {self.hparams['sparsity']!r}")
 
     def search_space(self, trial):  # an instance method: the space depends on the variant
         """The share, the code width and what the variant adds (noise or penalty weight)."""
@@ -136,6 +145,10 @@ class Layerwise(Pretraining):
     name = "layerwise"
     summary = "greedy layer-wise pretraining: each block a denoising autoencoder in turn"
     defaults = {**Pretraining.shared_defaults, "noise": 0.25}
+    params = {
+        **Pretraining.shared_params,
+        "noise": Float(0, 1, high_open=True, help="fraction of inputs zeroed"),
+    }
 
     @classmethod
     def search_space(cls, trial):

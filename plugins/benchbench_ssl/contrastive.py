@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from benchbench import Model, RunContext
+from benchbench import Float, Int, Model, RunContext
 
 from .losses import info_nce, nt_xent
 from .pretraining import Pretraining
@@ -21,6 +21,11 @@ class SimCLR(Pretraining):
     name = "simclr"
     summary = "contrastive pretraining: two augmented views, projection head, NT-Xent"
     defaults = {**Pretraining.shared_defaults, "temperature": 0.5, "projection_dim": 64}
+    params = {
+        **Pretraining.shared_params,
+        "temperature": Float(0, low_open=True, help="NT-Xent temperature"),
+        "projection_dim": Int(1, help="output size of the projection head"),
+    }
 
     @classmethod
     def search_space(cls, trial):
@@ -58,6 +63,11 @@ class CPC(Pretraining):
     name = "cpc"
     summary = "contrastive predictive coding: a context predicts later latents, InfoNCE"
     defaults = {**Pretraining.shared_defaults, "steps": 2, "context": 128}
+    params = {
+        **Pretraining.shared_params,
+        "steps": Int(1, help="future positions predicted"),
+        "context": Int(1, help="units of the autoregressive context GRU"),
+    }
 
     @classmethod
     def search_space(cls, trial):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from benchbench import SSL
+from benchbench import SSL, Float, Int
 
 
 class Pretraining(SSL):
@@ -16,6 +16,10 @@ class Pretraining(SSL):
     """
 
     shared_defaults = {"share": 0.5, "ratio": 2}
+    shared_params = {
+        "share": Float(0, 1, low_open=True, high_open=True, help="budget share of pretraining"),
+        "ratio": Int(1, help="pretraining batch size, in labeled batch sizes"),
+    }
 
     def __init__(self, **hparams) -> None:
         super().__init__(**hparams)

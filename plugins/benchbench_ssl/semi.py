@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from benchbench import SSL, Model, RunContext
+from benchbench import SSL, Float, Int, Model, RunContext
 
 from .losses import fixmatch_loss, pseudo_label_loss, ramp, uda_loss
 from .views import Views
@@ -47,6 +47,12 @@ class PseudoLabel(_Joint):
     name = "pseudo-label"
     summary = "confident predictions on unlabeled data become targets (threshold, ramp-up)"
     defaults = {"threshold": 0.95, "weight": 1.0, "ratio": 3, "rampup": 0.2}
+    params = {
+        "threshold": Float(0, 1, help="confidence above which a prediction is a pseudo-label"),
+        "weight": Float(0, help="weight of the unlabeled loss"),
+        "ratio": Int(1, help="unlabeled examples per labeled one"),
+        "rampup": Float(0, 1, help="fraction of the budget ramping the weight up"),
+    }
 
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
@@ -63,6 +69,12 @@ class UDA(_Joint):
     name = "uda"
     summary = "consistency of strong-view predictions with sharpened, confident weak views"
     defaults = {"temperature": 0.4, "threshold": 0.8, "weight": 1.0, "ratio": 3}
+    params = {
+        "threshold": Float(0, 1, help="confidence above which a prediction is a pseudo-label"),
+        "weight": Float(0, help="weight of the unlabeled loss"),
+        "ratio": Int(1, help="unlabeled examples per labeled one"),
+        "temperature": Float(0, low_open=True, help="sharpening of the guessed targets"),
+    }
     threshold_range = (0.5, 0.95)
 
     @classmethod
@@ -92,6 +104,11 @@ class FixMatch(_Joint):
     name = "fixmatch"
     summary = "hard pseudo-labels from confident weak views, trained on strong views"
     defaults = {"threshold": 0.95, "weight": 1.0, "ratio": 3}
+    params = {
+        "threshold": Float(0, 1, help="confidence above which a prediction is a pseudo-label"),
+        "weight": Float(0, help="weight of the unlabeled loss"),
+        "ratio": Int(1, help="unlabeled examples per labeled one"),
+    }
 
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator

@@ -26,6 +26,7 @@ class _CIFARTask(Task):
     label_key = ""
     input_shape = (3, 32, 32)
     modality = "image"
+    has_unlabeled = False
     budget = Budget(epochs=10)
     trainer_defaults = {"batch_size": 512}
 

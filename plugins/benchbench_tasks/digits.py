@@ -28,6 +28,7 @@ class Digits(Task):
     num_classes = 10
     input_shape = (1, 8, 8)
     modality = "image"
+    has_unlabeled = False
     target_accuracy = 0.95
     budget = Budget(epochs=30)
     trainer_defaults = {"batch_size": 64}

@@ -26,6 +26,7 @@ class _IDXTask(Task):
     num_classes = 10
     input_shape = (1, 28, 28)
     modality = "image"
+    has_unlabeled = False
     budget = Budget(epochs=5)
     trainer_defaults = {"batch_size": 256}
 

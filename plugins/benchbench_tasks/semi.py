@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchbench import Budget, Split, Splits
+from benchbench import Budget, Int, Split, Splits
 
 from .digits import Digits
 from .mnist1d import MNIST1D
@@ -38,14 +38,20 @@ def labeled_subset(
     return labeled, np.setdiff1d(np.arange(len(y)), labeled)
 
 
+SEMI_PARAMS = {
+    "labels_per_class": Int(1, help="training examples of each class that keep their label"),
+    "label_seed": Int(0, help="seed of the choice of labeled examples"),
+}
+
+
 class _Semi:
     """Mixin turning a task's training split into a small labeled set plus unlabeled data."""
+
+    has_unlabeled = True
 
     def load(self, data_dir: Path) -> Splits:
         splits = super().load(data_dir)
         per_class = int(self.hparams["labels_per_class"])
-        if per_class < 1:
-            raise ValueError(f"labels_per_class must be >= 1, got {per_class}")
         labeled, rest = labeled_subset(splits.train.y, per_class, int(self.hparams["label_seed"]))
         train = splits.train
         return Splits(
@@ -62,6 +68,7 @@ class DigitsSemi(_Semi, Digits):
     name = "digits-semi"
     summary = "digits with 10 labels per class (tunable) and 978 unlabeled training images"
     defaults = {"labels_per_class": 10, "label_seed": 0}
+    params = SEMI_PARAMS
     target_accuracy = 0.90
     budget = Budget(steps=600, eval_every=25)  # 1 step per labeled epoch at batch 64
     trainer_defaults = {"batch_size": 64}
@@ -73,6 +80,7 @@ class MNIST1DSemi(_Semi, MNIST1D):
     name = "mnist1d-semi"
     summary = "MNIST-1D with 40 labels per class (tunable) and 3,100 unlabeled signals"
     defaults = {"labels_per_class": 40, "label_seed": 0}
+    params = SEMI_PARAMS
     target_accuracy = 0.70
     budget = Budget(steps=1200, eval_every=20)  # 6 steps per labeled epoch at batch 64
     trainer_defaults = {"batch_size": 64}

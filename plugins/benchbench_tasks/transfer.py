@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from benchbench import Budget, Split, Splits
+from benchbench import Budget, Choice, Int, Split, Splits
 
 from .digits import Digits
 from .mnist1d import MNIST1D
@@ -81,14 +81,16 @@ class _Target:
 
     num_classes = 5
     defaults = {"labels_per_class": 10, "domain": "similar", "label_seed": 0}
+    params = {
+        "labels_per_class": Int(0, help="training examples of each class labeled (0: all)"),
+        "domain": Choice("similar", "different", help="inputs from the source's domain or not"),
+        "label_seed": Int(0, help="seed of the choice of labeled examples"),
+    }
+    has_unlabeled = True
     trainer_defaults = {"batch_size": 64}
 
     def load(self, data_dir: Path) -> Splits:
         domain, per_class = self.hparams["domain"], int(self.hparams["labels_per_class"])
-        if domain not in ("similar", "different"):
-            raise ValueError(f"domain must be 'similar' or 'different', got {domain!r}")
-        if per_class < 0:
-            raise ValueError(f"labels_per_class must be >= 0 (0: all), got {per_class}")
         splits = keep_classes(self.domain_splits(data_dir, domain), TARGET_CLASSES)
         if per_class == 0:
             return splits
@@ -164,6 +166,7 @@ class MNIST1DShift(MNIST1D):
     summary = "labeled MNIST-1D, unlabeled shifted MNIST-1D (more scale, shear, noise) as target"
     target_accuracy = 0.70
     budget = Budget(steps=600, eval_every=5)
+    has_unlabeled = True
 
     def load(self, data_dir: Path) -> Splits:
         source, target = MNIST1D.load(self, data_dir), _ShiftedMNIST1D().load(data_dir)

@@ -1,9 +1,11 @@
 """Fine-tune strategies train exactly what they claim, on a real transfer task."""
 
+import re
+
 import pytest
 import torch
 
-from benchbench import Budget
+from benchbench import BenchbenchError, Budget, RunSpec
 from benchbench.execute import build_components, execute, resolve_spec, source_encoder
 from benchbench.plugins import PluginConfig, get_plugin_manager
 from benchbench.train import train_model
@@ -152,8 +154,9 @@ def test_scratch_ignores_the_source_model(data_dir):
         (dict(finetune="svm", ssl="fixmatch", task="digits-semi"), "'fixmatch' trains jointly"),
     ],
 )
-def test_strategies_that_cannot_combine_say_so(data_dir, kwargs, message):
-    result = execute(
-        resolve_spec(PM.registry, arch="cnn", budget=Budget(steps=4), **kwargs), PM, data_dir
-    )
+def test_strategies_that_cannot_combine_are_refused_when_planned(data_dir, kwargs, message):
+    with pytest.raises(BenchbenchError, match=re.escape(message)):
+        resolve_spec(PM.registry, arch="cnn", budget=Budget(steps=4), **kwargs)
+    spec = RunSpec(arch="cnn", budget=Budget(steps=4), **kwargs)  # made by hand: refused too
+    result = execute(spec, PM, data_dir)
     assert result.status == "failed" and message in result.error

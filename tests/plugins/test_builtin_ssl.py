@@ -19,7 +19,7 @@ from benchbench_ssl.losses import (
 )
 from torch import nn
 
-from benchbench import Budget, RunContext
+from benchbench import BenchbenchError, Budget, RunContext
 from benchbench.execute import execute, resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
 
@@ -114,8 +114,8 @@ def test_same_seed_same_numbers(ssl):
 
 
 def test_a_semi_method_needs_unlabeled_data():
-    result = run("digits", "fixmatch", steps=3)
-    assert result.status == "failed" and "has none (use a semi-supervised task)" in result.error
+    with pytest.raises(BenchbenchError, match=r"has none \(use a semi-supervised task"):
+        run("digits", "fixmatch", steps=3)
 
 
 def cosine(a, b):
@@ -231,8 +231,14 @@ def test_autoencoder_variants_build_what_they_say():
         ]
     assert sizes["undercomplete"] == [32, 256, 64]
     assert sizes["deep"] == [256, 128, 32, 128, 256, 64]
-    with pytest.raises(ValueError, match="variant must be one of"):
-        PM.registry.build("ssl", "autoencoder", {"variant": "wide"})
+    with pytest.raises(BenchbenchError, match="autoencoder.variant='wide' is not allowed"):
+        resolve_spec(
+            PM.registry,
+            task="digits",
+            arch="mlp",
+            ssl="autoencoder",
+            hparams={"autoencoder.variant": "wide"},
+        )
 
 
 def test_cpc_reads_rows_of_2d_maps_and_refuses_a_flat_encoder():
