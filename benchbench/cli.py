@@ -19,7 +19,8 @@ from .budget import Budget
 from .errors import BenchbenchError, BenchbenchWarning
 
 if TYPE_CHECKING:
-    from .plugins import Origin, PluginConfig, PluginManager
+    from .plugin_config import PluginConfig
+    from .plugins import Origin, PluginManager
 
 KIND_NAMES = ("task", "arch", "regularizer", "ssl", "finetune")
 """The component kinds (:data:`benchbench.plugins.KINDS`), named here so that parsing the
@@ -33,11 +34,11 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .database import mask_credentials
-
         try:
             return command(*args, **kwargs)
         except BenchbenchError as exc:
+            from .database import mask_credentials
+
             message = mask_credentials(" ".join(str(exc).split()))
             click.echo(f"benchbench: error: {message}", err=True)
             sys.exit(2)
@@ -61,7 +62,7 @@ _python_show_warning = warnings.showwarning
 
 def _plugins(ctx: click.Context) -> PluginConfig:
     """Which plugins to load: the -p modules, and the entry points unless disabled."""
-    from .plugins import PluginConfig
+    from .plugin_config import PluginConfig
 
     return PluginConfig.from_env(ctx.obj["modules"])
 
@@ -160,7 +161,26 @@ def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     'benchbench show NAME' gives one's hyperparameters, defaults and allowed values."""
     from tabulate import tabulate
 
-    registry = _manager(ctx).registry
+    from .listing import cached_listing
+
+    config = _plugins(ctx)
+    listing = cached_listing(config.modules, config.autoload, lambda: _listing(ctx))
+    for plugin, error in listing["errors"]:
+        click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
+    rows = [r for r in listing["rows"] if kind is None or r["kind"] == kind]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [[r["kind"], r["name"], r["summary"], r["from"]] for r in rows]
+    click.echo(tabulate(table, headers=["kind", "name", "summary", "from"], tablefmt="simple"))
+
+
+def _listing(ctx: click.Context) -> dict[str, Any]:
+    """Every component and suite as rows, and the plugins that failed to load."""
+    from .plugins import get_plugin_manager
+
+    pm = get_plugin_manager(_plugins(ctx))
+    registry = pm.registry
 
     def row(kind: str, name: str, summary: str, origin: Origin, defaults: dict) -> dict:
         return {
@@ -179,12 +199,7 @@ def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
         row("suite", name, _suite_summary(name, registry), origin, {})
         for name, (_, origin) in sorted(registry.suites.items())
     ]
-    rows = [r for r in rows if kind is None or r["kind"] == kind]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = [[r["kind"], r["name"], r["summary"], r["from"]] for r in rows]
-    click.echo(tabulate(table, headers=["kind", "name", "summary", "from"], tablefmt="simple"))
+    return {"rows": json.loads(json.dumps(rows, default=str)), "errors": pm.errors}
 
 
 @cli.command("show")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,8 @@ import pluggy
 from . import hookspecs
 from .components import SSL, Architecture, Component, Finetune, Regularizer
 from .errors import BenchbenchError, unknown_name
+from .plugin_config import AUTOLOAD_ENV, ENTRY_POINT_GROUP, PluginConfig  # noqa: F401
 from .tasks import Task
-
-AUTOLOAD_ENV = "BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD"
-ENTRY_POINT_GROUP = "benchbench"
 
 KINDS: dict[str, type[Component]] = {
     "task": Task,
@@ -61,20 +58,6 @@ class Entry:
     name: str
     cls: type[Component]
     origin: Origin
-
-
-@dataclass(frozen=True)
-class PluginConfig:
-    """Which plugins to load; picklable, so worker processes load exactly the same ones."""
-
-    modules: tuple[str, ...] = ()
-    autoload: bool = True
-
-    @classmethod
-    def from_env(cls, modules: tuple[str, ...] = ()) -> PluginConfig:
-        """``-p`` modules plus autoloading unless ``BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set."""
-        disabled = os.environ.get(AUTOLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
-        return cls(modules=tuple(modules), autoload=not disabled)
 
 
 @dataclass

@@ -8,9 +8,12 @@ device. ``target_accuracy`` is the validation accuracy that defines time-to-targ
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,13 +23,7 @@ from torch import Tensor
 
 from .budget import Budget
 from .components import Component
-
-DATA_DIR_ENV = "BENCHBENCH_DATA"
-
-
-def default_data_dir() -> Path:
-    """``$BENCHBENCH_DATA``, else ``~/.cache/benchbench``: where tasks read and cache data."""
-    return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "benchbench")
+from .paths import DATA_DIR_ENV, default_data_dir  # noqa: F401 (their home before paths)
 
 
 @dataclass(frozen=True)
@@ -94,12 +91,37 @@ def stratified_split(labels: np.ndarray, sizes: Sequence[float], seed: int) -> l
     """Indices of a seeded, class-stratified split into parts of the given fractions.
 
     ``sizes`` are fractions summing to 1, e.g. ``(0.6, 0.2, 0.2)``. The same labels and seed
-    always give the same indices.
+    always give the same indices. scikit-learn computes them; they are kept under the data
+    folder, keyed by the labels, fractions, seed and scikit-learn's version, so a process that
+    loads a task again need not import scikit-learn (1-2 s) to split it.
     """
-    from sklearn.model_selection import train_test_split  # slow import: only when splitting
-
     if not np.isclose(sum(sizes), 1.0):
         raise ValueError(f"split fractions must sum to 1, got {sizes}")
+    labels = np.asarray(labels)
+    identity = json.dumps(
+        [list(map(float, sizes)), seed, version("scikit-learn"), labels.dtype.str]
+    )
+    key = hashlib.sha256(labels.tobytes() + identity.encode()).hexdigest()[:20]
+    path = default_data_dir() / "splits" / f"{key}.npz"
+    try:
+        with np.load(path) as cached:
+            return [cached[f"part{i}"] for i in range(len(sizes))]
+    except (OSError, ValueError, KeyError):
+        pass
+    parts = _split(labels, sizes, seed)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(partial, **{f"part{i}": part for i, part in enumerate(parts)})
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only data folder: split again next time
+    return parts
+
+
+def _split(labels: np.ndarray, sizes: Sequence[float], seed: int) -> list[np.ndarray]:
+    from sklearn.model_selection import train_test_split  # slow import: only when splitting
+
     rest = np.arange(len(labels))
     parts, remaining = [], 1.0
     for fraction in sizes[:-1]:

@@ -179,7 +179,7 @@ def test_console_script_and_module_entry_points(tmp_path):
     assert "digits" in listed.stdout and "mnist1d" in listed.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_quick_suite_end_to_end_on_real_data(tmp_path):
     """The README's first command, on one seed: real digits and MNIST-1D, both archs."""
     script = Path(sys.executable).with_name("benchbench")

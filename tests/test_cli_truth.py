@@ -288,15 +288,17 @@ def test_the_command_line_and_a_cached_dataset_import_nothing_heavy(data_dir):
     probe = (
         "import sys, benchbench.cli\n"
         "heavy = [m for m in ('torch', 'pandas', 'optuna') if m in sys.modules]\n"
-        "from benchbench_tasks.mnist1d import cached_dataset\n"
+        "from benchbench_tasks.mnist1d import MNIST1D, cached_dataset\n"
         f"data = cached_dataset({str(data_dir)!r})\n"
-        "print(heavy, len(data['y']), 'mnist1d.data' in sys.modules)\n"
+        f"splits = MNIST1D().load({str(data_dir)!r})\n"
+        "print(heavy, len(data['y']), len(splits.train), 'mnist1d.data' in sys.modules,"
+        " 'sklearn' in sys.modules)\n"
     )
-    from benchbench_tasks.mnist1d import cached_dataset
+    from benchbench_tasks.mnist1d import MNIST1D
 
-    cached_dataset(data_dir)  # cached (and indexed) by this process first
+    first = MNIST1D().load(data_dir)  # generated, cached, indexed and split by this process
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["[]", "4000", "False"]
+    assert done.stdout.split() == ["[]", "4000", str(len(first.train)), "False", "False"]
 
 
 # -- conditions of timings -----------------------------------------------------------------
@@ -358,3 +360,43 @@ def test_profile_rows_are_medians_with_a_spread_and_impossible_rates_are_noise()
     assert "the rates are noise here" in text and "kept the machine busy" in text
     calm = summarize([sweep_row(device, [fake(200), fake(204), fake(202)])])
     assert "noise" not in calm and "busy" not in calm
+
+
+PLUGIN = """
+import benchbench
+
+
+class Quiet(benchbench.Regularizer):
+    name = "quiet"
+    summary = "{summary}"
+
+
+@benchbench.hookimpl
+def benchbench_register_components(registry):
+    registry.add(Quiet)
+"""
+
+
+def test_list_is_served_from_a_cache_that_follows_plugin_changes(tmp_path):
+    (tmp_path / "bb_listed.py").write_text(PLUGIN.format(summary="first words"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "BENCHBENCH_DATA": str(tmp_path / "d")}
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from benchbench.cli import cli\n"
+        "out = CliRunner().invoke(cli, ['-p', 'bb_listed', 'list', '--kind', 'regularizer']).output\n"
+        "print('torch' in sys.modules, [l.split()[1] for l in out.splitlines() if 'quiet' in l],"
+        " 'first words' in out)\n"
+    )
+
+    def listed():
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+        )
+        return done.stdout.strip()
+
+    assert listed() == "True ['quiet'] True"  # built: the plugins were loaded
+    assert listed() == "False ['quiet'] True"  # cached: nothing heavy imported
+    time.sleep(0.01)
+    (tmp_path / "bb_listed.py").write_text(PLUGIN.format(summary="second words"))
+    assert listed() == "True ['quiet'] False"  # the plugin changed: listed afresh

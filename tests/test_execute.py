@@ -6,6 +6,7 @@ from benchbench.executors import ProcessPoolExecutor
 from benchbench.plugins import PluginConfig
 
 
+@pytest.mark.e2e
 def test_a_hanging_or_crashing_run_costs_only_itself(registry, data_dir):
     def spec(regularizer, seed=0):
         return resolve_spec(

@@ -152,11 +152,13 @@ def check_shared(url, reports, trials):
     assert max(r["trials"] for r in reports) == trials
 
 
+@pytest.mark.e2e
 def test_two_processes_share_one_sqlite_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     check_shared(url, workers(url, 2, 6), 6)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(
     not os.environ.get("BENCHBENCH_TEST_POSTGRES"),
     reason="needs a PostgreSQL server: BENCHBENCH_TEST_POSTGRES=postgresql://... (.ci/run sets it)",

@@ -12,12 +12,26 @@ PM = get_plugin_manager(PluginConfig())
 REGISTRY = PM.registry
 
 
+@pytest.fixture(autouse=True)
+def _small_latency_batch(monkeypatch):
+    """Smoke only: the batch-1024 latency of a VGG on CIFAR would be most of the test's time
+    (test_train checks the measurement itself)."""
+    monkeypatch.setattr("benchbench.train.LATENCY_BATCH", 8)
+
+
 @pytest.mark.parametrize("task", sorted(REGISTRY.entries["task"]))
 @pytest.mark.parametrize("arch", sorted(REGISTRY.entries["arch"]))
 def test_every_arch_on_every_task(task, arch):
     # transfer tasks train from scratch here: their source models are tested elsewhere
     finetune = "scratch" if REGISTRY.get("task", task).source else "full"
-    spec = resolve_spec(REGISTRY, task=task, arch=arch, finetune=finetune, budget=Budget(steps=3))
+    spec = resolve_spec(
+        REGISTRY,
+        task=task,
+        arch=arch,
+        finetune=finetune,
+        budget=Budget(steps=3),
+        hparams={"batch_size": 32},
+    )
     result = execute(spec, PM)
     assert result.status == "ok", result.error
     assert result.steps == 3 and 0.0 <= result.test_accuracy <= 1.0
