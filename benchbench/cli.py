@@ -301,6 +301,7 @@ def run_command(
     from .runner import check_data, describe, problem, restore_spilled, run_specs
     from .store import Store
     from .suite import load_suite, plan, tuned_settings, tuned_variant
+    from .suite_tuning import tuned_line
 
     pm = _manager(ctx)
     data_dir = ctx.obj["data_dir"]
@@ -317,7 +318,7 @@ def run_command(
     settings = {}
     if tuned:
         settings = tuned_settings(loaded, store.tunings(variant.key))
-        click.echo(_tuned_line(variant.name, loaded.name, settings), err=True)
+        click.echo(tuned_line(variant.name, loaded.name, settings), err=True)
         loaded = variant
     else:
         if not store.tunings(variant.key).empty:
@@ -412,77 +413,6 @@ def run_command(
             err=True,
         )
         sys.exit(1)
-
-
-def _tuned_line(name: str, untuned: str, settings: dict[Any, dict[str, Any]]) -> str:
-    """The line 'run --tuned' says before training: what it runs and how much tuning found
-    it; unequal trial counts within a track are named, since they make the comparison unfair."""
-    counts: dict[str, set[int]] = {}
-    for (track, _, _), summary in settings.items():
-        counts.setdefault(track, set()).add(int(summary.get("trials", 0)))
-    parts = []
-    for track, trials in counts.items():
-        if len(trials) == 1:
-            parts.append(f"{track}: {trials.pop()} trials each")
-        else:
-            parts.append(f"{track}: {min(trials)}-{max(trials)} trials (unequal: not a fair test)")
-    return (
-        f"suite {name}: {len(settings)} places run the best settings 'benchbench tune "
-        f"{untuned}' found ({'; '.join(parts)})"
-    )
-
-
-def _tuning_config(track: Any, budget: Budget | None, chosen: dict[str, Any]) -> Any:
-    """A track's tuning protocol (its own, else the defaults) with the options given."""
-    from dataclasses import replace
-
-    from .tuning import TuningConfig
-
-    base = (track.tuning if track is not None else None) or TuningConfig()
-    given = {k: v for k, v in chosen.items() if v is not None}
-    return replace(base, **given, budget=budget or base.budget)
-
-
-def _protocol(config: Any) -> dict[str, Any]:
-    budget = config.budget.to_dict() if config.budget else None
-    return {"trials": config.trials, **config.protocol(), "budget": budget}
-
-
-def _suite_tuning_jobs(
-    loaded: Any,
-    pm: PluginManager,
-    device: str,
-    budget: Budget | None,
-    chosen: dict[str, Any],
-    sets: dict[str, Any],
-    data_dir: Path | None,
-) -> list[tuple[str, tuple[str, str, str], Any, Any]]:
-    """(label, place, target, config) for every candidate of a suite: the track's protocol
-    with the options given, ``sets`` fixed wherever a candidate has that hyperparameter.
-    Every name and value is checked here, before anything is created."""
-    from dataclasses import replace
-
-    from .suite import target
-
-    jobs, used = [], set()
-    for track in loaded.tracks:
-        config = _tuning_config(track, budget, chosen)
-        for task in track.tasks:
-            for candidate in track.candidates:
-                one = target(track, task, candidate, pm.registry, device, config.budget)
-                known = one.spec(pm, {}, config.seed, data_dir).hparams
-                mine = {k: v for k, v in sets.items() if k in known}
-                used.update(mine)
-                one = replace(one, fixed={**one.fixed, **mine})
-                one.spec(pm, {}, config.seed, data_dir)
-                place = (track.name, task, candidate.label)
-                jobs.append(("/".join(place), place, one, config))
-    unused = sorted(set(sets) - used)
-    if unused:
-        raise BenchbenchError(
-            f"--set {unused[0]}: no candidate of suite {loaded.name} has this hyperparameter"
-        )
-    return jobs
 
 
 def _budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -601,6 +531,7 @@ def tune_command(
     from .interrupts import StopSignals
     from .store import Store
     from .suite import load_suite, tuned_variant
+    from .suite_tuning import protocol_of, suite_tuning_jobs, tuning_config
     from .tuning import Interrupted, Target, open_storage, tune
 
     if bool(suite) == bool(task or arch):
@@ -614,9 +545,9 @@ def tune_command(
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None
     if loaded is not None:
-        jobs = _suite_tuning_jobs(loaded, pm, device, budget, chosen, _parse_sets(sets), data_dir)
+        jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, _parse_sets(sets), data_dir)
     else:
-        config = _tuning_config(None, budget, chosen)
+        config = tuning_config(None, budget, chosen)
         one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
         one.spec(pm, {}, config.seed, data_dir)  # names and values checked before anything
         jobs = [(f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", None, one, config)]
@@ -657,7 +588,7 @@ def tune_command(
                 places[place] = {
                     **summary.to_dict(),
                     "best_params": {**summary.best_params, **one.fixed},  # --set ones too
-                    "protocol": _protocol(config),
+                    "protocol": protocol_of(config),
                 }
                 store.set_tunings(tuned_variant(loaded).key, places)
     if as_json:
@@ -729,6 +660,7 @@ def run_one_command(
     """
     from .execute import execute, resolve_spec
     from .machine import pin_threads, thread_share
+    from .result_text import describe_result
     from .runner import check_data
 
     pm = _manager(ctx)
@@ -763,70 +695,8 @@ def run_one_command(
 
         click.echo(json.dumps(json_safe(result.to_dict())))
     else:
-        _print_result(result)
+        click.echo(describe_result(result))
     sys.exit(0 if result.status == "ok" else 1)
-
-
-def _print_result(result: Any) -> None:
-    click.echo(
-        f"run {result.run_id}: {result.status}" + (f" ({result.error})" if result.error else "")
-    )
-    if result.status != "ok" and not result.curve:
-        return
-    ttt = (
-        "never"
-        if result.time_to_target_s is None
-        else (f"{result.time_to_target_s:.2f} s ({result.time_to_target_steps} steps)")
-    )
-    loader = result.loader
-    lines = [
-        (
-            "test accuracy",
-            f"{result.test_accuracy:.4f}" if result.test_accuracy is not None else "-",
-        ),
-        ("best val accuracy", f"{result.best_val_accuracy:.4f}"),
-        ("time to target", ttt),
-        ("train / eval seconds", f"{result.train_seconds:.2f} / {result.eval_seconds:.2f}"),
-        (
-            "steps / epochs / samples",
-            f"{result.steps} / {result.epochs:.2f} / {result.samples_seen}",
-        ),
-        ("samples/s", f"{result.samples_per_s:,.0f}" if result.samples_per_s else "-"),
-        ("parameters", f"{result.params:,}"),
-        (
-            "data path",
-            f"{loader['data_path']}, {loader['workers']} workers"
-            + (", pinned" if loader["pin_memory"] else ""),
-        ),
-        (
-            "loader / compute alone",
-            " / ".join(
-                "-" if v is None else f"{v:,.0f} samples/s"
-                for v in (loader["loader_samples_per_s"], loader["compute_samples_per_s"])
-            ),
-        ),
-        ("data wait", f"{loader['data_wait_fraction']:.1%}: {loader['recommendation']}"),
-        ("machine", _conditions(result.machine)),
-    ]
-    width = max(len(k) for k, _ in lines)
-    for key, value in lines:
-        click.echo(f"  {key:<{width}}  {value}")
-
-
-def _conditions(machine: dict[str, Any]) -> str:
-    """Cores, threads and what else ran: the conditions of a run's timings, in words."""
-    if not machine:
-        return "-"
-    threads = machine["threads"]
-    text = f"{threads} thread{'s' * (threads != 1)} on {machine['cores']} cores"
-    others = machine.get("other_cores_busy")
-    if others is not None:
-        text += f"; other processes used {others:.2f} cores"
-    if (machine.get("steal") or 0) >= 0.005:
-        text += f", {machine['steal']:.0%} stolen"
-    if machine.get("busy"):
-        text += ": BUSY, timings are not comparable (run again on a quiet machine)"
-    return text
 
 
 @cli.command("profile")

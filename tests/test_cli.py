@@ -118,7 +118,7 @@ def test_run_one_failure_exits_one_with_the_error():
             ["--set takes NAME=VALUE"],
         ),
         (["run", "quik"], ["unknown suite 'quik'"]),
-        (["leaderboard", "--out", "/nonexistent/place"], ["no results database"]),
+        (["leaderboard", "--out", "/nonexistent/place"], ["no results database", "--out"]),
         (["leaderboard", "--storage", "sqlite:////nonexistent/dir/x.db"], ["cannot open storage"]),
     ],
 )
@@ -153,6 +153,8 @@ def test_run_a_suite_then_resume_then_read_the_leaderboard(tmp_path):
 
     again = invoke("run", str(suite), "--out", str(out), "--device", "cpu")
     assert "6 runs, 6 already stored, 0 to run" in again.output
+    assert again.exit_code == 1  # nothing trained, and the failures are still said, with why
+    assert "failed (RuntimeError: boom, in regularizer explode)" in again.output
 
     board = json.loads(invoke("leaderboard", "--out", str(out), "--format", "json").output)
     rows = {r["candidate"]: r for r in board}
