@@ -691,7 +691,7 @@ def run_one_command(
     if store is not None:
         store.save(result)
     if as_json:
-        from .store import json_safe
+        from .spec import json_safe
 
         click.echo(json.dumps(json_safe(result.to_dict())))
     else:

@@ -24,6 +24,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import BenchbenchError
 from .execute import failed
@@ -31,7 +32,9 @@ from .executors import Executor, Job
 from .interrupts import StopSignals
 from .plugins import Registry
 from .spec import DEFAULT_COMPONENTS, RunResult, RunSpec
-from .store import Store, json_safe
+
+if TYPE_CHECKING:  # the store imports SQLAlchemy and pandas: run-one's data check needs neither
+    from .store import Store
 
 HEARTBEAT_SECONDS = 30.0
 _RECHECK_SECONDS = 5.0
@@ -162,6 +165,8 @@ def run_specs(
         except BenchbenchError as exc:
             spill_folder.mkdir(parents=True, exist_ok=True)
             path = spill_folder / f"{result.run_id}.json"
+            from .spec import json_safe
+
             path.write_text(json.dumps(json_safe(result.to_dict())))
             outcome.spilled.append(path)
             on_note(f"{exc}; kept in {path}, stored by the next 'benchbench run'")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -143,3 +144,14 @@ class RunResult:
         """The spec this result came from."""
         names = {f.name for f in fields(RunSpec)}
         return RunSpec.from_dict({k: v for k, v in self.to_dict().items() if k in names})
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: store them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value

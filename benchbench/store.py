@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
@@ -46,7 +45,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import database
 from .errors import BenchbenchError
-from .spec import RunResult
+from .spec import RunResult, json_safe
 
 metadata = MetaData()
 
@@ -127,17 +126,6 @@ CLAIM_TTL_SECONDS = 120.0
 def default_url(out_dir: Path) -> str:
     """``sqlite:///<out>/benchbench.db``."""
     return f"sqlite:///{Path(out_dir).resolve() / 'benchbench.db'}"
-
-
-def json_safe(value: Any) -> Any:
-    """JSON has no NaN or infinity: store them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    return value
 
 
 class Store:
