@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from .errors import BenchbenchError
 
@@ -137,20 +143,35 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+_CONFLICT_RETRIES = 5
+
+
 def retrying(
     action: Callable[[], _T],
     what: str,
     patience_seconds: float,
     on_wait: Callable[[str], None] | None = None,
+    replaces: bool = False,
 ) -> _T:
     """Call ``action`` until it succeeds or ``patience_seconds`` pass, retrying transient
     errors with a growing pause (0.5 s doubling to 15 s); any other error, or the last
-    transient one, becomes one :class:`BenchbenchError` line naming ``what``."""
+    transient one, becomes one :class:`BenchbenchError` line naming ``what``.
+
+    ``replaces``: ``action`` deletes rows and inserts their new versions. Two processes doing
+    that at once under PostgreSQL's read-committed isolation both delete nothing and the
+    second insert collides with the first's; its retry deletes those rows and inserts again,
+    so the later process wins, as it would have one after the other."""
     deadline = time.monotonic() + patience_seconds
     pause = 0.5
+    conflicts = 0
     while True:
         try:
             return action()
+        except IntegrityError as exc:
+            conflicts += 1
+            if not replaces or conflicts > _CONFLICT_RETRIES:
+                raise BenchbenchError(f"{what}: {reason(exc)}") from exc
+            time.sleep(0.05 * conflicts)
         except SQLAlchemyError as exc:
             if not is_transient(exc) or time.monotonic() + pause > deadline:
                 raise BenchbenchError(f"{what}: {reason(exc)}") from exc

@@ -170,9 +170,13 @@ class Store:
                     f"cannot open storage {self.display_url}: {database.reason(exc)}"
                 ) from exc
 
-    def _retry(self, action: Callable[[], _T], what: str) -> _T:
+    def _retry(self, action: Callable[[], _T], what: str, replaces: bool = False) -> _T:
         return database.retrying(
-            action, f"storage {self.display_url}: {what}", self.patience_seconds, self.on_wait
+            action,
+            f"storage {self.display_url}: {what}",
+            self.patience_seconds,
+            self.on_wait,
+            replaces,
         )
 
     # -- results ---------------------------------------------------------------------------
@@ -256,7 +260,7 @@ class Store:
                 if rows:
                     conn.execute(memberships.insert(), rows)
 
-        self._retry(write, f"recording suite {name}")
+        self._retry(write, f"recording suite {name}", replaces=True)
 
     def suite_names(self) -> dict[str, tuple[str, str]]:
         """Every suite with places: key -> (display name, source). Suites recorded before
@@ -354,7 +358,7 @@ class Store:
                 if rows:
                     conn.execute(tunings.insert(), rows)
 
-        self._retry(write, "recording tunings")
+        self._retry(write, "recording tunings", replaces=True)
 
     def tunings(self, suite: str | None = None) -> pd.DataFrame:
         """One row per tuned place: suite, track, task, candidate and the summary's fields."""

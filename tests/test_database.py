@@ -121,3 +121,23 @@ def test_a_lock_held_past_all_patience_is_one_line(tmp_path):
     with pytest.raises(BenchbenchError, match="saving run .*: database is locked"):
         store.save(result())
     holder.join()
+
+
+def test_a_replacing_write_that_collides_with_another_process_is_redone():
+    from sqlalchemy.exc import IntegrityError
+
+    from benchbench.database import retrying
+
+    calls = []
+
+    def write():
+        calls.append(1)
+        if len(calls) == 1:  # the other process inserted the same key first
+            raise IntegrityError("INSERT", {}, Exception('duplicate key "suites_pkey"'))
+        return "written"
+
+    assert retrying(write, "recording suite s", 5, replaces=True) == "written"
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(BenchbenchError, match="recording suite s: .*suites_pkey"):
+        retrying(write, "recording suite s", 5)  # an insert that must not replace: one line
