@@ -70,6 +70,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+_CREATION_SECONDS = 3.0
+"""How long an empty database file is given to become one (another process creating it)."""
+
+
+def _header(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise BenchbenchError(f"cannot read storage {path} ({exc.strerror})") from exc
+
+
 def check_sqlite_file(url: str, writable: bool) -> None:
     """Refuse, in one line, an SQLite file that cannot be a usable database: empty (a
     zero-byte file would silently become a new database), not SQLite, or read-only when
@@ -80,11 +92,13 @@ def check_sqlite_file(url: str, writable: bool) -> None:
     fix = "move it away, or point --out or --storage elsewhere"
     if path.is_dir():
         raise BenchbenchError(f"storage {path} is a folder, not a database file")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(_SQLITE_HEADER))
-    except OSError as exc:
-        raise BenchbenchError(f"cannot read storage {path} ({exc.strerror})") from exc
+    header = _header(path)
+    started = time.monotonic()
+    fresh = time.time() - path.stat().st_mtime < _CREATION_SECONDS
+    while not header and fresh and time.monotonic() - started < _CREATION_SECONDS:
+        # another process has just created it: SQLite writes the header at its first commit
+        time.sleep(0.1)
+        header = _header(path)
     if not header:
         raise BenchbenchError(f"storage {path} is an empty file (0 bytes), not a database; {fix}")
     if header != _SQLITE_HEADER:

@@ -141,3 +141,27 @@ def test_a_replacing_write_that_collides_with_another_process_is_redone():
     calls.clear()
     with pytest.raises(BenchbenchError, match="recording suite s: .*suites_pkey"):
         retrying(write, "recording suite s", 5)  # an insert that must not replace: one line
+
+
+def test_an_empty_file_another_process_is_creating_is_waited_for(tmp_path):
+    from benchbench.database import check_sqlite_file
+
+    path = tmp_path / "being-created.db"
+    path.write_bytes(b"")
+
+    def create() -> None:  # the other process's first commit writes the header
+        time.sleep(0.3)
+        with sqlite3.connect(path) as conn:
+            conn.execute("create table t (x)")
+
+    thread = threading.Thread(target=create)
+    thread.start()
+    check_sqlite_file(f"sqlite:///{path}", writable=True)  # no error: it became a database
+    thread.join()
+    stale = tmp_path / "stale.db"
+    stale.write_bytes(b"")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    started = time.monotonic()
+    with pytest.raises(BenchbenchError, match=r"empty file \(0 bytes\)"):
+        check_sqlite_file(f"sqlite:///{stale}", writable=True)
+    assert time.monotonic() - started < 1  # an old empty file is refused at once
