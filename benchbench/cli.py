@@ -387,9 +387,9 @@ def run_command(
     frame = store.frame(loaded.key)
     folder = _prepare_out(out / "leaderboards")
     for fmt, suffix in (("csv", "csv"), ("json", "json"), ("markdown", "md")):
-        text = _leaderboard_text(store, loaded.key, fmt, leaderboard.WIDE, loaded.name)
+        text = leaderboard.text(store, loaded.key, fmt, leaderboard.WIDE, loaded.name)
         (folder / f"{loaded.name}.{suffix}").write_text(text)
-    click.echo(_leaderboard_text(store, loaded.key, "plain", leaderboard.NARROW, loaded.name))
+    click.echo(leaderboard.text(store, loaded.key, "plain", leaderboard.NARROW, loaded.name))
     click.echo(f"leaderboard written to {folder}/{loaded.name}.{{md,csv,json}}", err=True)
     click.echo(f"benchbench: {outcome.summary()}", err=True)
     busy = int((frame["busy"] == True).sum()) if "busy" in frame else 0  # noqa: E712
@@ -886,24 +886,7 @@ def leaderboard_command(
         )
     store = Store(_storage_url(out, storage), writable=False)
     key = store.find_suite(suite) if suite else None
-    click.echo(_leaderboard_text(store, key, fmt, shown), nl=False)
-
-
-def _leaderboard_text(
-    store: Any, key: str | None, fmt: str, columns: Any, title: str | None = None
-) -> str:
-    """One suite's leaderboard (every suite's when ``key`` is None) with its tuning, and in
-    Markdown or plain text a title and the provenance line of its runs."""
-    from . import leaderboard
-
-    frame = store.frame(key)
-    board = leaderboard.build(frame, store.tunings(key))
-    text = leaderboard.render(board, fmt, columns)
-    if fmt in ("csv", "json") or frame.empty:
-        return text
-    origin = leaderboard.provenance(store.results(set(frame["run_id"])))
-    heading = f"# {title}" if fmt == "markdown" and title else (title or "")
-    return "\n\n".join(p for p in (heading, origin, text) if p)
+    click.echo(leaderboard.text(store, key, fmt, shown), nl=False)
 
 
 def main() -> None:

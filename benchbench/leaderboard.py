@@ -20,6 +20,7 @@ import math
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -225,6 +226,19 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
     rows["rank"] = rows["rank"].astype("Int64")
     rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
     return rows[COLUMNS].reset_index(drop=True)
+
+
+def text(store: Any, key: str | None, fmt: str, columns: Sequence[str], title: str = "") -> str:
+    """One suite's leaderboard from a :class:`~benchbench.store.Store` (every suite's when
+    ``key`` is None) with its tuning; in Markdown or plain text, a title and the provenance
+    line of its runs above the tables."""
+    frame = store.frame(key)
+    rendered = render(build(frame, store.tunings(key)), fmt, columns)
+    if fmt in ("csv", "json") or frame.empty:
+        return rendered
+    origin = provenance(store.results(set(frame["run_id"])))
+    heading = f"# {title}" if fmt == "markdown" and title else title
+    return "\n\n".join(p for p in (heading, origin, rendered) if p)
 
 
 def provenance(results: Sequence[RunResult]) -> str:

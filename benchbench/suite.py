@@ -352,9 +352,8 @@ def tuned_variant(suite: Suite) -> Suite:
     """The suite run with the settings 'benchbench tune SUITE' found: another benchmark, so
     another name (``quick-tuned``) and key in the results database and its own leaderboard
     files; the untuned suite's are never overwritten."""
-    key = suite.key.replace("@", f"{TUNED_SUFFIX}@") if "@" in suite.key else suite.key
-    if key == suite.key:
-        key += TUNED_SUFFIX
+    stem, at, path_hash = suite.key.partition("@")  # a file's key: stem@hash of its path
+    key = f"{stem}{TUNED_SUFFIX}{at}{path_hash}"
     return replace(suite, name=suite.name + TUNED_SUFFIX, key=key)
 
 
