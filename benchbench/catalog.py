@@ -12,6 +12,7 @@ from typing import Any
 from tabulate import tabulate
 
 from .errors import unknown_name
+from .identity import component_identity
 from .params import Param, _show, schema
 
 LOOP = "loop"
@@ -97,6 +98,8 @@ def _describe_entry(entry: Any) -> str:
     lines = [
         f"{entry.kind} {entry.name}: {cls.summary}",
         f"from {entry.origin.describe()}",
+        "its runs are identified by: "
+        + component_identity(cls, entry.origin.distribution, entry.origin.plugin),
     ]
     if entry.kind == "task":
         lines += _task_lines(cls)

@@ -9,120 +9,30 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .budget import Budget
-from .errors import BenchbenchError, BenchbenchWarning
+from .cli_results import export_command, import_command, leaderboard_command
+from .cli_support import (
+    DEFAULT_OUT,
+    KIND_NAMES,
+    device_option,
+    fail_cleanly,
+    manager,
+    parse_sets,
+    plugin_config,
+    prepare_out,
+    show_warning,
+    storage_url,
+    threads_option,
+)
+from .errors import BenchbenchError
 
 if TYPE_CHECKING:
-    from .plugin_config import PluginConfig
-    from .plugins import Origin, PluginManager
-
-KIND_NAMES = ("task", "arch", "regularizer", "ssl", "finetune")
-"""The component kinds (:data:`benchbench.plugins.KINDS`), named here so that parsing the
-command line imports nothing heavy."""
-
-DEFAULT_OUT = "benchbench-out"
-
-
-def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user errors into one line and exit status 2; Ctrl-C into a short note."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except BenchbenchError as exc:
-            from .database import mask_credentials
-
-            message = mask_credentials(" ".join(str(exc).split()))
-            click.echo(f"benchbench: error: {message}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("benchbench: interrupted; finished runs are stored", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
-    """Warnings of benchbench as one line each; others as Python shows them."""
-    if issubclass(category, BenchbenchWarning):
-        click.echo(f"benchbench: warning: {message}", err=True)
-    else:
-        _python_show_warning(message, category, *args, **kwargs)
-
-
-_python_show_warning = warnings.showwarning
-
-
-def _plugins(ctx: click.Context) -> PluginConfig:
-    """Which plugins to load: the -p modules, and the entry points unless disabled."""
-    from .plugin_config import PluginConfig
-
-    return PluginConfig.from_env(ctx.obj["modules"])
-
-
-def _manager(ctx: click.Context) -> PluginManager:
-    from .plugins import get_plugin_manager
-
-    pm = get_plugin_manager(_plugins(ctx))
-    _ = pm.registry  # build it now, so broken plugins are reported before any work
-    for plugin, error in pm.errors:
-        click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
-    return pm
-
-
-def _prepare_out(out: Path) -> Path:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".benchbench-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise BenchbenchError(
-            f"output folder {out} is not writable ({exc.strerror or exc}); "
-            "choose another with --out"
-        ) from exc
-    return out
-
-
-def _storage_url(out: Path, storage: str | None) -> str:
-    from .store import default_url
-
-    return storage or default_url(out)
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
-    parsed = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise BenchbenchError(f"--set takes NAME=VALUE, got {item!r}")
-        parsed[name.strip()] = _parse_value(value.strip())
-    return parsed
-
-
-_device_option = click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."
-)
-_threads_option = click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    help="Torch/OpenMP threads per run (default: the cores this process may use, "
-    "shared among workers).",
-)
+    from .plugins import Origin
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,14 +58,14 @@ def cli(ctx: click.Context, plugins: tuple[str, ...], data_dir: Path | None) -> 
     BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD=1 to load only the -p modules you name.
     """
     ctx.obj = {"modules": plugins, "data_dir": data_dir}
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning
 
 
 @cli.command("list")
 @click.option("--kind", type=click.Choice([*KIND_NAMES, "suite"]), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     """Every registered component and suite, with the plugin and distribution it came from;
     'benchbench show NAME' gives one's hyperparameters, defaults and allowed values."""
@@ -163,7 +73,7 @@ def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
 
     from .listing import cached_listing
 
-    config = _plugins(ctx)
+    config = plugin_config(ctx)
     listing = cached_listing(config.modules, config.autoload, lambda: _listing(ctx))
     for plugin, error in listing["errors"]:
         click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
@@ -179,7 +89,7 @@ def _listing(ctx: click.Context) -> dict[str, Any]:
     """Every component and suite as rows, and the plugins that failed to load."""
     from .plugins import get_plugin_manager
 
-    pm = get_plugin_manager(_plugins(ctx))
+    pm = get_plugin_manager(plugin_config(ctx))
     registry = pm.registry
 
     def row(kind: str, name: str, summary: str, origin: Origin, defaults: dict) -> dict:
@@ -205,14 +115,14 @@ def _listing(ctx: click.Context) -> dict[str, Any]:
 @cli.command("show")
 @click.argument("name")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def show_command(ctx: click.Context, name: str) -> None:
     """What NAME is and how to set it: a component's summary and origin, its hyperparameters
     (default, allowed values, search space, meaning); for a task its classes, target and
     budget. 'benchbench show loop' lists the training loop's settings (lr, batch_size, ...)."""
     from .catalog import describe
 
-    click.echo(describe(_manager(ctx).registry, name))
+    click.echo(describe(manager(ctx).registry, name))
 
 
 def _suite_summary(name: str, registry: Any) -> str:
@@ -247,8 +157,8 @@ _timeout_option = click.option(
     "--storage", metavar="URL", help="Results database URL (default: sqlite:///OUT/benchbench.db)."
 )
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
-@_device_option
-@_threads_option
+@device_option
+@threads_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -266,7 +176,7 @@ _timeout_option = click.option(
     help="Run the settings 'benchbench tune SUITE' found: suite SUITE-tuned, its own leaderboard.",
 )
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def run_command(
     ctx: click.Context,
     suite: str,
@@ -297,18 +207,19 @@ def run_command(
 
     from .execute import resolve_device
     from .executors import ProcessPoolExecutor
+    from .identity import stale_line
     from .interrupts import StopSignals
     from .runner import check_data, describe, problem, restore_spilled, run_specs
     from .store import Store
     from .suite import load_suite, plan, tuned_settings, tuned_variant
-    from .suite_tuning import tuned_line
+    from .suite_tuning import check_tuned_code, tuned_line
 
-    pm = _manager(ctx)
+    pm = manager(ctx)
     data_dir = ctx.obj["data_dir"]
     loaded = load_suite(suite, pm.registry)
     device = resolve_device(device)
     plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
-    url = _storage_url(_prepare_out(out), storage)
+    url = storage_url(prepare_out(out), storage)
     store = Store(url, on_wait=lambda line: click.echo(f"benchbench: {line}", err=True))
     spilled = out / "unsaved-results"
     restored = restore_spilled(store, spilled)
@@ -338,6 +249,8 @@ def run_command(
         ),
         data_dir=data_dir,
     )
+    if tuned:
+        check_tuned_code(loaded.name, settings, planned)
     store.set_places(loaded.key, loaded.name, loaded.source, planned)
     specs = {p.spec.run_id: p.spec for p in planned}
     stored = store.stored_ids(specs)
@@ -349,11 +262,18 @@ def run_command(
         f"{len(todo)} to run (results: {store.display_url})",
         err=True,
     )
+    stale = store.made_by_other_code(todo)
+    if stale:
+        click.echo(
+            f"benchbench: {len(stale)} stored results of these runs were made by other code "
+            f"and are not reused: {stale_line((r.code, s.code) for r, s in stale)}",
+            err=True,
+        )
     unusable = check_data(todo, pm.registry, data_dir)
     for task, reason in sorted({(r.task, r.error) for r in unusable.values()}):
         count = sum(r.task == task for r in unusable.values())
         click.echo(f"benchbench: task {task}: {reason}; its {count} runs fail", err=True)
-    executor = ProcessPoolExecutor(_plugins(ctx), data_dir, workers, timeout, threads)
+    executor = ProcessPoolExecutor(plugin_config(ctx), data_dir, workers, timeout, threads)
     with (
         StopSignals() as stop,
         executor,
@@ -385,7 +305,7 @@ def run_command(
     from . import leaderboard
 
     frame = store.frame(loaded.key)
-    folder = _prepare_out(out / "leaderboards")
+    folder = prepare_out(out / "leaderboards")
     for fmt, suffix in (("csv", "csv"), ("json", "json"), ("markdown", "md")):
         text = leaderboard.text(store, loaded.key, fmt, leaderboard.WIDE, loaded.name)
         (folder / f"{loaded.name}.{suffix}").write_text(text)
@@ -481,14 +401,14 @@ def _budget(
     show_default=True,
     help="This process's index when several tune on one storage (seeds its sampler apart).",
 )
-@_device_option
-@_threads_option
+@device_option
+@threads_option
 @_timeout_option
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--storage", metavar="URL", help="Results and studies database URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the best configuration(s) as JSON.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def tune_command(
     ctx: click.Context,
     suite: str | None,
@@ -538,26 +458,26 @@ def tune_command(
         raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
     if not suite and not (task and arch):
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
-    pm = _manager(ctx)
+    pm = manager(ctx)
     device = resolve_device(device)
     data_dir = ctx.obj["data_dir"]
     budget = _budget(epochs, steps, seconds, eval_every)
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None
     if loaded is not None:
-        jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, _parse_sets(sets), data_dir)
+        jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, parse_sets(sets), data_dir)
     else:
         config = tuning_config(None, budget, chosen)
-        one = Target(task, arch, regularizer, ssl, finetune, _parse_sets(sets), budget, device)
+        one = Target(task, arch, regularizer, ssl, finetune, parse_sets(sets), budget, device)
         one.spec(pm, {}, config.seed, data_dir)  # names and values checked before anything
         jobs = [(f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", None, one, config)]
-    url = _storage_url(_prepare_out(out), storage)
+    url = storage_url(prepare_out(out), storage)
     store = Store(url)  # checks the URL and creates the results tables beside the studies
     studies = open_storage(url)
     places: dict[tuple[str, str, str], dict[str, Any]] = {}
     results = []
     total = sum(config.trials for _, _, _, config in jobs)
-    executor = ProcessPoolExecutor(_plugins(ctx), data_dir, 1, timeout, threads)
+    executor = ProcessPoolExecutor(plugin_config(ctx), data_dir, 1, timeout, threads)
     with (
         StopSignals("stopping: ending the running trial") as stop,
         executor,
@@ -589,6 +509,7 @@ def tune_command(
                     **summary.to_dict(),
                     "best_params": {**summary.best_params, **one.fixed},  # --set ones too
                     "protocol": protocol_of(config),
+                    "code": one.spec(pm, {}, config.seed, data_dir).code,
                 }
                 store.set_tunings(tuned_variant(loaded).key, places)
     if as_json:
@@ -629,12 +550,12 @@ def tune_command(
     help="A hyperparameter: loop ones by name (lr=0.01), a component's as "
     "COMPONENT.NAME (label-smoothing.alpha=0.2). Repeatable.",
 )
-@_device_option
-@_threads_option
+@device_option
+@threads_option
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def run_one_command(
     ctx: click.Context,
     task: str,
@@ -663,7 +584,7 @@ def run_one_command(
     from .result_text import describe_result
     from .runner import check_data
 
-    pm = _manager(ctx)
+    pm = manager(ctx)
     budget = _budget(epochs, steps, seconds, eval_every)
     store = None
     if storage:
@@ -677,7 +598,7 @@ def run_one_command(
         regularizer=regularizer,
         ssl=ssl,
         finetune=finetune,
-        hparams=_parse_sets(sets),
+        hparams=parse_sets(sets),
         seed=seed,
         budget=budget,
         device=device,
@@ -722,8 +643,8 @@ def run_one_command(
     default=None,
     help="Most DataLoader workers tried (default: the CPU count).",
 )
-@_device_option
-@_threads_option
+@device_option
+@threads_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -733,7 +654,7 @@ def run_one_command(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the rows and summary as JSON.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def profile_command(
     ctx: click.Context,
     task: str,
@@ -765,7 +686,7 @@ def profile_command(
     from .profiling import loader_settings, plot_sweep, summarize, sweep_row
     from .tasks import Split
 
-    pm = _manager(ctx)
+    pm = manager(ctx)
     device = resolve_device(device)
     task_cls = pm.registry.get("task", task)
     on_disk = not isinstance(task_cls().load(ctx.obj["data_dir"] or _data_dir()).train, Split)
@@ -776,7 +697,7 @@ def profile_command(
         resolve_spec(pm.registry, task=task, arch=arch, hparams=s, budget=budget, device=device)
         for s in settings
     ]
-    folder = _prepare_out(out / "profiles")  # before the sweep, not after it
+    folder = prepare_out(out / "profiles")  # before the sweep, not after it
     pin_threads(thread_share(1, threads))
     execute(specs[0], pm, ctx.obj["data_dir"])  # warm-up: first-call costs are nobody's rate
     runs: list[list[Any]] = [[] for _ in specs]
@@ -838,55 +759,8 @@ def _data_dir() -> Path:
     return default_data_dir()
 
 
-@cli.command("leaderboard")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Folder holding benchbench.db.",
-)
-@click.option("--storage", metavar="URL", help="Results database URL (instead of --out).")
-@click.option("--suite", help="Only this suite (a name such as quick or quick-tuned, or a file).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["plain", "markdown", "csv", "json"]),
-    default="plain",
-    show_default=True,
-)
-@click.option("--wide", is_flag=True, help="Every column (files always have every column).")
-@click.option("--columns", metavar="KEYS", help="Columns to show, e.g. acc,ttt,latency.")
-@click.pass_context
-@_fail_cleanly
-def leaderboard_command(
-    ctx: click.Context,
-    out: Path,
-    storage: str | None,
-    suite: str | None,
-    fmt: str,
-    wide: bool,
-    columns: str | None,
-) -> None:
-    """Print the ranked leaderboard of stored results, as 'benchbench run' does: mean test
-    accuracy ± 95% interval over seeds, change against each track's baseline, time-to-target,
-    training time, tuning, seeds; --wide adds calibration, throughput, data wait, size,
-    latency and more. Columns: rank, candidate, acc, delta, ece, ttt, train, samples, wait,
-    params, size, latency, source, tuning, spread, hparams, seeds."""
-    from . import leaderboard
-    from .store import Store
-
-    shown = leaderboard.WIDE if wide else leaderboard.NARROW
-    if columns:
-        shown = leaderboard.column_keys(columns)
-    if storage is None and not (out / "benchbench.db").exists():
-        raise BenchbenchError(
-            f"no results database in {out}: pass the --out folder of 'benchbench run' "
-            "(or --storage URL)"
-        )
-    store = Store(_storage_url(out, storage), writable=False)
-    key = store.find_suite(suite) if suite else None
-    click.echo(leaderboard.text(store, key, fmt, shown), nl=False)
+for _command in (leaderboard_command, export_command, import_command):
+    cli.add_command(_command)
 
 
 def main() -> None:

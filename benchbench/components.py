@@ -36,6 +36,11 @@ class Component:
     params: ClassVar[Mapping[str, Param]] = {}
     """Type and range of each hyperparameter (:mod:`benchbench.params`); one left out is typed
     by its default."""
+    version: ClassVar[str | int | None] = None
+    """Bump it whenever the component's results would change: it then identifies the
+    component in run ids instead of the distribution's version or source fingerprint
+    (:mod:`benchbench.identity`), so a release that leaves the component alone keeps its
+    stored results. None: identified by its distribution."""
 
     def __init__(self, **hparams: Any) -> None:
         unknown = set(hparams) - set(self.defaults)
@@ -59,6 +64,13 @@ class Component:
             raise ValueError(f"{cls.__qualname__}.name must be kebab-case, got {cls.name!r}")
         if not cls.summary:
             raise ValueError(f"{cls.__qualname__} needs a one-line summary")
+        version = cls.version
+        if version is not None and (
+            isinstance(version, bool)
+            or not isinstance(version, str | int)
+            or not str(version).strip()
+        ):
+            raise ValueError(f"{cls.__qualname__}.version must be a string or integer")
         check_declarations(f"{cls.kind} {cls.name!r}", cls.defaults, cls.params)
 
     @classmethod

@@ -29,6 +29,7 @@ from .checks import check_values, combination_problems, unknown_hparam, warn
 from .components import RegularizerChain
 from .data.fingerprint import fingerprint
 from .errors import BenchbenchError
+from .identity import changes, run_code
 from .machine import CpuWatch
 from .plugins import PluginManager, Registry, get_plugin_manager
 from .spec import RunResult, RunSpec
@@ -89,7 +90,18 @@ def resolve_spec(
         budget=budget or task_cls.budget,
         device=resolve_device(device),
         data=data_fingerprint(task_cls, resolved, data_dir),
+        code=code_of(registry, names),
     )
+
+
+def code_of(registry: Registry, names: Mapping[str, str]) -> dict[str, str]:
+    """The code identity (:mod:`benchbench.identity`) of a run naming ``names`` by slot: its
+    components, chained regularizers one by one, a transfer task's source task, benchbench."""
+    components = [(slot, cls.name) for slot, cls in _classes(registry, names)]
+    source = registry.get("task", names["task"]).source
+    if source is not None:
+        components.append(("task", source))
+    return run_code(registry, components)
 
 
 def data_fingerprint(
@@ -224,6 +236,7 @@ def execute(
     if on_eval is not None:
         on_eval = _guarded(on_eval, callback_errors)
     try:
+        _check_code(registry, spec)
         parts = build_components(registry, spec)
         task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
         splits = _load_splits(type(parts.task), task_hparams, data_dir)
@@ -245,6 +258,19 @@ def execute(
     result.provenance["wall_seconds"] = time.perf_counter() - started
     pm.hook.benchbench_run_finished(spec=spec, result=result)
     return result
+
+
+def _check_code(registry: Registry, spec: RunSpec) -> None:
+    """Refuse to run a spec planned by other code than this process runs (a plugin upgraded
+    or a source file edited since it was planned): its result would carry a false identity."""
+    if not spec.code:
+        return
+    now = code_of(registry, {slot: getattr(spec, slot) for slot in _SLOTS})
+    differ = changes(spec.code, now)
+    if differ:
+        raise BenchbenchError(
+            "the code changed since this run was planned (" + "; ".join(differ) + "); plan again"
+        )
 
 
 def failed(spec: RunSpec, exc: BaseException, component: str | None = None) -> RunResult:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from .identity import digest
 from .profiling import INPUT_BOUND_FRACTION
 from .spec import RunResult
 
@@ -71,7 +72,15 @@ COLUMNS = [
     "tuned_params",
     "baseline",
     "suite_name",
+    "benchbench_version",
+    "task_origin",
+    "arch_origin",
+    "regularizer_origin",
+    "ssl_origin",
+    "finetune_origin",
+    "variant",
 ]
+SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
 FORMATS = ("markdown", "plain", "csv", "json")
 
 
@@ -151,8 +160,45 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "busy": int((ok["busy"] == True).sum()) if "busy" in ok else None,  # noqa: E712
             "baseline": bool(runs["baseline"].any()),
             "_accuracies": accuracy.tolist(),
+            **origins(runs["code"].iloc[0] if "code" in runs else None),
         }
     )
+
+
+def origins(code_json: str | None) -> dict[str, str | None]:
+    """A run's code identity (JSON, as :meth:`Store.frame` gives it) as leaderboard columns:
+    ``benchbench_version`` and, per slot, ``name: origin`` of each component in it."""
+    code = json.loads(code_json) if isinstance(code_json, str) and code_json else {}
+    columns: dict[str, str | None] = {"benchbench_version": code.get("benchbench")}
+    for slot in SLOTS:
+        found = [f"{k.partition(':')[2]}: {v}" for k, v in code.items() if k.startswith(slot + ":")]
+        columns[f"{slot}_origin"] = ", ".join(found) or None
+    return columns
+
+
+def _variants(frame: pd.DataFrame) -> list[str]:
+    """Per run, a hash of what besides its spec's settings decides its numbers: its code,
+    device and data. Seeds of one candidate are averaged only within one variant."""
+    fields = [frame.get(k, pd.Series(None, index=frame.index)) for k in ("code", "device", "data")]
+    return [digest([c, d, None if _missing(x) else x]) for c, d, x in zip(*fields, strict=True)]
+
+
+def _label_variants(rows: pd.DataFrame) -> pd.DataFrame:
+    """A candidate whose runs came from more than one variant (results merged from machines
+    with other code or devices) gets a row per variant, each named by what sets it apart."""
+    keys = [*GROUP, "candidate"]
+    said = [f"{s}_origin" for s in SLOTS]
+    labels = {}
+    for _, same in rows.groupby(keys, sort=False):
+        if same["variant"].nunique() < 2:
+            continue
+        differ = [c for c in ("benchbench_version", *said) if same[c].nunique(dropna=False) > 1]
+        for index, row in same.iterrows():
+            parts = [str(row[c]) for c in differ] or [f"variant {row['variant']}"]
+            labels[index] = f"{row['candidate']} [{'; '.join(parts)}]"
+    for index, label in labels.items():
+        rows.loc[index, "candidate"] = label
+    return rows
 
 
 def _with_tunings(rows: pd.DataFrame, tunings: pd.DataFrame | None) -> pd.DataFrame:
@@ -186,8 +232,9 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
         return pd.DataFrame(columns=COLUMNS)
     if "suite_name" not in frame:
         frame = frame.assign(suite_name=frame["suite"])
+    frame = frame.assign(variant=_variants(frame))
     rows = (
-        frame.groupby([*GROUP, "suite_name", "candidate"], sort=False)
+        frame.groupby([*GROUP, "suite_name", "candidate", "variant"], sort=False)
         .apply(_summarise, include_groups=False)
         .reset_index()
     )
@@ -210,7 +257,7 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
         delta_cis.append(
             None if row["baseline"] else welch_ci95(row["_accuracies"], base["_accuracies"])
         )
-    rows = _with_tunings(rows, tunings)
+    rows = _label_variants(_with_tunings(rows, tunings))
     rows["delta_vs_baseline"] = deltas
     rows["delta_ci95"] = delta_cis
     rows["delta_n"] = pd.array(delta_ns, dtype="Int64")
@@ -238,7 +285,38 @@ def text(store: Any, key: str | None, fmt: str, columns: Sequence[str], title: s
         return rendered
     origin = provenance(store.results(set(frame["run_id"])))
     heading = f"# {title}" if fmt == "markdown" and title else title
-    return "\n\n".join(p for p in (heading, origin, rendered) if p)
+    code = code_note(frame.get("code", ()), fmt)
+    return "\n\n".join(p for p in (heading, origin, rendered, code) if p)
+
+
+def code_note(codes: Iterable[str], fmt: str = "markdown") -> str:
+    """What every component of the runs ran from (their code identities, as JSON): one
+    line per origin with the components it supplied, so each number can be traced to a
+    distribution and version (or a source fingerprint, :mod:`benchbench.identity`)."""
+    supplied: dict[str, set[str]] = {}
+    unrecorded = 0
+    for text in codes:
+        code = json.loads(text) if text else {}
+        unrecorded += not code
+        for key, origin in code.items():
+            supplied.setdefault(origin, set()).add(key.replace(":", " ") if ":" in key else "core")
+    lines = [f"{origin}: {', '.join(sorted(keys))}" for origin, keys in sorted(supplied.items())]
+    if unrecorded:
+        lines.append(f"{unrecorded} runs recorded no code identity (stored by an older benchbench)")
+    if not lines:
+        return ""
+    title = "Code each component ran from (part of every run id):"
+    if fmt == "markdown":
+        return "\n".join([title, "", *[f"- {line}" for line in lines]])
+    return "\n".join(
+        [
+            title,
+            *[
+                textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="    ")
+                for line in lines
+            ],
+        ]
+    )
 
 
 def provenance(results: Sequence[RunResult]) -> str:

@@ -5,7 +5,10 @@ same spec is the same run on every machine, and a suite that is run again skips 
 Hyperparameters in a spec are fully resolved (defaults included), so a change of a default
 is a new run, never a silent reuse of an old one. For a task that reads files, ``data`` is a
 fingerprint of their contents: other data is another run, and a run that failed on missing or
-damaged files is not mistaken for the run on the repaired ones.
+damaged files is not mistaken for the run on the repaired ones. ``code`` says which code
+runs it (:mod:`benchbench.identity`): each component's distribution and version or source
+fingerprint, and benchbench's own; other code is another run, so a stored result is reused
+only when all of these match.
 """
 
 from __future__ import annotations
@@ -44,15 +47,20 @@ class RunSpec:
     data: str | None = None
     """Fingerprint of the task's data files (:mod:`benchbench.data.fingerprint`); None for
     tasks whose data is bundled or generated."""
+    code: Mapping[str, str] = field(default_factory=dict)
+    """What runs it: ``{"benchbench": ..., "<kind>:<name>": ...}`` (:mod:`benchbench.identity`);
+    :func:`~benchbench.execute.resolve_spec` fills it in. Empty in a spec made by hand."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` inverts it. ``data`` is left out when None,
-        so runs of tasks without files keep the ids they had before it existed."""
+        """A JSON-ready dict; :meth:`from_dict` inverts it. ``data`` and ``code`` are left out
+        when empty, so specs without them keep the ids they had before they existed."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hparams"] = dict(sorted(self.hparams.items()))
         data["budget"] = self.budget.to_dict()
-        if data["data"] is None:
-            del data["data"]
+        data["code"] = dict(sorted(self.code.items()))
+        for key in ("data", "code"):
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod
@@ -63,9 +71,16 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """Stable 16-hex-digit id: the SHA-256 of the spec's canonical JSON."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """Stable 16-hex-digit id: the SHA-256 of the spec's canonical JSON, code included."""
+        return _hash(self.to_dict())
+
+    @property
+    def config_id(self) -> str:
+        """The id of the spec without its ``code``: the same run made by any code. Two
+        results with one config id and different run ids were made by different code."""
+        data = self.to_dict()
+        data.pop("code", None)
+        return _hash(data)
 
     def component_hparams(self, component: str) -> dict[str, Any]:
         """The hyperparameters addressed to one component, without the name prefix."""
@@ -118,6 +133,7 @@ class RunResult:
     source: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
     """Conditions of the timings (:mod:`benchbench.machine`): cores, threads, load, other
     processes' CPU use and the ``busy`` flag."""
@@ -144,6 +160,11 @@ class RunResult:
         """The spec this result came from."""
         names = {f.name for f in fields(RunSpec)}
         return RunSpec.from_dict({k: v for k, v in self.to_dict().items() if k in names})
+
+
+def _hash(data: Mapping[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def json_safe(value: Any) -> Any:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import database
 from .errors import BenchbenchError
-from .spec import RunResult, json_safe
+from .spec import RunResult, RunSpec, json_safe
 
 metadata = MetaData()
 
@@ -128,6 +128,16 @@ def default_url(out_dir: Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'benchbench.db'}"
 
 
+def _run_row(data: Mapping[str, Any], created_at: datetime) -> dict[str, Any]:
+    """The ``runs`` row of a result (as a dict): its key columns and the whole as JSON."""
+    data = json_safe(dict(data))
+    row = {name: data.get(name) for name in _COLUMNS}
+    row["data_wait_fraction"] = (data.get("loader") or {}).get("data_wait_fraction")
+    row["created_at"] = created_at
+    row["result"] = json.dumps(data, sort_keys=True)
+    return row
+
+
 class Store:
     """Results, suites, memberships, tunings and claims in one database.
 
@@ -199,11 +209,7 @@ class Store:
     def save(self, result: RunResult, owner: str | None = None) -> None:
         """Insert or replace one result, committed at once; releases ``owner``'s claim on
         it in the same transaction."""
-        data = json_safe(result.to_dict())
-        row = {name: data.get(name) for name in _COLUMNS}
-        row["data_wait_fraction"] = (data.get("loader") or {}).get("data_wait_fraction")
-        row["created_at"] = datetime.now(timezone.utc)
-        row["result"] = json.dumps(data, sort_keys=True)
+        row = _run_row(result.to_dict(), datetime.now(timezone.utc))
 
         def write() -> None:
             with self.engine.begin() as conn:
@@ -229,6 +235,25 @@ class Store:
                 return list(conn.scalars(query))
 
         return [RunResult.from_dict(json.loads(t)) for t in self._retry(read, "reading runs")]
+
+    def made_by_other_code(self, specs: Iterable[RunSpec]) -> list[tuple[RunResult, RunSpec]]:
+        """Stored results of the same runs as ``specs`` made by other code (one config id,
+        another run id), each with its spec: stale results, which a suite does not reuse."""
+        by_config = {spec.config_id: spec for spec in specs}
+        tasks = sorted({spec.task for spec in by_config.values()})
+        query = select(runs.c.run_id, runs.c.result).where(runs.c.task.in_(tasks))
+
+        def read() -> list[tuple[str, str]]:
+            with self.engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(query)]
+
+        stale = []
+        for run_id, text in self._retry(read, "reading stored runs"):
+            result = RunResult.from_dict(json.loads(text))
+            spec = by_config.get(result.spec().config_id)
+            if spec is not None and spec.run_id != run_id:
+                stale.append((result, spec))
+        return stale
 
     # -- suites and their places -----------------------------------------------------------
 
@@ -310,7 +335,8 @@ class Store:
     def frame(self, suite: str | None = None) -> pd.DataFrame:
         """Suite memberships joined with their runs, one row per place: the membership
         columns (``suite`` is the key), ``suite_name``, every scalar field of the stored
-        result, ``data_wait_fraction`` and ``source_train_seconds``.
+        result, ``data_wait_fraction``, ``source_train_seconds``, ``busy`` and ``code`` (the
+        run's code identity as JSON).
 
         Metrics are read from the stored JSON, so a metric added to results later needs no
         change of the table schema."""
@@ -331,6 +357,7 @@ class Store:
             scalars["data_wait_fraction"] = (result.get("loader") or {}).get("data_wait_fraction")
             scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
             scalars["busy"] = (result.get("machine") or {}).get("busy")
+            scalars["code"] = json.dumps(result.get("code") or {}, sort_keys=True)
             row["suite_name"] = names.get(row["suite"], (row["suite"], ""))[0]
             rows.append({**scalars, **row})
         return pd.DataFrame(rows)
@@ -377,6 +404,122 @@ class Store:
                 ]
 
         return pd.DataFrame(self._retry(read, "reading tunings"))
+
+    # -- result sets: what export writes and import merges ------------------------------
+
+    def rows(self, suite: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every row of a result set as ``(table, row)``: the runs (with ``created_at`` and
+        the whole result), then suites, places and tunings; one suite's (its places' runs)
+        or the whole database's."""
+        place_query = select(memberships)
+        run_query = select(runs.c.created_at, runs.c.result)
+        if suite is not None:
+            place_query = place_query.where(memberships.c.suite == suite)
+            run_query = run_query.where(
+                runs.c.run_id.in_(select(memberships.c.run_id).where(memberships.c.suite == suite))
+            )
+        named = {
+            "suites": select(suites)
+            if suite is None
+            else select(suites).where(suites.c.suite == suite),
+            "places": place_query,
+            "tunings": select(tunings)
+            if suite is None
+            else select(tunings).where(tunings.c.suite == suite),
+        }
+
+        def read() -> list[tuple[str, dict[str, Any]]]:
+            with self.engine.connect() as conn:
+                out = [
+                    ("runs", {"created_at": row.created_at, "result": json.loads(row.result)})
+                    for row in conn.execute(run_query)
+                ]
+                for table, query in named.items():
+                    out.extend((table, dict(row)) for row in conn.execute(query).mappings())
+            return out
+
+        yield from self._retry(read, "reading the result set")
+
+    def merge(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+        """Add a result set's rows (as :meth:`rows` gives them) without duplicates: a run
+        whose id is stored is the same run and is skipped; a suite place, suite or tuning
+        that exists is kept, unless the place's run is missing here and the incoming one is
+        stored (machines that shared a suite's runs fill each other's places). Returns the
+        counts: runs added and present, places added and kept, suites and tunings added."""
+        counts = dict.fromkeys(
+            ("runs", "runs_present", "places", "places_kept", "suites", "tunings"), 0
+        )
+        pending: dict[str, list[dict[str, Any]]] = {"suites": [], "places": [], "tunings": []}
+        batch: list[dict[str, Any]] = []
+        for table, row in rows:
+            if table == "runs":
+                batch.append(row)
+                if len(batch) >= 200:
+                    self._add_runs(batch, counts)
+                    batch = []
+            else:
+                pending[table].append(row)
+        self._add_runs(batch, counts)
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                for name, table, keys in (
+                    ("suites", suites, ("suite",)),
+                    ("tunings", tunings, ("suite", "track", "task", "candidate")),
+                ):
+                    for row in pending[name]:
+                        where = [table.c[k] == row[k] for k in keys]
+                        if conn.scalar(select(table.c.suite).where(*where)) is None:
+                            conn.execute(insert(table).values(**row))
+                            counts[name] += 1
+                for row in pending["places"]:
+                    keys = ("suite", "track", "task", "candidate", "seed")
+                    where = [memberships.c[k] == row[k] for k in keys]
+                    held = conn.scalar(select(memberships.c.run_id).where(*where))
+                    if held is None:
+                        conn.execute(insert(memberships).values(**row))
+                        counts["places"] += 1
+                    elif held != row["run_id"]:
+                        stored = set(
+                            conn.scalars(
+                                select(runs.c.run_id).where(
+                                    runs.c.run_id.in_([held, row["run_id"]])
+                                )
+                            )
+                        )
+                        if held not in stored and row["run_id"] in stored:
+                            conn.execute(
+                                update(memberships).where(*where).values(run_id=row["run_id"])
+                            )
+                            counts["places"] += 1
+                        else:
+                            counts["places_kept"] += 1
+
+        self._retry(write, "merging a result set", replaces=True)
+        return counts
+
+    def _add_runs(self, batch: list[dict[str, Any]], counts: dict[str, int]) -> None:
+        """Insert the runs of ``batch`` (``created_at`` and ``result``) not stored yet."""
+        if not batch:
+            return
+        by_id = {row["result"]["run_id"]: row for row in batch}
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                present = set(
+                    conn.scalars(select(runs.c.run_id).where(runs.c.run_id.in_(list(by_id))))
+                )
+                new = [
+                    _run_row(r["result"], r["created_at"])
+                    for i, r in by_id.items()
+                    if i not in present
+                ]
+                if new:
+                    conn.execute(runs.insert(), new)
+                counts["runs"] += len(new)
+                counts["runs_present"] += len(present)
+
+        self._retry(write, "adding runs", replaces=True)
 
     # -- claims ----------------------------------------------------------------------------
 

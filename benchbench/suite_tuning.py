@@ -10,6 +10,7 @@ from typing import Any
 
 from .budget import Budget
 from .errors import BenchbenchError
+from .identity import changes
 from .plugins import PluginManager
 from .suite import target
 from .tuning import TuningConfig
@@ -31,6 +32,26 @@ def tuned_line(name: str, untuned: str, settings: dict[Any, dict[str, Any]]) -> 
         f"suite {name}: {len(settings)} places run the best settings 'benchbench tune "
         f"{untuned}' found ({'; '.join(parts)})"
     )
+
+
+def check_tuned_code(name: str, settings: dict[Any, dict[str, Any]], planned: Any) -> None:
+    """Refuse to run tuned settings that were found with other code than the runs would
+    use (an upgraded plugin, an edited source tree): that component must be tuned again."""
+    stale = {
+        (p.track, p.task, p.candidate): changes(
+            settings[(p.track, p.task, p.candidate)].get("code", {}), p.spec.code
+        )
+        for p in planned
+        if (p.track, p.task, p.candidate) in settings
+    }
+    stale = {place: lines for place, lines in stale.items() if lines}
+    if stale:
+        place, lines = next(iter(stale.items()))
+        raise BenchbenchError(
+            f"suite {name}: {len(stale)} places were tuned with other code than they would "
+            f"run with (such as {'/'.join(place)}: {lines[0]}); run 'benchbench tune "
+            f"{name.removesuffix('-tuned')}' again"
+        )
 
 
 def tuning_config(track: Any, budget: Budget | None, chosen: dict[str, Any]) -> Any:

@@ -266,6 +266,7 @@ def test_leaderboard_columns_option_checks_names(tmp_path):
 def test_show_gives_defaults_types_ranges_and_search_space():
     shown = invoke("show", "label-smoothing").output
     assert "regularizer label-smoothing" in shown and "--regularizer label-smoothing" in shown
+    assert "its runs are identified by: benchbench 0.1.0" in shown
     line = next(x for x in shown.splitlines() if x.startswith("label-smoothing.alpha"))
     assert "0.1" in line and "a number in [0, 1]" in line and "[0, 0.3]" in line
     loop = invoke("show", "loop").output

@@ -1,0 +1,146 @@
+"""What every ``benchbench`` command shares: one-line errors, plugin loading, the output
+folder and results database options, and the ``--set``/``--device``/``--threads`` parsing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .errors import BenchbenchError, BenchbenchWarning
+
+if TYPE_CHECKING:
+    from .plugin_config import PluginConfig
+    from .plugins import PluginManager
+
+KIND_NAMES = ("task", "arch", "regularizer", "ssl", "finetune")
+"""The component kinds (:data:`benchbench.plugins.KINDS`), named here so that parsing the
+command line imports nothing heavy."""
+
+DEFAULT_OUT = "benchbench-out"
+
+
+def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into one line and exit status 2; Ctrl-C into a short note."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BenchbenchError as exc:
+            from .database import mask_credentials
+
+            message = mask_credentials(" ".join(str(exc).split()))
+            click.echo(f"benchbench: error: {message}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("benchbench: interrupted; finished runs are stored", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    """Warnings of benchbench as one line each; others as Python shows them."""
+    if issubclass(category, BenchbenchWarning):
+        click.echo(f"benchbench: warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
+
+
+_python_show_warning = warnings.showwarning
+
+
+def plugin_config(ctx: click.Context) -> PluginConfig:
+    """Which plugins to load: the -p modules, and the entry points unless disabled."""
+    from .plugin_config import PluginConfig
+
+    return PluginConfig.from_env(ctx.obj["modules"])
+
+
+def manager(ctx: click.Context) -> PluginManager:
+    from .plugins import get_plugin_manager
+
+    pm = get_plugin_manager(plugin_config(ctx))
+    _ = pm.registry  # build it now, so broken plugins are reported before any work
+    for plugin, error in pm.errors:
+        click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
+    return pm
+
+
+def prepare_out(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".benchbench-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchbenchError(
+            f"output folder {out} is not writable ({exc.strerror or exc}); "
+            "choose another with --out"
+        ) from exc
+    return out
+
+
+def storage_url(out: Path, storage: str | None) -> str:
+    from .store import default_url
+
+    return storage or default_url(out)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise BenchbenchError(f"--set takes NAME=VALUE, got {item!r}")
+        parsed[name.strip()] = _parse_value(value.strip())
+    return parsed
+
+
+device_option = click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."
+)
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Torch/OpenMP threads per run (default: the cores this process may use, "
+    "shared among workers).",
+)
+
+
+def results_store(out: Path, storage: str | None) -> Any:
+    """The results database of --out or --storage, for reading; one clear line if none."""
+    from .store import Store
+
+    if storage is None and not (out / "benchbench.db").exists():
+        raise BenchbenchError(
+            f"no results database in {out}: pass the --out folder of 'benchbench run' "
+            "(or --storage URL)"
+        )
+    return Store(storage_url(out, storage), writable=False)
+
+
+STORE_OPTIONS = (
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_OUT,
+        show_default=True,
+        help="Folder holding benchbench.db.",
+    ),
+    click.option("--storage", metavar="URL", help="Results database URL (instead of --out)."),
+)
