@@ -286,7 +286,7 @@ def text(store: Any, key: str | None, fmt: str, columns: Sequence[str], title: s
     origin = provenance(store.results(set(frame["run_id"])))
     heading = f"# {title}" if fmt == "markdown" and title else title
     code = code_note(frame.get("code", ()), fmt)
-    return "\n\n".join(p for p in (heading, origin, rendered, code) if p)
+    return "\n\n".join(p.strip("\n") for p in (heading, origin, rendered, code) if p) + "\n"
 
 
 def code_note(codes: Iterable[str], fmt: str = "markdown") -> str:
