@@ -126,7 +126,8 @@ def study_name(
 ) -> str:
     """A stable study name for a candidate under a protocol: a hash of the resolved spec
     (every default included, so a changed default starts a new study; the data's
-    fingerprint too), without its seed and device, plus the protocol."""
+    fingerprint and the code identity too, so an upgraded component is tuned again),
+    without its seed and device, plus the protocol."""
     spec = target.spec(pm, {}, config.seed, data_dir).to_dict()
     identity = {k: v for k, v in spec.items() if k not in ("seed", "device")}
     text = json.dumps({"spec": identity, **config.protocol()}, sort_keys=True, default=str)
@@ -347,6 +348,7 @@ def tune(
     )
     study.set_user_attr("target", json.loads(json.dumps(asdict(target), default=str)))
     study.set_user_attr("protocol", config.protocol())
+    study.set_user_attr("code", dict(target.spec(pm, {}, config.seed, data_dir).code))
 
     def objective(trial: Any) -> float:
         hparams = suggest(trial, target, pm)

@@ -81,6 +81,8 @@ def test_pruning_stops_bad_trials_early(pm, storage, data_dir):
     assert all(max(t.intermediate_values) < 24 for t in pruned)  # stopped before the last step
     assert all(max(t.intermediate_values) == 24 for t in complete)
     assert all(t.number >= 5 for t in pruned)  # the median pruner starts after 5 trials
+    code = study.user_attrs["code"]  # the study says which code it tuned
+    assert code["task:blobs"].startswith("-p bb_test_plugin") and code["arch:mlp"]
 
 
 def test_a_resumed_study_continues_from_its_stored_trials(pm, storage, data_dir):
