@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +15,7 @@ from .cli_support import (
     results_store,
     storage_url,
 )
+from .errors import BenchbenchError
 
 
 @click.command("leaderboard")
@@ -119,3 +121,79 @@ def import_command(files: tuple[Path, ...], out: Path, storage: str | None) -> N
             f"{n['places']} suite places added{kept}",
             err=True,
         )
+
+
+@click.command("report")
+@click.argument("suite", required=False)
+@STORE_OPTIONS[0]
+@STORE_OPTIONS[1]
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "markdown", "both"]),
+    default="html",
+    show_default=True,
+    help="One self-contained HTML file, Markdown with PNG files beside it, or both.",
+)
+@click.option("--to", "path", type=click.Path(path_type=Path), help="File to write.")
+@click.option("--compare", nargs=2, metavar="A B", help="Two candidates head to head.")
+@click.option("--track", help="With --compare: only this track's tasks.")
+@click.option("--against", metavar="FILE|URL", help="Another result set, side by side.")
+@click.pass_context
+@fail_cleanly
+def report_command(
+    ctx: click.Context,
+    suite: str | None,
+    out: Path,
+    storage: str | None,
+    fmt: str,
+    path: Path | None,
+    compare: tuple[str, str] | None,
+    track: str | None,
+    against: str | None,
+) -> None:
+    """Write a comparison report of SUITE (the only suite stored, when left out): per track
+    the ranked tables, a forest plot against the baseline, learning curves, accuracy against
+    latency and size, the data-loading split, tuning curves; across tasks mean ranks, the
+    Friedman test with a critical-difference diagram and performance profiles. --compare A B
+    puts two candidates head to head (paired by seed, Holm-adjusted); --against sets this
+    result set beside another (an exported file or a database)."""
+    from . import leaderboard, report
+    from .cli_support import manager
+    from .results_io import merged
+
+    store = results_store(out, storage)
+    key = _only_suite(store, suite)
+    name = store.suite_names()[key][0]
+    targets = {e.name: e.cls.target_accuracy for e in manager(ctx).registry if e.kind == "task"}
+    if compare:
+        sections = report.compare_sections(store, key, *compare, track, targets)
+        title = f"benchbench: {compare[0]} against {compare[1]} ({name})"
+    elif against:
+        with merged([against]) as other:
+            other_key = other.find_suite(name)
+            sections = report.against_sections(store, other, key, other_key, against)
+        title = f"benchbench: {name} against {against}"
+    else:
+        url = storage_url(out, storage)
+        sections = report.suite_sections(store, key, targets, url)
+        title = f"benchbench report: {name}"
+    frame = store.frame(key)
+    stamp = [leaderboard.provenance(store.results(set(frame["run_id"])))] if len(frame) else []
+    code = leaderboard.code_note(frame.get("code", ()), "plain").splitlines()
+    if code:
+        sections.append(report.Section("Provenance", code[0], notes=[c.strip() for c in code[1:]]))
+    target = path or out / "reports" / f"{name}.{'md' if fmt == 'markdown' else 'html'}"
+    for written in report.write_report(sections, title, stamp, fmt, target):
+        click.echo(f"report written to {written}", err=True)
+
+
+def _only_suite(store: Any, suite: str | None) -> str:
+    """The suite named, or the only one stored; one clear line otherwise."""
+    if suite:
+        return store.find_suite(suite)
+    names = store.suite_names()
+    if len(names) != 1:
+        listing = ", ".join(n for n, _ in names.values()) or "none"
+        raise BenchbenchError(f"name the suite to report on (stored suites: {listing})")
+    return next(iter(names))

@@ -225,11 +225,14 @@ def _with_tunings(rows: pd.DataFrame, tunings: pd.DataFrame | None) -> pd.DataFr
     return rows
 
 
-def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFrame:
+def build(
+    frame: pd.DataFrame, tunings: pd.DataFrame | None = None, keep_accuracies: bool = False
+) -> pd.DataFrame:
     """The ranked leaderboard from :meth:`Store.frame` rows (one per suite place), with the
-    tuning of each place from :meth:`Store.tunings` where given."""
+    tuning of each place from :meth:`Store.tunings` where given; ``keep_accuracies`` keeps
+    each row's accuracies per seed (``_accuracies``) for comparisons."""
     if frame.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=[*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS)
     if "suite_name" not in frame:
         frame = frame.assign(suite_name=frame["suite"])
     frame = frame.assign(variant=_variants(frame))
@@ -272,7 +275,8 @@ def build(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFr
     rows["rank"] = score.groupby([rows[g] for g in GROUP]).rank(ascending=False, method="min")
     rows["rank"] = rows["rank"].astype("Int64")
     rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
-    return rows[COLUMNS].reset_index(drop=True)
+    kept = [*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS
+    return rows[kept].reset_index(drop=True)
 
 
 def text(store: Any, key: str | None, fmt: str, columns: Sequence[str], title: str = "") -> str:
@@ -343,7 +347,8 @@ def provenance(results: Sequence[RunResult]) -> str:
     )
 
 
-def _pct(value: float | None, ci: float | None = None, signed: bool = False) -> str:
+def percent(value: float | None, ci: float | None = None, signed: bool = False) -> str:
+    """A fraction as points (``97.50``, ``+1.20``), with ``± ci`` when given; ``-`` if none."""
     if value is None or pd.isna(value):
         return "-"
     text = f"{value * 100:+.2f}" if signed else f"{value * 100:.2f}"
@@ -374,14 +379,14 @@ def _n(row: pd.Series) -> int:
 
 
 def _accuracy(row: pd.Series) -> str:
-    return _with_n(_pct(row["test_accuracy_mean"], row["test_accuracy_ci95"]), _n(row))
+    return _with_n(percent(row["test_accuracy_mean"], row["test_accuracy_ci95"]), _n(row))
 
 
 def _delta(row: pd.Series) -> str:
     if row["baseline"] and not _missing(row["delta_vs_baseline"]):
         return "+0.00"
     n = row.get("delta_n")
-    text = _pct(row["delta_vs_baseline"], row["delta_ci95"], signed=True)
+    text = percent(row["delta_vs_baseline"], row["delta_ci95"], signed=True)
     return _with_n(text, _n(row) if _missing(n) else int(n))
 
 
@@ -393,7 +398,8 @@ def _with_n(text: str, n: int) -> str:
     return f"{text.split(' ± ')[0]} (n={n})"
 
 
-def _time_to_target(row: pd.Series) -> str:
+def time_to_target(row: pd.Series) -> str:
+    """A row's median time-to-target with the seeds that reached it: ``0.54 (3/3)``."""
     ended = int(row["seeds"]) - int(row["failed"])
     if not ended:
         return "-"
@@ -415,7 +421,8 @@ def _timed(key: str, spec: str) -> Callable[[pd.Series], str]:
     return show
 
 
-def _seeds(row: pd.Series) -> str:
+def seeds_text(row: pd.Series) -> str:
+    """How a row's seeds ended: ``2/3: 1 diverged``."""
     text = f"{int(row['ok'])}/{int(row['seeds'])}"
     others = [f"{int(row[k])} {k}" for k in ("diverged", "failed") if row[k]]
     return text + (f": {', '.join(others)}" if others else "")
@@ -465,14 +472,14 @@ COLUMNS_SHOWN = (
         "ece",
         "ECE %",
         "ECE: expected calibration error on the test split (15 bins)",
-        lambda r: _pct(r["test_ece_mean"]),
+        lambda r: percent(r["test_ece_mean"]),
     ),
     Column(
         "ttt",
         "to target s (hit)",
         "to target: median training seconds to the task's target validation accuracy, a seed "
         "that missed it counting as never, with the seeds that reached it",
-        _time_to_target,
+        time_to_target,
     ),
     Column("train", "train s", "train s: mean training seconds", _timed("train_seconds", ".2f")),
     Column(
@@ -488,7 +495,7 @@ COLUMNS_SHOWN = (
         lambda r: (
             "-"
             if _missing(r["data_wait_fraction"])
-            else f"{_pct(r['data_wait_fraction'])}% {r['loader_verdict'] or ''}".strip()
+            else f"{percent(r['data_wait_fraction'])}% {r['loader_verdict'] or ''}".strip()
         ),
     ),
     Column(
@@ -540,12 +547,17 @@ COLUMNS_SHOWN = (
         "hparams: the best hyperparameters, which every seed of the row ran with",
         lambda r: _params(r["tuned_params"]),
     ),
-    Column("seeds", "seeds ok", f"seeds: {RULE}", _seeds),
+    Column("seeds", "seeds ok", f"seeds: {RULE}", seeds_text),
 )
 NARROW = ("rank", "candidate", "acc", "delta", "ttt", "train", "tuning", "seeds")
 """The terminal view: what decides a comparison; ``--wide`` shows every column."""
 WIDE = tuple(c.key for c in COLUMNS_SHOWN)
 MIN_SEEDS = 3
+
+
+def column(key: str) -> Column:
+    """The shown column with this key (see :data:`COLUMNS_SHOWN`)."""
+    return next(c for c in COLUMNS_SHOWN if c.key == key)
 
 
 def column_keys(text: str) -> tuple[str, ...]:
