@@ -217,11 +217,11 @@ def profiles(report: TrackReport) -> Any | None:
         (report.time_profile, 1, "tau: time-to-target as a multiple of the fastest"),
     )
     for ax, (profile, scale, label) in zip(axes[0], panels, strict=True):
-        for candidate in profile.columns:
+        offsets = np.linspace(-0.012, 0.012, len(profile.columns))  # equal lines stay visible
+        for offset, candidate in zip(offsets, profile.columns, strict=True):
             look = looks.get(candidate, {})
-            ax.step(
-                profile.index * scale, profile[candidate], where="post", label=candidate, **look
-            )
+            shares = profile[candidate] + offset
+            ax.step(profile.index * scale, shares, where="post", label=candidate, **look)
         ax.set_xlabel(label)
         ax.set_ylabel("share of tasks")
         ax.set_ylim(-0.03, 1.03)
