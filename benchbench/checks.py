@@ -51,6 +51,23 @@ def unknown_hparam(key: str, resolved: Mapping[str, Any], registry: Any) -> Benc
     return unknown_name("hyperparameter", key, resolved)
 
 
+class InputMismatch(BenchbenchError):
+    """A component paired with a task whose input kind it does not accept: a suite skips
+    the pair with one line, ``run-one`` refuses it."""
+
+
+def input_mismatch(task: type[Component], components: Sequence[type[Component]]) -> None:
+    """Raise :class:`InputMismatch` for the first component that does not accept the task's
+    input kind (:attr:`Component.accepts`)."""
+    modality = getattr(task, "modality", None)
+    for cls in components:
+        if modality is not None and not cls.accepts_input(modality):
+            raise InputMismatch(
+                f"{cls.kind} {cls.name!r} accepts {', '.join(cls.accepts)} inputs and task "
+                f"{task.name!r} is {modality}"
+            )
+
+
 def combination_problems(
     task: type[Component],
     regularizers: Sequence[type[Regularizer]],

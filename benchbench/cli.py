@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .budget import Budget
+from .cli_plugin import plugin_group
 from .cli_results import export_command, import_command, leaderboard_command, report_command
 from .cli_support import (
     DEFAULT_OUT,
@@ -759,7 +760,13 @@ def _data_dir() -> Path:
     return default_data_dir()
 
 
-for _command in (leaderboard_command, report_command, export_command, import_command):
+for _command in (
+    leaderboard_command,
+    report_command,
+    export_command,
+    import_command,
+    plugin_group,
+):
     cli.add_command(_command)
 
 

@@ -5,12 +5,21 @@ A component is a class with a unique kebab-case ``name``, a one-line ``summary``
 It is built from a dict of hyperparameters. Randomness reaches a component only through the
 seeded ``torch.Generator`` the loop hands it, never the global RNGs.
 
+The contract is checked when a plugin registers a class (:meth:`Component.validate_class`),
+not when a run reaches it: abstract methods left unimplemented, a method whose name is one
+letter off a base method (``los`` for ``loss``), a regularizer or ssl method that changes
+nothing without saying it is its kind's baseline, undeclared input kinds. Everything named
+in this module without a leading underscore is stable API for plugins.
+
 The task kind lives in :mod:`benchbench.tasks`; the other four are here.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import re
+from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,9 +34,20 @@ from .params import Param, check_declarations, schema
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
+INPUT_KINDS = ("image", "sequence", "tabular")
+"""What a task's inputs are, by the rank of ``input_shape``: ``image`` (channels, height,
+width), ``sequence`` (channels, length), ``tabular`` (features,)."""
 
-class Component:
-    """What every component kind shares: identity, defaults, search space, hyperparameters."""
+INPUT_RANKS = {"image": 3, "sequence": 2, "tabular": 1}
+
+
+class Component(metaclass=ABCMeta):  # noqa: B024 (the kinds declare the abstract methods)
+    """What every component kind shares: identity, defaults, search space, hyperparameters.
+
+    Stable API: the class attributes below, ``hparams`` (the built instance's values),
+    :meth:`search_space` and :meth:`schema`. A subclass must not change ``__init__``'s
+    signature: the loop builds every component as ``cls(**hparams)``.
+    """
 
     kind: ClassVar[str] = ""
     name: ClassVar[str] = ""
@@ -41,6 +61,15 @@ class Component:
     component in run ids instead of the distribution's version or source fingerprint
     (:mod:`benchbench.identity`), so a release that leaves the component alone keeps its
     stored results. None: identified by its distribution."""
+    accepts: ClassVar[tuple[str, ...]] = ("any",)
+    """The task input kinds (:data:`INPUT_KINDS`) this component works on, or ``("any",)``.
+    A suite skips, and ``run-one`` refuses, a run pairing it with a task of another kind."""
+    baseline: ClassVar[bool] = False
+    """True for the do-nothing reference of its kind (``none``, ``supervised``): only a
+    baseline may leave every method of its kind as the base class has it."""
+    hooks: ClassVar[tuple[str, ...]] = ()
+    """The methods a kind's components implement to act; a misspelling of one is refused at
+    registration."""
 
     def __init__(self, **hparams: Any) -> None:
         unknown = set(hparams) - set(self.defaults)
@@ -54,16 +83,35 @@ class Component:
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
-        """Suggest hyperparameters with an ``optuna.Trial``; nothing to tune by default."""
+        """Suggest hyperparameters with an ``optuna.Trial``; nothing to tune by default.
+
+        Return ``{hyperparameter: value}``, every key one of ``defaults``. Name each
+        suggestion ``"<name>.<hyperparameter>"``; a bare name is prefixed so, so that two
+        components suggesting ``width`` never collide in one study. Draw nothing else."""
         return {}
 
     @classmethod
     def validate_class(cls) -> None:
-        """Raise ``ValueError`` if the class cannot be registered (bad name or summary)."""
+        """Raise ``ValueError`` naming the class and what is wrong if it cannot be registered:
+        a bad name or summary, an abstract method left unimplemented, a misspelled method,
+        an unknown input kind, undeclared or badly declared hyperparameters."""
+        where = cls.__qualname__
         if not _NAME.match(cls.name or ""):
-            raise ValueError(f"{cls.__qualname__}.name must be kebab-case, got {cls.name!r}")
-        if not cls.summary:
-            raise ValueError(f"{cls.__qualname__} needs a one-line summary")
+            raise ValueError(f"{where}.name must be kebab-case, got {cls.name!r}")
+        if not isinstance(cls.summary, str) or not cls.summary.strip():
+            raise ValueError(f"{where} needs a one-line summary")
+        if inspect.isabstract(cls):
+            missing = ", ".join(f"{m}()" for m in sorted(cls.__abstractmethods__))
+            raise ValueError(f"{where} does not implement {missing}, which every {cls.kind} must")
+        misspelled = _misspelled(cls)
+        if misspelled:
+            raise ValueError(misspelled)
+        accepts = cls.accepts
+        if isinstance(accepts, str) or not accepts or not set(accepts) <= {"any", *INPUT_KINDS}:
+            raise ValueError(
+                f"{where}.accepts must be a tuple of {', '.join(INPUT_KINDS)} or ('any',), "
+                f"got {accepts!r}"
+            )
         version = cls.version
         if version is not None and (
             isinstance(version, bool)
@@ -80,6 +128,42 @@ class Component:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.hparams})"
+
+    @classmethod
+    def accepts_input(cls, modality: str) -> bool:
+        """True when this component works on a task whose inputs are ``modality``."""
+        return "any" in cls.accepts or modality in cls.accepts
+
+
+def _misspelled(cls: type[Component]) -> str | None:
+    """A public method of ``cls`` that is not its kind's but nearly the name of one of the
+    kind's methods (``los`` for ``loss``): it would silently never be called."""
+    base = next(b for b in cls.__mro__ if b.__module__ in (__name__, "benchbench.tasks"))
+    known = [n for n in dir(base) if not n.startswith("_")]
+    for klass in cls.__mro__:
+        if klass.__module__ in (__name__, "benchbench.tasks"):
+            break
+        for attr, value in vars(klass).items():
+            if attr.startswith("_") or attr in known or not callable(value):
+                continue
+            close = difflib.get_close_matches(attr, base.hooks or known, n=1, cutoff=0.8)
+            if close:
+                return (
+                    f"{cls.__qualname__}.{attr}() is not a method of {base.__name__} and would "
+                    f"never be called: did you mean {close[0]}()?"
+                )
+    return None
+
+
+def _acts_or_baseline(cls: type[Component], base: type[Component], methods: Sequence[str]) -> None:
+    """Refuse a class that overrides none of ``methods`` unless it is its kind's baseline."""
+    if cls.baseline or any(overrides(cls, base, m) for m in methods):
+        return
+    raise ValueError(
+        f"{cls.__qualname__} overrides none of {', '.join(m + '()' for m in methods)}, so it "
+        f"would train exactly as the baseline {base.kind}; implement one (or set "
+        "baseline = True if it is the do-nothing reference)"
+    )
 
 
 class Model(nn.Module):
@@ -122,11 +206,17 @@ class Architecture(Component):
     """Builds the network for a task's input shape and class count."""
 
     kind = "arch"
+    hooks = ("build",)
 
+    @abstractmethod
     def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
-        """Return a freshly initialised :class:`Model` (initialised from the global RNG,
-        which the loop seeds)."""
-        raise NotImplementedError
+        """Return a freshly initialised :class:`Model` for inputs of ``input_shape`` (one
+        example, no batch dimension) and ``num_classes`` logits.
+
+        Initialise from torch's global RNG, which the loop seeds before calling (never NumPy's
+        or Python's). The model must take float32 batches ``(B, *input_shape)`` on the run's
+        device and return logits ``(B, num_classes)``. May raise ``ValueError`` with a
+        sentence for a shape it cannot handle; declare ``accepts`` so planning skips those."""
 
 
 @dataclass
@@ -147,9 +237,20 @@ def overrides(component: object, base: type, method: str) -> bool:
 
 class Regularizer(Component):
     """How a labeled batch becomes a loss. Targets are soft distributions throughout, so
-    regularizers compose: ``augment+mixup`` applies both transforms in order."""
+    regularizers compose: ``augment+mixup`` applies both transforms in order.
+
+    Override at least one of :attr:`hooks`; only the kind's baseline (``none``) may override
+    none. Tensors arrive on the run's device: inputs float32 ``(B, *input_shape)``, targets
+    float32 ``(B, num_classes)`` with rows summing to 1. Return new tensors rather than
+    changing the ones passed in: the loop may reuse a batch."""
 
     kind = "regularizer"
+    hooks = ("prepare", "weight_decay", "transform", "forward", "loss", "on_step")
+
+    @classmethod
+    def validate_class(cls) -> None:
+        super().validate_class()
+        _acts_or_baseline(cls, Regularizer, cls.hooks)
 
     def prepare(self, context: RunContext) -> None:
         """Change the model once before training (e.g. insert dropout); keep what is needed
@@ -162,17 +263,20 @@ class Regularizer(Component):
     def transform(
         self, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
-        """Change inputs and soft targets of a batch (label smoothing, mixup, cutmix...)."""
+        """Change inputs and soft targets of a batch (label smoothing, mixup, cutmix...):
+        same shapes and dtypes out as in; draw randomness only from ``generator``."""
         return x, targets
 
     def forward(
         self, model: Model, x: Tensor, targets: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor]:
-        """Compute logits, for methods that act inside the network (manifold mixup)."""
+        """Compute logits ``(B, num_classes)`` and the targets they answer, for methods that
+        act inside the network (manifold mixup)."""
         return model(x), targets
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """The training loss of a batch; soft cross-entropy unless overridden."""
+        """The training loss of a batch, a scalar tensor that keeps its graph; soft
+        cross-entropy unless overridden. A non-finite value ends the run as diverged."""
         return soft_cross_entropy(logits, targets)
 
     def on_step(self, model: Model, progress: float) -> None:
@@ -182,7 +286,10 @@ class Regularizer(Component):
 class RegularizerChain(Regularizer):
     """Several regularizers applied as one (``augment+mixup``): transforms in the order
     named, every ``prepare`` and ``on_step``, weight decays added. At most one member may
-    override ``forward`` and at most one ``loss``: two would silently discard each other."""
+    override ``forward`` and at most one ``loss``: two would silently discard each other.
+    Built by the loop, never registered."""
+
+    baseline = True
 
     def __init__(self, members: Sequence[Regularizer]) -> None:
         super().__init__()
@@ -242,6 +349,20 @@ class SSL(Component):
     """
 
     kind = "ssl"
+    hooks = (
+        "prepare",
+        "unlabeled_loss",
+        "unlabeled_batch_size",
+        "pretrain_loss",
+        "pretrain_share",
+        "pretrain_stages",
+        "pretrain_modules",
+    )
+
+    @classmethod
+    def validate_class(cls) -> None:
+        super().validate_class()
+        _acts_or_baseline(cls, SSL, ("unlabeled_loss", "pretrain_loss"))
 
     def prepare(self, context: RunContext) -> None:
         """Keep what is needed of the run (the task's augmentation, the generator) and build
@@ -265,8 +386,10 @@ class SSL(Component):
     def unlabeled_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
     ) -> Tensor:
-        """The method's loss on a batch of unlabeled inputs, added to the labeled loss."""
-        raise NotImplementedError
+        """The method's loss on a batch of unlabeled float32 inputs ``(B, *input_shape)``, a
+        scalar tensor that keeps its graph, added to the labeled loss. Leave ``x_unlabeled``
+        unchanged; draw randomness only from ``generator``."""
+        raise NotImplementedError(f"ssl {self.name!r} has no unlabeled_loss()")
 
     def pretrain_share(self) -> float:
         """Fraction of the run's budget spent pretraining (the ``share`` hyperparameter)."""
@@ -288,9 +411,9 @@ class SSL(Component):
     def pretrain_loss(
         self, model: Model, x_unlabeled: Tensor, progress: float, generator: torch.Generator
     ) -> Tensor:
-        """The self-supervised loss of a batch of unlabeled inputs; ``progress`` is the
-        fraction of the pretraining phase spent."""
-        raise NotImplementedError
+        """The self-supervised loss of a batch of unlabeled float32 inputs, a scalar tensor
+        that keeps its graph; ``progress`` is the fraction of the pretraining phase spent."""
+        raise NotImplementedError(f"ssl {self.name!r} has no pretrain_loss()")
 
 
 def set_trainable(module: nn.Module, trainable: bool) -> None:
@@ -311,6 +434,7 @@ class Finetune(Component):
     """
 
     kind = "finetune"
+    hooks = ("param_groups", "on_step", "fit")
     uses_pretrained: ClassVar[bool] = True
     expects_pretrained: ClassVar[bool] = False
     """True for strategies that only adapt pretrained weights (a linear probe, the last
@@ -335,5 +459,5 @@ class Finetune(Component):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fit a linear classifier on frozen features (rows) and integer labels; return its
         weight ``(num_classes, features)`` and bias ``(num_classes,)``, which become the
-        model's head."""
-        raise NotImplementedError
+        model's head. Features are float32, labels int64 in ``[0, num_classes)``."""
+        raise NotImplementedError(f"finetune {self.name!r} has no fit()")

@@ -15,6 +15,23 @@ class BenchbenchWarning(UserWarning):
     network nothing pretrained); the command line prints it as one line."""
 
 
+def show_warnings_as_lines() -> None:
+    """Print benchbench's warnings as one ``benchbench: warning: ...`` line each on stderr, in
+    processes without the command line's handler (pool workers); others as Python does."""
+    import sys
+    import warnings
+
+    python_show = warnings.showwarning
+
+    def show(message, category, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if issubclass(category, BenchbenchWarning):
+            print(f"benchbench: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            python_show(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
 def unknown_name(what: str, name: str, known: Iterable[str]) -> BenchbenchError:
     """An error for a name that is not registered, suggesting the closest known ones."""
     known = sorted(known)

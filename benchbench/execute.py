@@ -11,10 +11,12 @@ component it came from. Where runs are placed (this process, a pool of worker pr
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import os
 import platform
+import random
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -22,18 +24,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .budget import Budget
-from .checks import check_values, combination_problems, unknown_hparam, warn
+from .checks import check_values, combination_problems, input_mismatch, unknown_hparam, warn
 from .components import RegularizerChain
 from .data.fingerprint import fingerprint
 from .errors import BenchbenchError
 from .identity import changes, run_code
 from .machine import CpuWatch
-from .plugins import PluginManager, Registry, get_plugin_manager
+from .plugins import PluginManager, Registry, get_plugin_manager, notify
 from .spec import RunResult, RunSpec
-from .tasks import Splits, default_data_dir
+from .tasks import Splits, check_splits, default_data_dir
 from .train import LOOP_DEFAULTS, LOOP_PARAMS, RunComponents, train_model
 
 _SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
@@ -137,6 +140,7 @@ def _combination(classes: list[tuple[str, type]]) -> list[str]:
     by_slot: dict[str, list[type]] = {}
     for slot, cls in classes:
         by_slot.setdefault(slot, []).append(cls)
+    input_mismatch(by_slot["task"][0], [cls for slot, cls in classes if slot != "task"])
     return combination_problems(
         by_slot["task"][0], by_slot["regularizer"], by_slot["ssl"][0], by_slot["finetune"][0]
     )
@@ -162,6 +166,15 @@ def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
 def _load_splits(task_cls: type, hparams_json: str, data_dir: Path) -> Splits:
     """A task's splits, loaded once per process (a suite runs many specs on one task)."""
     return task_cls(**json.loads(hparams_json)).load(data_dir)
+
+
+def _checked_splits(task: Any, splits: Splits, score_test: bool) -> None:
+    """Check loaded data against the task's declaration once per load; the test split only
+    when the run will score it (tuning never touches the test split, not even to check it)."""
+    done = getattr(splits, "_checked", set())
+    if score_test not in done and True not in done:
+        check_splits(task, splits, include_test=score_test)
+        object.__setattr__(splits, "_checked", done | {score_test})
 
 
 def _package_version(name: str) -> str | None:
@@ -232,6 +245,7 @@ def execute(
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     device = torch.device(spec.device)
     started = time.perf_counter()
+    drawn_from: list[str] = []
     callback_errors: list[BaseException] = []
     if on_eval is not None:
         on_eval = _guarded(on_eval, callback_errors)
@@ -240,11 +254,12 @@ def execute(
         parts = build_components(registry, spec)
         task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
         splits = _load_splits(type(parts.task), task_hparams, data_dir)
+        _checked_splits(parts.task, splits, score_test)
         encoder, source = None, {}
         if parts.task.source is not None and parts.finetune.uses_pretrained:
             encoder, source = source_encoder(spec, parts.task, pm, data_dir)
         watch = CpuWatch().start()
-        with _seeded(spec.seed, device):
+        with _seeded(spec.seed, device) as drawn_from:
             result, _ = train_model(
                 spec, parts, splits, device, pm.hook, on_eval, encoder, score_test
             )
@@ -256,7 +271,9 @@ def execute(
         result = failed(spec, exc, _failing_component(spec, registry, exc))
     result.provenance = provenance(pm, device)
     result.provenance["wall_seconds"] = time.perf_counter() - started
-    pm.hook.benchbench_run_finished(spec=spec, result=result)
+    if drawn_from:
+        result.provenance["global_rngs_drawn"] = drawn_from
+    notify(pm.hook.benchbench_run_finished, spec=spec, result=copy.deepcopy(result))
     return result
 
 
@@ -278,17 +295,38 @@ def failed(spec: RunSpec, exc: BaseException, component: str | None = None) -> R
     (missing data) as its own words, anything else with its type."""
     message = " ".join(str(exc).split())
     error = message if isinstance(exc, BenchbenchError) else f"{type(exc).__name__}: {message}"
+    component = getattr(exc, "component", None) or component
     return RunResult.for_spec(spec, "failed", error=error, error_component=component)
 
 
 @contextlib.contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed the global RNGs (they initialise the model) and restore them afterwards, so runs
-    in one process do not disturb each other."""
+def _seeded(seed: int, device: torch.device) -> Iterator[list[str]]:
+    """Seed torch's global RNGs (they initialise the model) and NumPy's and Python's (so a
+    plugin that draws from them still repeats), and restore all three afterwards, so runs in
+    one process do not disturb each other. Yields a list that names, once the body is done,
+    the NumPy or Python RNG if anything drew from it: components should draw only from the
+    generator the loop hands them, and the conformance checks fail one that does not."""
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type=device.type):
-        torch.manual_seed(seed)
-        yield
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    drawn: list[str] = []
+    try:
+        with torch.random.fork_rng(devices=devices, device_type=device.type):
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
+            seeded_numpy, seeded_python = np.random.get_state(), random.getstate()
+            yield drawn
+            if not _same_numpy_state(np.random.get_state(), seeded_numpy):
+                drawn.append("numpy")
+            if random.getstate() != seeded_python:
+                drawn.append("random")
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
+def _same_numpy_state(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and bool((a[1] == b[1]).all()) and tuple(a[2:]) == tuple(b[2:])
 
 
 def source_encoder(
@@ -321,6 +359,7 @@ def source_encoder(
         parts = build_components(pm.registry, source_spec)
         task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
         splits = _load_splits(type(parts.task), task_hparams, data_dir)
+        _checked_splits(parts.task, splits, True)
         with _seeded(source_spec.seed, device):
             outcome, model = train_model(source_spec, parts, splits, device)
         if outcome.status != "ok":

@@ -4,13 +4,25 @@ Hooks are grouped by lifecycle. A plugin implements any of them with ``@benchben
 on a module-level function (or a method of an object passed to ``-p``), using the argument
 names given here; pluggy lets an implementation take any subset of them.
 
+A module-level ``benchbench_*`` function that is no hook here, a hook function without
+``@benchbench.hookimpl``, or a near miss of a hook's name (``benchbech_...``) keeps the plugin
+from loading, with a line saying which: otherwise it would silently never be called.
+
 Register
     ``benchbench_register_components`` and ``benchbench_register_suites`` are called once
-    per plugin manager, when the registry is first built, in every process that runs.
+    per plugin manager, when the registry is first built, in every process that runs. A
+    plugin registers all or nothing: if its hook raises, or adds a class that breaks the
+    contract or takes a name, everything it added is removed and it is reported as not
+    loaded (a ``-p`` module's failure is an error instead, as the user asked for it).
 Run
     ``benchbench_run_started``, ``benchbench_eval_point`` and ``benchbench_run_finished`` are
     called by the training loop, in the process that trains, for every implementation
-    (observers: loggers, trackers, live dashboards). Their return values are ignored.
+    (observers: loggers, trackers, live dashboards). Their return values are ignored, and
+    an exception in one is a warning naming its plugin: it never fails the run or stops a
+    suite. They must not change what they are handed (the model's weights, the result).
+
+Stable API: the hook names and argument names below; new arguments may be added (an
+implementation takes any subset, so adding one breaks no plugin).
 """
 
 from __future__ import annotations
@@ -54,14 +66,17 @@ def benchbench_register_suites(registry: Registry) -> None:
 
 @hookspec
 def benchbench_run_started(spec: RunSpec, model: Any) -> None:
-    """A run has built its model and is about to take its first step."""
+    """A run has built its model and is about to take its first step. ``model`` is the
+    :class:`~benchbench.Model` on the run's device: read it (count, log, watch), never
+    change it."""
 
 
 @hookspec
 def benchbench_eval_point(spec: RunSpec, point: dict[str, Any]) -> None:
     """The loop evaluated on the validation split; the training clock is paused.
 
-    ``point`` holds ``step``, ``epoch``, ``samples``, ``train_seconds`` and ``val_accuracy``.
+    ``point`` holds ``step``, ``epoch``, ``samples``, ``train_seconds`` and ``val_accuracy``
+    (a copy: changing it changes nothing). Time spent here is evaluation time, not training.
     """
 
 
@@ -69,5 +84,6 @@ def benchbench_eval_point(spec: RunSpec, point: dict[str, Any]) -> None:
 def benchbench_run_finished(spec: RunSpec, result: RunResult) -> None:
     """A run ended ok, diverged or failed; ``result`` is what will be stored.
 
-    A run killed by its executor for running over time never reaches this hook.
+    A run killed by its executor for running over time never reaches this hook. The result
+    is stored whatever the hook does.
     """

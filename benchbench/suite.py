@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from .budget import Budget
+from .checks import InputMismatch, warn
 from .errors import BenchbenchError, unknown_name
 from .execute import resolve_spec
 from .plugins import KINDS, Registry
@@ -155,10 +156,21 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, what: str
         raise _fail(where, f"unknown key(s) {listing} ({what} has: {', '.join(sorted(allowed))})")
 
 
+MAX_SEEDS = 1000
+"""More seeds than this is a typo, not a plan: expanding it would take hours before any run."""
+
+
 def _positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _fail(where, f"must be a whole number >= 1, got {value!r}")
     return value
+
+
+def _seeds(value: Any, where: str) -> int:
+    seeds = _positive_int(value, where)
+    if seeds > MAX_SEEDS:
+        raise _fail(where, f"must be at most {MAX_SEEDS}, got {seeds}")
+    return seeds
 
 
 def _budget(value: Any, where: str) -> Budget | None:
@@ -267,7 +279,7 @@ def _track(
         baseline=baseline,
         tasks=tuple(tasks),
         fixed=fixed,
-        seeds=_positive_int(raw.get("seeds", seeds), f"{where}.seeds"),
+        seeds=_seeds(raw.get("seeds", seeds), f"{where}.seeds"),
         budget=_budget(raw.get("budget"), f"{where}.budget") or budget,
         hparams=_mapping(raw.get("hparams"), f"{where}.hparams"),
         tuning=_tuning(raw.get("tuning"), f"{where}.tuning", tuning),
@@ -282,7 +294,7 @@ def parse_suite(
     if not isinstance(raw, Mapping):
         raise _fail(where, "a suite file must hold a table at the top")
     _check_keys(raw, _SUITE_KEYS, where, "a suite")
-    seeds = _positive_int(raw.get("seeds", 1), f"{where}: seeds")
+    seeds = _seeds(raw.get("seeds", 1), f"{where}: seeds")
     budget = _budget(raw.get("budget"), f"{where}: budget")
     tracks = raw.get("tracks")
     if not isinstance(tracks, list) or not tracks:
@@ -434,6 +446,10 @@ def plan(
                             device=device,
                             data_dir=data_dir,
                         )
+                    except InputMismatch as exc:
+                        where = f"suite {suite.name}, track {track.name}"
+                        warn([f"{where}: skipped {candidate.label} on {task}: {exc}"])
+                        break
                     except BenchbenchError as exc:
                         raise BenchbenchError(
                             f"suite {suite.name}, track {track.name}: {exc}"

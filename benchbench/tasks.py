@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -22,7 +23,8 @@ import torch
 from torch import Tensor
 
 from .budget import Budget
-from .components import Component
+from .components import INPUT_KINDS, INPUT_RANKS, Component
+from .errors import BenchbenchError
 from .paths import DATA_DIR_ENV, default_data_dir  # noqa: F401 (their home before paths)
 
 
@@ -52,12 +54,19 @@ class Splits:
 
 
 class Task(Component):
-    """Data plus the definition of success on it."""
+    """Data plus the definition of success on it.
+
+    Required class attributes, checked at registration: ``num_classes`` (an int >= 2),
+    ``input_shape`` (one example's shape, no batch dimension), ``modality`` (one of
+    :data:`~benchbench.components.INPUT_KINDS`, matching the rank of ``input_shape``),
+    ``target_accuracy`` (in (0, 1]) and ``budget`` (a :class:`Budget`). What :meth:`load`
+    returns is checked against them once per load (:func:`check_splits`)."""
 
     kind = "task"
+    hooks = ("load", "data_files", "augment")
     num_classes: ClassVar[int]
     input_shape: ClassVar[tuple[int, ...]]
-    modality: ClassVar[str]  # "image", "signal" or "tabular"
+    modality: ClassVar[str]
     target_accuracy: ClassVar[float]
     budget: ClassVar[Budget]
     trainer_defaults: ClassVar[Mapping[str, Any]] = {}
@@ -71,9 +80,58 @@ class Task(Component):
     """Whether :meth:`load` offers unlabeled data; when declared, a semi-supervised method on
     a task without any is refused when the run is planned rather than when it starts."""
 
+    @classmethod
+    def validate_class(cls) -> None:
+        super().validate_class()
+        where = cls.__qualname__
+        missing = [
+            a
+            for a in ("num_classes", "input_shape", "modality", "target_accuracy", "budget")
+            if not hasattr(cls, a)
+        ]
+        if missing:
+            raise ValueError(
+                f"{where} does not declare {', '.join(missing)}, which every task must"
+            )
+        if isinstance(cls.num_classes, bool) or not isinstance(cls.num_classes, int):
+            raise ValueError(f"{where}.num_classes must be an int, got {cls.num_classes!r}")
+        if cls.num_classes < 2:
+            raise ValueError(f"{where}.num_classes must be at least 2, got {cls.num_classes}")
+        shape = cls.input_shape
+        if (
+            not isinstance(shape, tuple)
+            or not shape
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+        ):
+            raise ValueError(f"{where}.input_shape must be a tuple of positive ints, got {shape!r}")
+        if cls.modality not in INPUT_KINDS:
+            raise ValueError(
+                f"{where}.modality must be one of {', '.join(INPUT_KINDS)}, got {cls.modality!r}"
+            )
+        if len(shape) != INPUT_RANKS[cls.modality]:
+            raise ValueError(
+                f"{where}.input_shape {shape} does not fit modality {cls.modality!r}, whose "
+                f"examples have {INPUT_RANKS[cls.modality]} dimension(s)"
+            )
+        target = cls.target_accuracy
+        if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
+            raise ValueError(f"{where}.target_accuracy must be in (0, 1], got {target!r}")
+        for attr in ("budget", "source_budget"):
+            value = getattr(cls, attr)
+            if not isinstance(value, Budget) and not (attr == "source_budget" and value is None):
+                raise ValueError(f"{where}.{attr} must be a benchbench.Budget, got {value!r}")
+        if cls.source is not None and cls.source_budget is None:
+            raise ValueError(f"{where} names source {cls.source!r} but no source_budget")
+
+    @abstractmethod
     def load(self, data_dir: Path) -> Splits:
-        """Read (or generate and cache) the data under ``data_dir``."""
-        raise NotImplementedError
+        """Read (or generate and cache) the data under ``data_dir``.
+
+        Every split's inputs are float32 CPU tensors ``(N, *input_shape)`` with finite
+        values, standardised as the model should see them; labels are int64 ``(N,)`` in
+        ``[0, num_classes)``; ``unlabeled`` (or None) is float32 like the inputs. Raise
+        :class:`~benchbench.BenchbenchError` with a sentence on how to get missing data; never
+        download at run time without saying so."""
 
     def data_files(self, data_dir: Path) -> list[Path]:
         """The files under ``data_dir`` that :meth:`load` reads, whether present or not.
@@ -83,8 +141,94 @@ class Task(Component):
         return []
 
     def augment(self, x: Tensor, strength: float, generator: torch.Generator) -> Tensor:
-        """The task's standard augmentation of a batch, on its device; none by default."""
+        """The task's standard augmentation of a batch ``(B, *input_shape)`` on its device,
+        ``strength`` in [0, 1]; a new tensor of the same shape, randomness only from
+        ``generator``. None by default."""
         return x
+
+
+def check_splits(task: Task, splits: Splits, include_test: bool = True) -> None:
+    """Raise :class:`TaskDataError` for the first way ``splits`` break what ``task``
+    declares: types, dtypes, shapes, label range, classes used, finite inputs. Run once per
+    load; without it such data fails deep inside torch, blamed on no one, or trains silently
+    on the wrong problem (NaN inputs even end as a method's divergence). A split that is a
+    dataset read from disk is checked on its first, middle and last examples.
+    ``include_test=False`` leaves the test split unread (tuning never reads it)."""
+    if not isinstance(splits, Splits):
+        raise TaskDataError(task.name, f"load() returned {type(splits).__name__}, not Splits")
+    seen: set[int] = set()
+    complete = True
+    for part in ("train", "val", "test") if include_test else ("train", "val"):
+        data = getattr(splits, part)
+        if isinstance(data, Split):
+            _check_inputs(task, f"{part} inputs", data.x)
+            seen.update(_check_labels(task, part, data.y))
+            continue
+        complete = False
+        if len(data) == 0:
+            raise TaskDataError(task.name, f"the {part} split is empty")
+        for index in sorted({0, len(data) // 2, len(data) - 1}):
+            x, y = data[index]
+            _check_inputs(task, f"{part} example {index}", x, single=True)
+            label = torch.as_tensor(y)
+            if label.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+                raise TaskDataError(task.name, f"{part} label {index} is {y!r}, not an integer")
+            _check_labels(task, part, label.reshape(1).long())
+    if splits.unlabeled is not None:
+        _check_inputs(task, "unlabeled inputs", splits.unlabeled, allow_empty=True)
+    if complete and len(seen) < task.num_classes:
+        raise TaskDataError(
+            task.name,
+            f"the labels use only {len(seen)} of the {task.num_classes} classes "
+            "num_classes declares",
+        )
+
+
+def _check_inputs(
+    task: Task, what: str, x: Any, single: bool = False, allow_empty: bool = False
+) -> None:
+    shape = tuple(task.input_shape)
+    if not isinstance(x, Tensor):
+        raise TaskDataError(task.name, f"{what} are {type(x).__name__}, not a torch.Tensor")
+    if x.dtype != torch.float32:
+        raise TaskDataError(task.name, f"{what} are {x.dtype}, not torch.float32")
+    example = tuple(x.shape) if single else tuple(x.shape[1:])
+    if example != shape:
+        raise TaskDataError(
+            task.name,
+            f"{what} have shape {tuple(x.shape)}: examples of {example}, but the "
+            f"task declares input_shape {shape}",
+        )
+    if not single and len(x) == 0 and not allow_empty:
+        raise TaskDataError(task.name, f"{what}: the split is empty")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).reshape(len(x) if not single else 1, -1).any(1).sum())
+        raise TaskDataError(task.name, f"{what}: {bad} example(s) hold NaN or infinite values")
+
+
+def _check_labels(task: Task, part: str, y: Any) -> set[int]:
+    if not isinstance(y, Tensor):
+        raise TaskDataError(task.name, f"{part} labels are {type(y).__name__}, not a torch.Tensor")
+    if y.dtype != torch.int64:
+        raise TaskDataError(task.name, f"{part} labels are {y.dtype}, not torch.int64")
+    if y.ndim != 1:
+        raise TaskDataError(task.name, f"{part} labels have shape {tuple(y.shape)}, not (N,)")
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= task.num_classes:
+        raise TaskDataError(
+            task.name,
+            f"{part} labels run from {low} to {high}, outside 0..{task.num_classes - 1} "
+            f"(num_classes = {task.num_classes})",
+        )
+    return set(torch.unique(y).tolist())
+
+
+class TaskDataError(BenchbenchError):
+    """Data a task loaded that breaks what the task declares; blamed on the task."""
+
+    def __init__(self, task: str, problem: str) -> None:
+        super().__init__(f"task {task!r} loaded data that breaks its declaration: {problem}")
+        self.component = f"task {task}"
 
 
 def stratified_split(labels: np.ndarray, sizes: Sequence[float], seed: int) -> list[np.ndarray]:

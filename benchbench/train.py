@@ -40,6 +40,7 @@ from .metrics import (
     predict,
 )
 from .params import Bool, Choice, Float, Int, Param
+from .plugins import notify
 from .profiling import LoaderProfile, measure_loader
 from .spec import RunResult, RunSpec
 from .tasks import Splits, Task
@@ -265,7 +266,7 @@ class _Loop:
 
     def _run(self) -> RunResult:
         if self.hook is not None:
-            self.hook.benchbench_run_started(spec=self.spec, model=self.model)
+            notify(self.hook.benchbench_run_started, spec=self.spec, model=self.model)
         status = "ok"
         if self.pretraining is not None:
             status = self._pretrain()
@@ -405,7 +406,7 @@ class _Loop:
         if self.target_point is None and val_accuracy >= self.parts.task.target_accuracy:
             self.target_point = point
         if self.hook is not None:
-            self.hook.benchbench_eval_point(spec=self.spec, point=point)
+            notify(self.hook.benchbench_eval_point, spec=self.spec, point=dict(point))
         if self.on_eval is not None:
             self.on_eval(point)
         self.eval_seconds += time.perf_counter() - started

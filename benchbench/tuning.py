@@ -141,9 +141,40 @@ def suggest(trial: Any, target: Target, pm: PluginManager) -> dict[str, Any]:
     hparams = dict(loop_search_space(trial))
     members = getattr(parts.regularizer, "members", [parts.regularizer])
     for component in (parts.arch, *members, parts.ssl, parts.finetune):
-        for key, value in component.search_space(trial).items():
+        space = component.search_space(Namespaced(trial, component.name))
+        unknown = sorted(set(space) - set(component.defaults))
+        if unknown:
+            raise BenchbenchError(
+                f"{component.kind} {component.name!r}: search_space returns {unknown}, which "
+                f"are not among its hyperparameters ({', '.join(sorted(component.defaults))})"
+            )
+        for key, value in space.items():
             hparams[f"{component.name}.{key}"] = value
     return {k: v for k, v in hparams.items() if k not in target.fixed}
+
+
+class Namespaced:
+    """A trial as one component sees it: a suggestion's name gets the component's name in
+    front (``width`` becomes ``mlp.width``) unless it already has it, so two components that
+    suggest the same bare name never clash in one study."""
+
+    def __init__(self, trial: Any, component: str) -> None:
+        self._trial, self._prefix = trial, f"{component}."
+
+    def _name(self, name: str) -> str:
+        return name if name.startswith(self._prefix) else self._prefix + name
+
+    def suggest_float(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._trial.suggest_float(self._name(name), *args, **kwargs)
+
+    def suggest_int(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._trial.suggest_int(self._name(name), *args, **kwargs)
+
+    def suggest_categorical(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._trial.suggest_categorical(self._name(name), *args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._trial, attr)
 
 
 def open_storage(url: str) -> Any:

@@ -4,6 +4,7 @@ import benchbench
 
 
 class AnotherNone(benchbench.Regularizer):
+    baseline = True
     name = "none"
     summary = "clashes with the built-in baseline"
 

@@ -370,6 +370,7 @@ import benchbench
 class Quiet(benchbench.Regularizer):
     name = "quiet"
     summary = "{summary}"
+    baseline = True
 
 
 @benchbench.hookimpl

@@ -55,9 +55,11 @@ def _worker_manager(config: PluginConfig) -> PluginManager:
 def _worker_init(threads: int, config: PluginConfig) -> None:
     """Each worker: its share of the cores, death with its parent, and the plugins loaded
     before its first job (so a job's time limit is not spent importing)."""
+    from ..errors import show_warnings_as_lines
     from ..interrupts import die_with_parent
     from ..machine import pin_threads
 
+    show_warnings_as_lines()
     die_with_parent()
     pin_threads(threads)
     try:

@@ -20,6 +20,7 @@ class CNN(Architecture):
     A ``(C, L)`` input shape gets 1-D convolutions, ``(C, H, W)`` 2-D ones.
     """
 
+    accepts = ("image", "sequence")
     name = "cnn"
     summary = "conv-BN-ReLU blocks, doubling channels and halving resolution; 1-D or 2-D"
     defaults = {"width": 32, "depth": 3, "kernel_size": 3}

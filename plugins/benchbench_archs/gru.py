@@ -43,6 +43,7 @@ class GRU(Architecture):
     as the features. A signal ``(C, L)`` is L steps of C values; an image ``(C, H, W)`` is
     read row by row, H steps of C x W values (sequential MNIST by rows)."""
 
+    accepts = ("image", "sequence")
     name = "gru"
     summary = "stacked GRU layers over the sequence (image rows for 2-D), last state to head"
     defaults = {"hidden": 128, "depth": 2}

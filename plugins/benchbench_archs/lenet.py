@@ -17,6 +17,7 @@ class LeNet(Architecture):
     pooling instead of tanh and subsampling, and "same" padding so 8x8 digits fit. The
     encoder ends flat (its last blocks are fully connected). 1-D or 2-D."""
 
+    accepts = ("image", "sequence")
     name = "lenet"
     summary = "LeNet-5: conv 6 and 16 (kernel 5, max pool), fully connected 120 and 84"
     defaults = {"scale": 1}

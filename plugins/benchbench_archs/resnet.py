@@ -39,6 +39,7 @@ class ResNetSmall(Architecture):
     scaled by 1/8 as in those records. Width 16-32-64-128 by default (``width`` 16), a
     quarter of ResNet-9's, to fit a CPU budget on 32x32 images. 1-D or 2-D."""
 
+    accepts = ("image", "sequence")
     name = "resnet-small"
     summary = "ResNet-9 shape (DAWNBench/airbench): stem, 3 pooled stages, 2 residual pairs"
     defaults = {"width": 16}

@@ -17,6 +17,7 @@ class VGGSmall(Architecture):
     ``width`` and double per stage. The encoder ends in the last feature map, flattened into
     the features. 1-D or 2-D."""
 
+    accepts = ("image", "sequence")
     name = "vgg-small"
     summary = "VGG: stages of two conv-BN-ReLU and a max pool, channels doubling per stage"
     defaults = {"width": 32, "stages": 3}

@@ -12,6 +12,7 @@ class NoRegularizer(Regularizer):
     """Plain cross-entropy on one-hot targets, no weight decay: the baseline of every
     regularizer."""
 
+    baseline = True
     name = "none"
     summary = "no regularization: cross-entropy on the one-hot labels, no weight decay"
 

@@ -16,6 +16,7 @@ class Cutout(Regularizer):
     zero (the mean, as inputs are standardised). Targets are untouched. Default size 0.5: the
     paper's 16 pixels on 32x32 CIFAR-10."""
 
+    accepts = ("image", "sequence")
     name = "cutout"
     summary = "zero a random box (2-D) or span (1-D) of each example; targets untouched"
     defaults = {"size": 0.5}

@@ -66,6 +66,7 @@ class CutMix(_PairMixing):
     (one box per batch); the targets are mixed by the box's exact area after clipping, not by
     the drawn lambda. Boxes on images, spans on signals. Default alpha 1.0, the paper's."""
 
+    accepts = ("image", "sequence")
     name = "cutmix"
     summary = "paste a box (2-D) or span (1-D) of a partner; targets mixed by its exact area"
     defaults = {"alpha": 1.0}

@@ -10,6 +10,7 @@ from .semi import UDA, FixMatch, PseudoLabel
 class Supervised(benchbench.SSL):
     """Labeled data only; unlabeled data is ignored. The baseline of every ssl track."""
 
+    baseline = True
     name = "supervised"
     summary = "labeled data only, unlabeled data ignored (the baseline)"
 

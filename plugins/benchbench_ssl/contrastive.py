@@ -60,6 +60,7 @@ class CPC(Pretraining):
     predicts the latent k positions ahead, and InfoNCE scores it against every latent at the
     same offset in the batch (other positions and other examples are the negatives)."""
 
+    accepts = ("image", "sequence")
     name = "cpc"
     summary = "contrastive predictive coding: a context predicts later latents, InfoNCE"
     defaults = {**Pretraining.shared_defaults, "steps": 2, "context": 128}

@@ -111,7 +111,7 @@ class MNIST1D(Task):
     summary = "MNIST-1D generated offline: 3,500 train / 500 val / 1,000 test signals of length 40"
     num_classes = 10
     input_shape = (1, 40)
-    modality = "signal"
+    modality = "sequence"
     has_unlabeled = False
     target_accuracy = 0.9
     budget = Budget(epochs=30)
