@@ -6,6 +6,7 @@ Errors a user can cause end with one line on stderr and exit status 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -21,7 +22,9 @@ from .cli_support import (
     DEFAULT_OUT,
     KIND_NAMES,
     device_option,
+    executor_options,
     fail_cleanly,
+    make_executor,
     manager,
     parse_sets,
     plugin_config,
@@ -163,10 +166,10 @@ _timeout_option = click.option(
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Runs at once, each in its own process (1 keeps timings comparable).",
+    help="Runs at once, each in its own process (default: 1 locally, which keeps timings "
+    "comparable; as many as the cluster holds on Ray).",
 )
+@executor_options
 @_timeout_option
 @click.option(
     "--retry-failed", is_flag=True, help="Run again the stored runs that failed or timed out."
@@ -185,7 +188,9 @@ def run_command(
     storage: str | None,
     seeds: int | None,
     device: str,
-    workers: int,
+    workers: int | None,
+    executor: str,
+    address: str | None,
     timeout: float,
     retry_failed: bool,
     tuned: bool,
@@ -203,11 +208,14 @@ def run_command(
 
     Every run uses the defaults unless --tuned: then each place runs with the best settings
     'benchbench tune SUITE' found, as suite SUITE-tuned with leaderboards of its own.
+
+    With --executor ray every run is a task on a Ray cluster (one GPU each for CUDA runs,
+    --threads CPUs otherwise); results come back here and are stored as they arrive. A run
+    whose node dies is retried once; one lost twice is recorded and run again next time.
     """
     from tqdm import tqdm
 
-    from .execute import resolve_device
-    from .executors import ProcessPoolExecutor
+    from .executors import LOST
     from .identity import stale_line
     from .interrupts import StopSignals
     from .runner import check_data, describe, problem, restore_spilled, run_specs
@@ -218,7 +226,7 @@ def run_command(
     pm = manager(ctx)
     data_dir = ctx.obj["data_dir"]
     loaded = load_suite(suite, pm.registry)
-    device = resolve_device(device)
+    placer, device = make_executor(ctx, executor, address, device, workers, timeout, threads)
     plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
     url = storage_url(prepare_out(out), storage)
     store = Store(url, on_wait=lambda line: click.echo(f"benchbench: {line}", err=True))
@@ -255,8 +263,13 @@ def run_command(
     store.set_places(loaded.key, loaded.name, loaded.source, planned)
     specs = {p.spec.run_id: p.spec for p in planned}
     stored = store.stored_ids(specs)
-    if retry_failed:
-        stored -= {r.run_id for r in store.results(stored) if r.status in ("failed", "timed-out")}
+    redo = ("failed", "timed-out") if retry_failed else ("failed",)
+    lost = {
+        r.run_id for r in store.results(stored, redo) if retry_failed or r.error_component == LOST
+    }
+    if lost and not retry_failed:
+        click.echo(f"benchbench: {len(lost)} runs lost with their cluster node run again", err=True)
+    stored -= lost
     todo = [spec for run_id, spec in specs.items() if run_id not in stored]
     click.echo(
         f"suite {loaded.name}: {len(specs)} runs, {len(specs) - len(todo)} already stored, "
@@ -274,10 +287,9 @@ def run_command(
     for task, reason in sorted({(r.task, r.error) for r in unusable.values()}):
         count = sum(r.task == task for r in unusable.values())
         click.echo(f"benchbench: task {task}: {reason}; its {count} runs fail", err=True)
-    executor = ProcessPoolExecutor(plugin_config(ctx), data_dir, workers, timeout, threads)
     with (
         StopSignals() as stop,
-        executor,
+        placer,
         tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True) as bar,
     ):
 
@@ -291,7 +303,7 @@ def run_command(
         outcome = run_specs(
             todo,
             store,
-            executor,
+            placer,
             stop,
             spilled,
             show,
@@ -316,8 +328,9 @@ def run_command(
     busy = int((frame["busy"] == True).sum()) if "busy" in frame else 0  # noqa: E712
     if busy:
         click.echo(
-            f"benchbench: warning: {busy} of {len(frame)} runs were timed while other processes "
-            "kept the machine busy; their time columns are marked *",
+            f"benchbench: warning: {busy} of {len(frame)} runs were timed on shared hardware "
+            "(beside other runs, or while other processes kept the machine busy); their time "
+            "columns are marked *",
             err=True,
         )
     broken = (
@@ -402,8 +415,16 @@ def _budget(
     show_default=True,
     help="This process's index when several tune on one storage (seeds its sampler apart).",
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Trials at once (each in its own process, or Ray task).",
+)
 @device_option
 @threads_option
+@executor_options
 @_timeout_option
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--storage", metavar="URL", help="Results and studies database URL.")
@@ -428,8 +449,11 @@ def tune_command(
     seed: int | None,
     sets: tuple[str, ...],
     worker: int,
+    parallel: int,
     device: str,
     threads: int | None,
+    executor: str,
+    address: str | None,
     timeout: float,
     out: Path,
     storage: str | None,
@@ -439,16 +463,16 @@ def tune_command(
 
     Every candidate gets the same number of trials, scored on the validation split; studies
     are stored with the results and resumed when run again, and several processes may tune
-    one storage at once. Each trial runs in a worker process: one that crashes or passes
-    --timeout is a failed trial (it counts as effort spent). Ctrl-C stops; the running
-    trial is redone when tuning resumes. Every option applies to a SUITE too, over the
+    one storage at once. Each trial runs in a worker process (--parallel at once), or as a
+    Ray task with --executor ray: one that crashes or passes --timeout is a failed trial (it
+    counts as effort spent). Ctrl-C stops; the running trials are redone when tuning
+    resumes. Every option applies to a SUITE too, over the
     suite's own tuning settings. 'benchbench run SUITE --tuned' then runs the best
     configurations (as suite SUITE-tuned; plain 'run SUITE' keeps the defaults).
     """
     from tqdm import tqdm
 
-    from .execute import resolve_device
-    from .executors import ProcessPoolExecutor
+    from .database import parse_url
     from .interrupts import StopSignals
     from .store import Store
     from .suite import load_suite, tuned_variant
@@ -460,7 +484,7 @@ def tune_command(
     if not suite and not (task and arch):
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
     pm = manager(ctx)
-    device = resolve_device(device)
+    placer, device = make_executor(ctx, executor, address, device, parallel, timeout, threads)
     data_dir = ctx.obj["data_dir"]
     budget = _budget(epochs, steps, seconds, eval_every)
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
@@ -475,13 +499,20 @@ def tune_command(
     url = storage_url(prepare_out(out), storage)
     store = Store(url)  # checks the URL and creates the results tables beside the studies
     studies = open_storage(url)
+    remote = executor == "ray" and (address or os.environ.get("RAY_ADDRESS"))
+    if remote and parse_url(url).drivername.startswith("sqlite"):
+        click.echo(
+            "benchbench: warning: trials on other machines report to the study in this "
+            f"machine's SQLite file ({store.display_url}) and fail where they cannot reach "
+            "it; use --storage postgresql://... for a cluster",
+            err=True,
+        )
     places: dict[tuple[str, str, str], dict[str, Any]] = {}
     results = []
     total = sum(config.trials for _, _, _, config in jobs)
-    executor = ProcessPoolExecutor(plugin_config(ctx), data_dir, 1, timeout, threads)
     with (
-        StopSignals("stopping: ending the running trial") as stop,
-        executor,
+        StopSignals("stopping: ending the running trials") as stop,
+        placer,
         tqdm(total=total, unit="trial", file=sys.stderr, dynamic_ncols=True) as bar,
     ):
         for label, place, one, config in jobs:
@@ -493,7 +524,9 @@ def tune_command(
                 bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
 
             try:
-                summary = tune(one, config, pm, studies, data_dir, worker, show, executor, stop)
+                summary = tune(
+                    one, config, pm, studies, data_dir, worker, show, placer, stop, parallel
+                )
             except Interrupted:
                 bar.close()
                 click.echo(
@@ -580,7 +613,7 @@ def run_one_command(
     With no --epochs/--steps/--seconds the task's own budget applies; given several, whichever
     runs out first ends the run. Exit status 1 when the run did not end ok.
     """
-    from .execute import execute, resolve_spec
+    from .execute import execute, resolve_device, resolve_spec
     from .machine import pin_threads, thread_share
     from .result_text import describe_result
     from .runner import check_data
@@ -602,7 +635,7 @@ def run_one_command(
         hparams=parse_sets(sets),
         seed=seed,
         budget=budget,
-        device=device,
+        device=resolve_device(device),
         data_dir=ctx.obj["data_dir"],
     )
     unusable = check_data([spec], pm.registry, ctx.obj["data_dir"])

@@ -1,5 +1,6 @@
 """What every ``benchbench`` command shares: one-line errors, plugin loading, the output
-folder and results database options, and the ``--set``/``--device``/``--threads`` parsing."""
+folder and results database options, the ``--set``/``--device``/``--threads`` parsing, and
+the executor ``run`` and ``tune`` place their runs with (``--executor``/``--address``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import click
 from .errors import BenchbenchError, BenchbenchWarning
 
 if TYPE_CHECKING:
+    from .executors import Executor
     from .plugin_config import PluginConfig
     from .plugins import PluginManager
 
@@ -120,6 +122,54 @@ threads_option = click.option(
     help="Torch/OpenMP threads per run (default: the cores this process may use, "
     "shared among workers).",
 )
+
+
+def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--executor`` and ``--address``: where runs (or trials) are placed."""
+    command = click.option(
+        "--address",
+        metavar="HOST:PORT",
+        help="With --executor ray: the cluster's head (default: $RAY_ADDRESS, else a Ray "
+        "instance started on this machine).",
+    )(command)
+    return click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="local: worker processes on this machine; ray: tasks on a Ray cluster "
+        "(pip install 'benchbench[ray]').",
+    )(command)
+
+
+def make_executor(
+    ctx: click.Context,
+    kind: str,
+    address: str | None,
+    device: str,
+    runs: int | None,
+    timeout: float,
+    threads: int | None,
+) -> tuple[Executor, str]:
+    """The executor the options name, placing at most ``runs`` runs at once (default: one
+    locally, as many as the cluster holds on Ray), and the device the runs will use:
+    ``auto`` and ``cuda`` are resolved where they train (this machine, or the cluster)."""
+    if kind == "local":
+        from .execute import resolve_device
+        from .executors import ProcessPoolExecutor
+
+        if address:
+            raise BenchbenchError("--address names a Ray cluster: add --executor ray")
+        executor = ProcessPoolExecutor(
+            plugin_config(ctx), ctx.obj["data_dir"], runs or 1, timeout, threads
+        )
+        return executor, resolve_device(device)
+    from .executors.ray import RayExecutor
+
+    ray = RayExecutor(
+        plugin_config(ctx), ctx.obj["data_dir"], address, timeout, threads, slots=runs
+    )
+    return ray, ray.use_device(device)
 
 
 def results_store(out: Path, storage: str | None) -> Any:

@@ -42,14 +42,16 @@ from .train import LOOP_DEFAULTS, LOOP_PARAMS, RunComponents, train_model
 _SLOTS = ("task", "arch", "regularizer", "ssl", "finetune")
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``; others are checked."""
+def resolve_device(device: str, here: bool = True) -> str:
+    """``auto`` becomes ``cuda`` when a GPU is visible here, else ``cpu``; others are
+    checked: their form, and with ``here`` that this machine has a GPU for ``cuda`` (not so
+    when the runs will train elsewhere: a Ray cluster's nodes)."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchbenchError(f"device {device!r} was asked for but no CUDA GPU is visible")
     if device != "cpu" and not device.startswith("cuda"):
         raise BenchbenchError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    if here and device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchbenchError(f"device {device!r} was asked for but no CUDA GPU is visible")
     return device
 
 
@@ -70,7 +72,8 @@ def resolve_spec(
     """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
     then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and,
     for a task that reads files, the fingerprint of those under ``data_dir`` (default:
-    :func:`default_data_dir`).
+    :func:`default_data_dir`). ``device`` ``auto`` is resolved here; a ``cuda`` one is not
+    checked against this machine, which may only plan runs that train elsewhere.
 
     Unknown component or hyperparameter names raise :class:`BenchbenchError`.
     """
@@ -91,7 +94,7 @@ def resolve_spec(
         hparams=resolved,
         seed=seed,
         budget=budget or task_cls.budget,
-        device=resolve_device(device),
+        device=resolve_device(device, here=False),
         data=data_fingerprint(task_cls, resolved, data_dir),
         code=code_of(registry, names),
     )
@@ -251,6 +254,7 @@ def execute(
         on_eval = _guarded(on_eval, callback_errors)
     try:
         _check_code(registry, spec)
+        _check_data(registry, spec, data_dir)
         parts = build_components(registry, spec)
         task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
         splits = _load_splits(type(parts.task), task_hparams, data_dir)
@@ -287,6 +291,20 @@ def _check_code(registry: Registry, spec: RunSpec) -> None:
     if differ:
         raise BenchbenchError(
             "the code changed since this run was planned (" + "; ".join(differ) + "); plan again"
+        )
+
+
+def _check_data(registry: Registry, spec: RunSpec, data_dir: Path) -> None:
+    """Refuse to run a spec whose task files here differ from those it was planned with
+    (edited since, or another machine's copy of a folder that should be shared): its
+    result would be stored under the other data's run id."""
+    if spec.data is None:
+        return
+    task_cls = registry.get("task", spec.task)
+    if data_fingerprint(task_cls, spec.hparams, data_dir) != spec.data:
+        raise BenchbenchError(
+            f"the files of task {spec.task} under {data_dir} differ from those this run was "
+            "planned with (changed since, or another machine's copy); plan again"
         )
 
 
@@ -337,7 +355,8 @@ def source_encoder(
     The source model is the same architecture (same hyperparameters) trained on the task's
     source task with the run's seed, the loop's defaults and the task's ``source_budget``;
     trained once and cached as ``DATA/sources/<run id>.pt``, so every strategy and every
-    fine-tuning run shares it. Its cost is reported apart, never charged to the run."""
+    fine-tuning run shares it, on any node that sees the folder (or trains its own where it
+    does not). Its cost is reported apart, never charged to the run."""
     prefix = f"{spec.arch}."
     source_spec = resolve_spec(
         pm.registry,
@@ -369,7 +388,7 @@ def source_encoder(
         result = outcome.to_dict()
         payload = {"encoder": model.encoder.state_dict(), "result": json.dumps(result)}
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial = path.with_suffix(f".{platform.node()}.{os.getpid()}.tmp")  # a shared folder
         torch.save(payload, partial)
         os.replace(partial, path)
     info = {

@@ -410,7 +410,7 @@ def time_to_target(row: pd.Series) -> str:
 
 
 def _busy(row: pd.Series) -> str:
-    """``*`` on a time measured while other processes kept the machine busy."""
+    """``*`` on a time measured on shared hardware (beside other runs or busy processes)."""
     return "*" if not _missing(row.get("busy")) and row["busy"] > 0 else ""
 
 
@@ -606,8 +606,8 @@ def render(board: pd.DataFrame, fmt: str = "markdown", columns: Sequence[str] = 
     notes = [c.note for c in chosen if c.key in shown_keys and c.note]
     if "busy" in board and (board["busy"].fillna(0) > 0).any():
         notes.append(
-            "*: measured while other processes kept the machine busy (some seeds): such "
-            "times and latencies are not comparable"
+            "*: measured on shared hardware (some seeds ran beside other runs, or while other "
+            "processes kept the machine busy): such times and latencies are not comparable"
         )
     hidden = [c.key for c in COLUMNS_SHOWN if c.key not in columns]
     if hidden and fmt == "plain":

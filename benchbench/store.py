@@ -224,11 +224,15 @@ class Store:
 
         self._retry(write, f"saving run {result.run_id}")
 
-    def results(self, run_ids: Iterable[str] | None = None) -> list[RunResult]:
-        """Stored results, all or those of ``run_ids``."""
+    def results(
+        self, run_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None
+    ) -> list[RunResult]:
+        """Stored results, all or those of ``run_ids``, of any status or of ``statuses``."""
         query = select(runs.c.result)
         if run_ids is not None:
             query = query.where(runs.c.run_id.in_(list(run_ids)))
+        if statuses is not None:
+            query = query.where(runs.c.status.in_(list(statuses)))
 
         def read() -> list[str]:
             with self.engine.connect() as conn:

@@ -204,11 +204,13 @@ def _quiet() -> None:
     """Optuna's INFO line per trial, its warning with a traceback per failed trial (the
     trial's run says why it failed, and ``tune`` counts them), and its warnings that
     heartbeats are experimental (they are, and they are what lets a resumed tuning fail a
-    dead process's trials)."""
+    dead process's trials) and meant for ``optimize`` (:func:`tune` records them itself)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # trials are asked and told here and run elsewhere; their heartbeats are recorded here
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 def _sampler(config: TuningConfig, worker: int) -> Any:
@@ -355,15 +357,21 @@ def tune(
     progress: Callable[[Summary], None] | None = None,
     executor: Executor | None = None,
     stop: StopSignals | None = None,
+    parallel: int = 1,
 ) -> Summary:
     """Run trials of ``target`` until its study holds ``config.trials`` finished ones, then
     summarise them. Resumes a stored study; shares it with other processes (give each a
     different ``worker`` so their samplers draw differently).
 
-    Each trial's run is a job for ``executor`` (default: in this process). A trial whose run
-    diverges scores 0; one that fails or times out is a failed trial that counts as effort
-    spent. When ``stop`` is requested the running trial is ended (it does not count, and a
-    resumed tuning redoes it) and :class:`Interrupted` is raised."""
+    Each trial's run is a job for ``executor`` (default: in this process), ``parallel`` at
+    a time (the executor needs as many slots): trials are asked of the study, their runs
+    report eval points to it from wherever they run (so pruning works), and each result is
+    told as it arrives. No trial is asked once finished plus running ones reach the count,
+    so the study never holds more than ``trials`` plus what other processes overshoot, and
+    :func:`summarize` judges the first ``trials`` finished. A trial whose run diverges
+    scores 0; one that fails or times out is a failed trial that counts as effort spent.
+    When ``stop`` is requested the running trials are ended (they do not count, and a
+    resumed tuning redoes them) and :class:`Interrupted` is raised."""
     import optuna
 
     _quiet()
@@ -380,48 +388,102 @@ def tune(
     study.set_user_attr("target", json.loads(json.dumps(asdict(target), default=str)))
     study.set_user_attr("protocol", config.protocol())
     study.set_user_attr("code", dict(target.spec(pm, {}, config.seed, data_dir).code))
-
-    def objective(trial: Any) -> float:
-        hparams = suggest(trial, target, pm)
-        trial.set_user_attr("hparams", hparams)
-        spec = target.spec(pm, hparams, config.seed, data_dir)
-        reporter = TrialReporter(storage.url, name, trial._trial_id, config.pruner)
-        result = _run_trial(Job(spec, reporter, score_test=False), executor, stop)
-        trial.set_user_attr("train_seconds", result.train_seconds)
-        trial.set_user_attr("status", result.status)
-        if result.status == "diverged":
-            return 0.0  # a configuration that diverges is as bad as it gets, not an error
-        if result.status != "ok" or result.final_val_accuracy is None:
-            raise RuntimeError(f"trial run {result.status}: {result.error}")
-        return float(result.final_val_accuracy)
-
-    while True:
+    running: dict[int, Any] = {}  # trial id -> trial, for trials whose runs are out
+    beat = _Heartbeat(storage)
+    try:
         optuna.storages.fail_stale_trials(study)  # those of a process that died
-        in_study = study.get_trials(deepcopy=False)
-        running = sum(t.state == optuna.trial.TrialState.RUNNING for t in in_study)
-        if len(finished(study)) + running >= config.trials:
-            break
-        study.optimize(objective, n_trials=1, catch=(RuntimeError,))
-        if progress is not None:
-            progress(summarize(study, config.trials))
+        while True:
+            while len(running) < parallel and _room(study, config.trials):
+                trial = study.ask()
+                running[trial._trial_id] = trial
+                storage.record_heartbeat(trial._trial_id)  # stale-able from the start
+                executor.submit(_trial_job(trial, target, config, pm, storage, name, data_dir))
+            if not running:
+                break
+            for job, result in _wait(executor, stop):
+                _tell(study, running.pop(job.on_eval.trial_id), result)
+                if progress is not None:
+                    progress(summarize(study, config.trials))
+            beat(running)
+    except BaseException:
+        executor.stop()
+        for trial in running.values():  # no run status: a resumed tuning redoes them
+            study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        raise
     return summarize(study, config.trials)
 
 
-def _run_trial(job: Job, executor: Executor, stop: StopSignals | None) -> Any:
-    """The trial's run result; re-raises ``TrialPruned`` from its worker."""
+def _room(study: Any, trials: int) -> bool:
+    """Whether another trial may start: finished and running ones (of every process sharing
+    the study) are fewer than ``trials``."""
     import optuna
 
-    executor.submit(job)
-    while True:
-        if stop is not None and stop.requested:
-            executor.stop()
-            raise Interrupted()
-        finished_ = executor.wait(timeout=0.5)
-        if finished_:
-            break
-    _, result = finished_[0]
+    in_study = study.get_trials(deepcopy=False)
+    running = sum(t.state == optuna.trial.TrialState.RUNNING for t in in_study)
+    return len(finished(study)) + running < trials
+
+
+def _trial_job(
+    trial: Any,
+    target: Target,
+    config: TuningConfig,
+    pm: PluginManager,
+    storage: Any,
+    name: str,
+    data_dir: Path | None,
+) -> Job:
+    """The job of one asked trial: its configuration's run on the validation split, with a
+    reporter that tells the study its eval points from wherever it runs."""
+    hparams = suggest(trial, target, pm)
+    trial.set_user_attr("hparams", hparams)
+    spec = target.spec(pm, hparams, config.seed, data_dir)
+    reporter = TrialReporter(storage.url, name, trial._trial_id, config.pruner)
+    return Job(spec, reporter, score_test=False)
+
+
+def _wait(executor: Executor, stop: StopSignals | None) -> list[Any]:
+    """What finished within half a second; :class:`Interrupted` when asked to stop."""
+    if stop is not None and stop.requested:
+        raise Interrupted()
+    return executor.wait(timeout=0.5)
+
+
+def _tell(study: Any, trial: Any, result: Any) -> None:
+    """Tell the study how the trial's run ended: its final validation accuracy; 0 for a
+    diverged run; pruned when its reporter said so; failed (with the run's status, so it
+    counts as effort spent) when the run failed or timed out."""
+    import optuna
+
+    state = optuna.trial.TrialState
     if isinstance(result, optuna.TrialPruned):
-        raise result
+        study.tell(trial, state=state.PRUNED)
+        return
     if isinstance(result, BaseException):  # the reporter could not reach the study
+        study.tell(trial, state=state.FAIL)
         raise BenchbenchError(f"tuning storage: {reason(result)}")
-    return result
+    trial.set_user_attr("train_seconds", result.train_seconds)
+    trial.set_user_attr("status", result.status)
+    if result.status == "diverged":
+        study.tell(trial, 0.0)  # a configuration that diverges is as bad as it gets
+    elif result.status != "ok" or result.final_val_accuracy is None:
+        trial.set_user_attr("error", result.error)
+        study.tell(trial, state=state.FAIL)
+    else:
+        study.tell(trial, float(result.final_val_accuracy))
+
+
+class _Heartbeat:
+    """Records the running trials' heartbeats in the storage every half interval, so a
+    tuning process that dies leaves trials the next one fails as stale and redoes."""
+
+    def __init__(self, storage: Any) -> None:
+        self.storage = storage
+        self.every = (storage.get_heartbeat_interval() or 0) / 2
+        self.last = 0.0
+
+    def __call__(self, running: dict[int, Any]) -> None:
+        if not self.every or time.monotonic() - self.last < self.every:
+            return
+        for trial_id in running:
+            self.storage.record_heartbeat(trial_id)
+        self.last = time.monotonic()

@@ -243,7 +243,7 @@ def test_few_seeds_show_n_instead_of_an_interval_and_busy_times_are_marked():
     assert "-5.50 (n=2)" in text  # the baseline has 2 seeds: no Welch interval either
     assert "1.50* (3/3)" in text and "2.00*" in text and "1.50 (2/2)" in text
     flat = " ".join(text.split())
-    assert "*: measured while other processes kept the machine busy" in flat
+    assert "*: measured on shared hardware (some seeds ran beside other runs" in flat
     assert "calibration" not in flat and "milliseconds" not in flat  # notes of shown columns
     assert "more columns: --wide" in flat
     wide = leaderboard.render(leaderboard.build(frame), "markdown")

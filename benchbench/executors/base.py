@@ -1,10 +1,12 @@
-"""The executor interface: jobs in, results out, and a way to stop everything now."""
+"""The executor interface: jobs in, results out, and a way to stop everything now; and what
+an executor records about where a run was placed and what it shared."""
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +26,46 @@ class Job:
 
 Finished = tuple[Job, "RunResult | BaseException"]
 """A job and its result, or the exception its ``on_eval`` raised (e.g. a pruned trial)."""
+
+
+LOST = "cluster"
+"""The ``error_component`` of a run lost with its node (twice): the cluster's failure, not
+the method's, so a rerun of the suite runs it again."""
+
+
+@dataclass
+class Neighbours:
+    """Which runs shared a node, from the executor's side: a run's time metrics are only
+    comparable when it had its hardware alone, so every result records how many other runs
+    of this executor overlapped it in time on the same node (the same GPU, for a local pool
+    on a GPU), and such a result is flagged ``busy`` like one timed beside another
+    process. Intervals are on this process's clock: a run's end is when its result arrived,
+    its start that minus its wall time."""
+
+    _done: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def placed(
+        self,
+        result: RunResult,
+        node: str,
+        running_on: Iterable[str],
+        given: dict[str, object],
+    ) -> None:
+        """Record in ``result.machine`` where it ran (``node``, ``given``: the executor and
+        the CPUs/GPUs it asked for) and ``runs_alongside``: the runs on ``running_on``'s
+        nodes (those still running) or already finished that overlapped it on ``node``."""
+        end = time.monotonic()
+        start = end - float(result.provenance.get("wall_seconds") or 0.0)
+        alongside = sum(n == node for n in running_on) + sum(
+            n == node and s < end and e > start for n, s, e in self._done
+        )
+        self._done.append((node, start, end))
+        if len(self._done) > 10_000:
+            del self._done[:5_000]
+        machine = result.machine
+        machine.update(given, node=node, runs_alongside=alongside)
+        if alongside:
+            machine["busy"] = True
 
 
 class Executor(abc.ABC):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import platform
 from concurrent.futures import FIRST_COMPLETED, CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_for
@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BenchbenchError
-from ..execute import execute, failed
+from ..execute import execute
 from ..machine import thread_share
-from ..plugins import PluginConfig, PluginManager, get_plugin_manager
+from ..plugins import PluginConfig, PluginManager
 from ..spec import RunResult
-from .base import Executor, Finished, Job
+from .base import Executor, Finished, Job, Neighbours
+from .worker import prepare_worker, run_job
 
 
 class InProcessExecutor(Executor):
@@ -47,34 +48,12 @@ class InProcessExecutor(Executor):
         return len(self._done)
 
 
-@functools.lru_cache(maxsize=1)
-def _worker_manager(config: PluginConfig) -> PluginManager:
-    return get_plugin_manager(config)
-
-
-def _worker_init(threads: int, config: PluginConfig) -> None:
-    """Each worker: its share of the cores, death with its parent, and the plugins loaded
-    before its first job (so a job's time limit is not spent importing)."""
-    from ..errors import show_warnings_as_lines
+def _pool_worker_init(threads: int, config: PluginConfig) -> None:
+    """A pool worker: :func:`~.worker.prepare_worker`, and death with its parent."""
     from ..interrupts import die_with_parent
-    from ..machine import pin_threads
 
-    show_warnings_as_lines()
     die_with_parent()
-    pin_threads(threads)
-    try:
-        _ = _worker_manager(config).registry
-    except Exception:  # reported on the first job, as that run's failure
-        _worker_manager.cache_clear()
-
-
-def _worker_execute(job: Job, config: PluginConfig, data_dir: Path | None) -> RunResult:
-    """A job in a worker. Raises only what the job's ``on_eval`` raised."""
-    try:
-        pm = _worker_manager(config)
-    except Exception as exc:  # e.g. a -p module that no longer imports
-        return failed(job.spec, exc)
-    return execute(job.spec, pm, data_dir, job.on_eval, job.score_test)
+    prepare_worker(threads, config)
 
 
 class ProcessPoolExecutor(Executor):
@@ -102,6 +81,7 @@ class ProcessPoolExecutor(Executor):
         self.threads = thread_share(self.slots, threads)
         self._pool: Any = None
         self._futures: dict[Any, Job] = {}
+        self._neighbours = Neighbours()
 
     def _start(self) -> Any:
         if self._pool is None:
@@ -112,14 +92,14 @@ class ProcessPoolExecutor(Executor):
             self._pool = ProcessPool(
                 max_workers=self.slots,
                 context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
+                initializer=_pool_worker_init,
                 initargs=(self.threads, self.config),
             )
         return self._pool
 
     def submit(self, job: Job) -> None:
         future = self._start().schedule(
-            _worker_execute, args=(job, self.config, self.data_dir), timeout=self.timeout
+            run_job, args=(job, self.config, self.data_dir), timeout=self.timeout
         )
         self._futures[future] = job
 
@@ -135,10 +115,28 @@ class ProcessPoolExecutor(Executor):
         for future in done:
             job = self._futures.pop(future)
             try:
-                finished.append((job, self._collect(future, job)))
+                result = self._collect(future, job)
             except CancelledError:
                 continue
+            if isinstance(result, RunResult) and result.provenance:
+                self._placed(result)
+            finished.append((job, result))
         return finished
+
+    def _placed(self, result: RunResult) -> None:
+        """Record what the run was given and what it shared: every worker runs on this
+        machine, and on a GPU every worker uses the same one."""
+        here = platform.node()
+        self._neighbours.placed(
+            result,
+            here,
+            [here] * len(self._futures),
+            {
+                "executor": "local",
+                "cpus_given": self.threads,
+                "gpus_given": 1 if result.device.startswith("cuda") else 0,
+            },
+        )
 
     def _collect(self, future: Any, job: Job) -> RunResult | BaseException:
         from pebble import ProcessExpired

@@ -1,0 +1,68 @@
+"""The ``quick`` suite's wall time with 1 and 2 local workers and through Ray, and the speed-up.
+
+Each setting is one ``benchbench run quick`` command into a fresh results database (so every
+run trains), timed from start to exit: planning, worker start-up, training, storing and the
+leaderboard, as a user waits for it. The settings alternate over ``--repeats`` rounds and the
+table gives the median. The data is generated once beforehand, outside the timings.
+
+- ``local, 1 worker``: the default (each run has the machine alone; comparable timings);
+- ``local, N workers``: ``--workers N``, the cores shared between the workers;
+- ``ray``: ``--executor ray`` with no address: a Ray instance started by the command on this
+  machine (its start-up is in the time), one CPU per run; with ``--address`` the cluster there.
+
+Run: ``python bench/cluster_speedup.py [--repeats 3] [--workers 2] [--address HOST:PORT]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+
+def timed(args: list[str], data: Path) -> float:
+    """Seconds one ``benchbench run quick`` command takes into a fresh output folder."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "benchbench", "--data-dir", str(data), "run", "quick"]
+        started = time.perf_counter()
+        subprocess.run([*command, "--out", out, *args], check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--address", help="A running Ray cluster (default: a local instance).")
+    options = parser.parse_args()
+    ray = ["--executor", "ray"] + (["--address", options.address] if options.address else [])
+    settings = {
+        "local, 1 worker": ["--workers", "1"],
+        f"local, {options.workers} workers": ["--workers", str(options.workers)],
+        "ray" + (f" at {options.address}" if options.address else " (local instance)"): ray,
+    }
+    with tempfile.TemporaryDirectory() as data:
+        timed(["--workers", "1"], Path(data))  # generates the data, warms the file cache
+        times: dict[str, list[float]] = {name: [] for name in settings}
+        for _ in range(options.repeats):
+            for name, args in settings.items():
+                times[name].append(timed(args, Path(data)))
+    base = statistics.median(times["local, 1 worker"])
+    rows = [
+        [name, statistics.median(t), min(t), max(t), base / statistics.median(t)]
+        for name, t in times.items()
+    ]
+    print(f"quick suite (12 runs), {os.cpu_count()} cores, median of {options.repeats}:")
+    headers = ["setting", "wall s", "min s", "max s", "speed-up"]
+    print(tabulate(rows, headers=headers, floatfmt=".2f"))
+
+
+if __name__ == "__main__":
+    main()

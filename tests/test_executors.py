@@ -1,0 +1,85 @@
+"""Executors: what a result records about where it ran and what it shared; parallel trials."""
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from benchbench import Budget
+from benchbench.executors import Neighbours, ProcessPoolExecutor
+from benchbench.executors.ray import module_roots
+from benchbench.plugins import PluginConfig
+from benchbench.spec import RunResult
+from benchbench.store import Store
+from benchbench.tuning import Target, TuningConfig, load_study, open_storage, tune
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr("benchbench.executors.base.time.monotonic", lambda: now[0])
+    return now
+
+
+def test_a_result_counts_the_runs_that_overlapped_it_on_its_node(clock, registry):
+    from benchbench.execute import resolve_spec
+
+    spec = resolve_spec(registry, task="blobs", arch="mlp", budget=Budget(steps=1))
+
+    def _result(wall):
+        result = RunResult.for_spec(spec, "ok")
+        result.provenance = {"wall_seconds": wall}
+        result.machine = {"busy": False}
+        return result
+
+    neighbours = Neighbours()
+    given = {"executor": "ray", "cpus_given": 1, "gpus_given": 0}
+
+    clock[0] = 10.0  # a ran 5..10 on n1 while one run was still going on n1, one on n2
+    a = _result(5.0)
+    neighbours.placed(a, "n1", ["n1", "n2"], given)
+    assert a.machine == {**given, "busy": True, "node": "n1", "runs_alongside": 1}
+
+    clock[0] = 12.0  # b ran 8..12 on n1: it overlapped a (5..10), nothing runs now
+    b = _result(4.0)
+    neighbours.placed(b, "n1", [], given)
+    assert b.machine["runs_alongside"] == 1 and b.machine["busy"] is True
+
+    clock[0] = 20.0  # c ran 17..20 on n1 alone; d ran 5..20 on n2, beside nothing of n2
+    c, d = _result(3.0), _result(15.0)
+    neighbours.placed(c, "n1", [], given)
+    neighbours.placed(d, "n2", [], given)
+    assert c.machine["runs_alongside"] == 0 and c.machine["busy"] is False
+    assert d.machine["runs_alongside"] == 0 and d.machine["busy"] is False
+
+
+def test_workers_find_the_folders_the_p_modules_came_from():
+    import benchbench_tasks
+
+    plugins = Path(benchbench_tasks.__file__).resolve().parents[1]
+    modules = ("bb_test_plugin", "benchbench_tasks", "benchbench_tasks.digits", "no:x", "nope")
+    assert module_roots(modules) == (str(TESTS.resolve()), str(plugins))
+
+
+def test_parallel_trials_in_worker_processes_keep_the_count_and_prune(pm, tmp_path, data_dir):
+    url = f"sqlite:///{tmp_path / 'benchbench.db'}"
+    Store(url)
+    studies = open_storage(url)
+    target = Target("blobs", "mlp", budget=Budget(steps=24, eval_every=1))
+    config = TuningConfig(trials=12, pruner="median", seed=1)
+    with ProcessPoolExecutor(PluginConfig(modules=("bb_test_plugin",)), data_dir, 2) as pool:
+        summary = tune(target, config, pm, studies, data_dir, executor=pool, parallel=2)
+    study = load_study(studies, summary.study)
+    states = [t.state for t in study.trials]
+    assert len(study.trials) == 12 and summary.trials == 12  # asked for 12: not one more
+    assert sorted(t.number for t in study.trials) == list(range(12))
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert optuna.trial.TrialState.FAIL not in states
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert summary.pruned == len(pruned) >= 1  # reported from the workers, pruned there
+    assert all(max(t.intermediate_values) < 24 for t in pruned)
+    assert len({str(sorted(t.params.items())) for t in study.trials}) == 12  # none repeated
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert all(t.user_attrs["status"] == "ok" and 0.25 < t.value <= 1 for t in complete)
