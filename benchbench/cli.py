@@ -309,6 +309,7 @@ def run_command(
             show,
             lambda line: bar.write(f"benchbench: {line}", file=sys.stderr),
             unusable,
+            lost,
         )
     if outcome.signal is not None:
         click.echo(

@@ -150,9 +150,11 @@ def run_specs(
     on_result: Callable[[RunResult], None] = lambda result: None,
     on_note: Callable[[str], None] = lambda line: None,
     ready: dict[str, RunResult] | None = None,
+    redo: set[str] | frozenset[str] = frozenset(),
 ) -> Outcome:
     """Run ``specs`` (those already stored are skipped, even if stored meanwhile by
-    another process); results in ``ready`` (e.g. from :func:`check_data`) are stored
+    another process, except the run ids in ``redo``: stored results to replace, such as
+    failed runs retried); results in ``ready`` (e.g. from :func:`check_data`) are stored
     without running. Stops early when ``stop`` is requested."""
     owner = owner_name()
     outcome = Outcome()
@@ -202,7 +204,7 @@ def run_specs(
                             "time metrics of both are slower than alone"
                         )
                     continue
-                if store.stored_ids([spec.run_id]):  # finished by another meanwhile
+                if spec.run_id not in redo and store.stored_ids([spec.run_id]):  # by another
                     store.release(owner, [spec.run_id])
                     continue
                 executor.submit(Job(spec))

@@ -1,7 +1,8 @@
 import pytest
+import torch
 
 from benchbench import BenchbenchError, Budget
-from benchbench.execute import resolve_device, resolve_spec
+from benchbench.execute import execute, resolve_device, resolve_spec
 from benchbench.executors import ProcessPoolExecutor
 from benchbench.plugins import PluginConfig
 
@@ -38,3 +39,31 @@ def test_device_resolution():
     assert resolve_device("auto") in ("cpu", "cuda")
     with pytest.raises(BenchbenchError, match="device must be"):
         resolve_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a CPU-only machine")
+def test_cuda_runs_are_planned_here_for_a_cluster_but_checked_where_they_train(registry):
+    spec = resolve_spec(registry, task="digits", arch="mlp", device="cuda")
+    assert spec.device == "cuda"  # a driver without a GPU may plan runs for a cluster's GPUs
+    with pytest.raises(BenchbenchError, match="no CUDA GPU is visible"):
+        resolve_device("cuda")  # ... while training here needs one
+
+
+def test_a_run_refuses_task_files_that_differ_from_those_it_was_planned_with(
+    pm, data_dir, tmp_path
+):
+    import shutil
+
+    spec = resolve_spec(pm.registry, task="mnist", arch="mlp", budget=Budget(steps=2))
+    assert execute(spec, pm, data_dir).status == "ok"
+    copy = tmp_path / "node-copy"  # another node's copy of the shared folder, one byte off
+    shutil.copytree(data_dir / "MNIST", copy / "MNIST")
+    image = copy / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    data = bytearray(image.read_bytes())
+    data[-1] ^= 0xFF
+    image.write_bytes(bytes(data))
+    result = execute(spec, pm, copy)
+    assert result.status == "failed"
+    assert "files of task mnist" in result.error and "differ from those this run was planned" in (
+        result.error
+    )

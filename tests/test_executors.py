@@ -1,5 +1,6 @@
 """Executors: what a result records about where it ran and what it shared; parallel trials."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -83,3 +84,71 @@ def test_parallel_trials_in_worker_processes_keep_the_count_and_prune(pm, tmp_pa
     assert len({str(sorted(t.params.items())) for t in study.trials}) == 12  # none repeated
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert all(t.user_attrs["status"] == "ok" and 0.25 < t.value <= 1 for t in complete)
+
+
+def test_a_cluster_nobody_listens_at_is_one_line_at_once(tmp_path):
+    import socket
+
+    from click.testing import CliRunner
+
+    from benchbench.cli import cli
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    runner = CliRunner()
+    out = ["--out", str(tmp_path)]
+    cases = [
+        (["--executor", "ray", "--address", f"127.0.0.1:{port}"], "cannot reach the Ray cluster"),
+        (["--executor", "ray", "--address", "head-without-port"], "give the Ray head as HOST:PORT"),
+        (["--address", f"127.0.0.1:{port}"], "--address names a Ray cluster: add --executor ray"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(cli, ["run", "quick", *args, *out])
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "benchbench.db").exists()  # refused before anything was created
+
+
+def test_without_ray_installed_the_executor_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from benchbench.errors import BenchbenchError
+    from benchbench.executors.ray import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    with pytest.raises(BenchbenchError, match=r"pip install 'benchbench\[ray\]'"):
+        RayExecutor(PluginConfig()).use_device("cpu")
+
+
+def test_a_run_lost_with_its_node_is_run_again_by_the_next_run(tmp_path, data_dir):
+    from click.testing import CliRunner
+
+    from benchbench.cli import cli
+    from benchbench.executors import LOST
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        "seeds = 2\nbudget = { steps = 8 }\n[[tracks]]\nname = 'a'\nkind = 'arch'\n"
+        "candidates = ['mlp']\ntasks = ['blobs']\n"
+    )
+    base = ["-p", "bb_test_plugin", "--data-dir", str(data_dir), "run", str(suite)]
+    runner = CliRunner()
+    first = runner.invoke(cli, [*base, "--out", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    store = Store(f"sqlite:///{tmp_path / 'benchbench.db'}")
+    kept, lost = sorted(store.results(), key=lambda r: r.seed)
+    gone = replace(lost, status="failed", error="NodeDiedError: lost", error_component=LOST)
+    store.save(gone)
+    again = runner.invoke(cli, [*base, "--out", str(tmp_path)])
+    assert again.exit_code == 0, again.output
+    assert "1 runs lost with their cluster node run again" in again.stderr
+    assert "1 already stored, 1 to run" in again.stderr
+    after = {r.run_id: r for r in store.results()}
+    assert after[lost.run_id].status == "ok" and after[kept.run_id].to_dict() == kept.to_dict()
+    store.save(replace(kept, status="failed", error="RuntimeError: flaky"))  # the method's own
+    plain = runner.invoke(cli, [*base, "--out", str(tmp_path)])
+    assert plain.exit_code == 1 and "2 already stored, 0 to run" in plain.stderr  # kept as is
+    retried = runner.invoke(cli, [*base, "--out", str(tmp_path), "--retry-failed"])
+    assert retried.exit_code == 0 and "1 already stored, 1 to run" in retried.stderr
+    assert {r.status for r in store.results()} == {"ok"}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import logging
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -170,6 +171,7 @@ class RayExecutor(Executor):
         if self._task is not None:
             return ray
         if not ray.is_initialized():
+            _check_reachable(self.address)
             try:
                 ray.init(
                     address=self.address,
@@ -379,6 +381,23 @@ def _errors_off_stdout(ray: Any) -> None:
             original(data, ignore_prefix)
 
     worker_module.print_to_stdstream = to_logger
+
+
+def _check_reachable(address: str | None) -> None:
+    """One line at once for a ``HOST:PORT`` nothing listens on: Ray itself retries such an
+    address for many minutes (13 on this machine) before it gives up."""
+    if not address or "://" in address or address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise BenchbenchError(f"--address {address!r}: give the Ray head as HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise BenchbenchError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is 'ray start "
+            "--head' running there, and the port open?)"
+        ) from exc
 
 
 def _line(exc: BaseException) -> str:
