@@ -152,6 +152,7 @@ class RayExecutor(Executor):
         device: str = "cpu",
         slots: int | None = None,
     ) -> None:
+        _check_reachable(address)  # first: a wrong address is wrong with or without Ray
         self.config, self.address, self.timeout = config, address, timeout
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self.threads = threads or 1
@@ -171,7 +172,6 @@ class RayExecutor(Executor):
         if self._task is not None:
             return ray
         if not ray.is_initialized():
-            _check_reachable(self.address)
             try:
                 ray.init(
                     address=self.address,
