@@ -40,7 +40,7 @@ def test_a_result_counts_the_runs_that_overlapped_it_on_its_node(clock, registry
 
     clock[0] = 10.0  # a ran 5..10 on n1 while one run was still going on n1, one on n2
     a = _result(5.0)
-    neighbours.placed(a, "n1", ["n1", "n2"], given)
+    neighbours.placed(a, "n1", [("n1", 7.0), ("n2", 1.0)], given)
     assert a.machine == {**given, "busy": True, "node": "n1", "runs_alongside": 1}
 
     clock[0] = 12.0  # b ran 8..12 on n1: it overlapped a (5..10), nothing runs now
@@ -54,6 +54,13 @@ def test_a_result_counts_the_runs_that_overlapped_it_on_its_node(clock, registry
     neighbours.placed(d, "n2", [], given)
     assert c.machine["runs_alongside"] == 0 and c.machine["busy"] is False
     assert d.machine["runs_alongside"] == 0 and d.machine["busy"] is False
+
+    # e ran 21..25 on n2's clock but arrives late: f started on n2 at 26 (after e ended)
+    # and g at 24; a run measured where it ran overlaps only what overlapped it there
+    clock[0] = 40.0
+    e = _result(4.0)
+    neighbours.placed(e, "n2", [("n2", 26.0), ("n2", 24.0), ("n1", 22.0)], given, (21.0, 25.0))
+    assert e.machine["runs_alongside"] == 1  # g; not f, not d (5..20), not n1's run
 
 
 def test_workers_find_the_folders_the_p_modules_came_from():

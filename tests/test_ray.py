@@ -132,6 +132,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _running_a_run(raylet: int) -> bool:
+    """Whether a worker process of this raylet is executing a run now (Ray titles a worker
+    by the task it executes, ``ray::IDLE`` between tasks)."""
+    for pid in _children(raylet):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_ray_task"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A Ray cluster on this machine: a head node and a worker node, one CPU each. Yields
@@ -219,8 +231,12 @@ def test_losing_a_node_keeps_what_finished_and_a_rerun_completes(cluster, tmp_pa
     ]  # fmt: skip
     driver = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
-    while len(stored(out)) < 2 and time.monotonic() < deadline and driver.poll() is None:
-        time.sleep(0.2)
+    while time.monotonic() < deadline and driver.poll() is None:
+        if len(stored(out)) >= 2 and _running_a_run(worker):  # a run to lose with the node
+            time.sleep(0.5)  # past its first moments, its start recorded
+            if _running_a_run(worker):
+                break
+        time.sleep(0.1)
     before = stored(out)
     assert 2 <= len(before) < 8, "the suite should be under way"
     for pid in [*_children(worker), worker]:  # the worker node, all at once

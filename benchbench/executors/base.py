@@ -39,8 +39,9 @@ class Neighbours:
     comparable when it had its hardware alone, so every result records how many other runs
     of this executor overlapped it in time on the same node (the same GPU, for a local pool
     on a GPU), and such a result is flagged ``busy`` like one timed beside another
-    process. Intervals are on this process's clock: a run's end is when its result arrived,
-    its start that minus its wall time."""
+    process. A run's interval is the ``window`` its executor measured where it ran (a
+    node's clock: only runs of one node are compared), else on this process's monotonic
+    clock: its end when its result arrived, its start that minus its wall time."""
 
     _done: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -48,15 +49,19 @@ class Neighbours:
         self,
         result: RunResult,
         node: str,
-        running_on: Iterable[str],
+        running_on: Iterable[tuple[str, float]],
         given: dict[str, object],
+        window: tuple[float, float] | None = None,
     ) -> None:
         """Record in ``result.machine`` where it ran (``node``, ``given``: the executor and
-        the CPUs/GPUs it asked for) and ``runs_alongside``: the runs on ``running_on``'s
-        nodes (those still running) or already finished that overlapped it on ``node``."""
-        end = time.monotonic()
-        start = end - float(result.provenance.get("wall_seconds") or 0.0)
-        alongside = sum(n == node for n in running_on) + sum(
+        the CPUs/GPUs it asked for) and ``runs_alongside``: the runs still running on
+        ``node`` that started before it ended (``running_on``: their nodes and starts) and
+        those already finished that overlapped it there."""
+        if window is None:
+            end = time.monotonic()
+            window = (end - float(result.provenance.get("wall_seconds") or 0.0), end)
+        start, end = window
+        alongside = sum(n == node and s < end for n, s in running_on) + sum(
             n == node and s < end and e > start for n, s, e in self._done
         )
         self._done.append((node, start, end))

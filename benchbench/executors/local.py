@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from concurrent.futures import FIRST_COMPLETED, CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -130,7 +131,7 @@ class ProcessPoolExecutor(Executor):
         self._neighbours.placed(
             result,
             here,
-            [here] * len(self._futures),
+            [(here, -math.inf)] * len(self._futures),  # still running, so started before
             {
                 "executor": "local",
                 "cpus_given": self.threads,

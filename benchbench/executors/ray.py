@@ -48,35 +48,48 @@ class _Raised:
     exception: BaseException
 
 
+@dataclass
+class _Ran:
+    """A task's value and when it ran, on its node's clock (``time.time()``): overlaps are
+    only ever compared between runs of one node, and a result collected late (the driver
+    busy with a dead node) must not seem to overlap the runs that followed it."""
+
+    value: RunResult | _Raised
+    start: float
+    end: float
+
+
 class _Started(NamedTuple):
-    """A run that started: on which node, how many seconds ago, and in which attempt."""
+    """A run that started: on which node, how many seconds ago (the actor's clock), in
+    which attempt, and when on its node's clock."""
 
     node: str
     seconds: float
     attempt: int
+    at: float
 
 
 class _StartTimes:
-    """A small actor beside the driver: each task says when it starts and on which node, so
+    """A small actor on the head node: each task says when it starts and on which node, so
     time limits count from the start (not from a wait in Ray's queue), results can say which
     runs shared a node, and a retried run says it was."""
 
     def __init__(self) -> None:
-        self._started: dict[str, tuple[str, float, int]] = {}
+        self._started: dict[str, tuple[str, float, int, float]] = {}
 
-    def started(self, key: str, node: str) -> None:
-        attempt = self._started.get(key, ("", 0.0, 0))[2] + 1
-        self._started[key] = (node, time.monotonic(), attempt)
+    def started(self, key: str, node: str, at: float) -> None:
+        attempt = self._started.get(key, ("", 0.0, 0, 0.0))[2] + 1
+        self._started[key] = (node, time.monotonic(), attempt, at)
 
     def forget(self, keys: list[str]) -> None:
         for key in keys:
             self._started.pop(key, None)
 
-    def running(self) -> dict[str, tuple[str, float, int]]:
+    def running(self) -> dict[str, tuple[str, float, int, float]]:
         """Started tasks not yet forgotten: ``key -> (node, seconds since its start,
-        attempt)``."""
+        attempt, its start on the node's clock)``."""
         now = time.monotonic()
-        return {k: (node, now - t, n) for k, (node, t, n) in self._started.items()}
+        return {k: (node, now - t, n, at) for k, (node, t, n, at) in self._started.items()}
 
 
 def _ray_task(
@@ -86,7 +99,7 @@ def _ray_task(
     paths: tuple[str, ...],
     key: str,
     starts: Any,
-) -> RunResult | _Raised:
+) -> _Ran:
     """One run in a Ray worker (the function Ray ships to the nodes)."""
     import ray
 
@@ -97,15 +110,19 @@ def _ray_task(
             sys.path.append(path)
     context = ray.get_runtime_context()
     node = context.get_node_id()
-    starts.started.remote(key, node)
+    start = time.time()
+    try:  # waited for: a run lost with its node right after it started still counts
+        ray.get(starts.started.remote(key, node, start), timeout=60)
+    except Exception:  # the head node is gone, and the cluster with it
+        pass
     cpus = max(1, int(context.get_assigned_resources().get("CPU", 1)))
     prepare_worker(cpus, config)
     try:
         result = run_job(job, config, data_dir)
     except BaseException as exc:  # the job's on_eval: carried back as it is
-        return _Raised(exc)
+        return _Ran(_Raised(exc), start, time.time())
     result.machine["node"] = node
-    return result
+    return _Ran(result, start, time.time())
 
 
 def module_roots(modules: tuple[str, ...]) -> tuple[str, ...]:
@@ -189,12 +206,11 @@ class RayExecutor(Executor):
             _errors_off_stdout(ray)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        here = ray.get_runtime_context().get_node_id()
         self._starts = (
             ray.remote(_StartTimes)
             .options(
                 num_cpus=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
+                scheduling_strategy=NodeAffinitySchedulingStrategy(_head(ray), soft=True),
             )
             .remote()
         )
@@ -279,9 +295,9 @@ class RayExecutor(Executor):
             job, key = self._refs.pop(ref)
             started = running.pop(key, None)
             done.append(key)
-            result = self._collect(ref, job)
+            result, window = self._collect(ref, job)
             if isinstance(result, RunResult) and result.provenance:
-                self._placed(result, running, started.attempt if started else 1)
+                self._placed(result, running, started.attempt if started else 1, window)
             finished.append((job, result))
         over = self._time_limits(running)
         done += [key for key in running if key not in {k for _, k in self._refs.values()}]
@@ -299,17 +315,24 @@ class RayExecutor(Executor):
         alive = self._cluster()[2]
         return {k: _Started(*v) for k, v in started.items() if v[0] in alive}
 
-    def _placed(self, result: RunResult, running: dict[str, _Started], attempt: int) -> None:
+    def _placed(
+        self,
+        result: RunResult,
+        running: dict[str, _Started],
+        attempt: int,
+        window: tuple[float, float] | None,
+    ) -> None:
         self._neighbours.placed(
             result,
             str(result.machine.get("node", "?")),
-            [started.node for started in running.values()],
+            [(started.node, started.at) for started in running.values()],
             {
                 "executor": "ray",
                 "cpus_given": self.threads,
                 "gpus_given": self.gpus,
                 "attempt": attempt,
             },
+            window,
         )
 
     def _time_limits(self, running: dict[str, _Started]) -> list[Finished]:
@@ -330,22 +353,25 @@ class RayExecutor(Executor):
             finished.append((job, RunResult.for_spec(job.spec, "timed-out", error=error)))
         return finished
 
-    def _collect(self, ref: Any, job: Job) -> RunResult | BaseException:
+    def _collect(
+        self, ref: Any, job: Job
+    ) -> tuple[RunResult | BaseException, tuple[float, float] | None]:
+        """The job's result (or what its ``on_eval`` raised) and when it ran on its node."""
         ray = self._start()
         errors = ray.exceptions
         try:
-            value = ray.get(ref)
+            ran = ray.get(ref)
         except errors.WorkerCrashedError as exc:
             error = f"WorkerCrashedError: its worker process died, twice ({_line(exc)})"
-            return RunResult.for_spec(job.spec, "failed", error=error)
+            return RunResult.for_spec(job.spec, "failed", error=error), None
         except errors.RayTaskError as exc:  # only the task's own plumbing raises
-            return failed(job.spec, exc.cause if exc.cause is not None else exc)
+            return failed(job.spec, exc.cause if exc.cause is not None else exc), None
         except errors.RayError as exc:  # NodeDiedError, ObjectLostError, OwnerDiedError...
             error = f"{type(exc).__name__}: lost its node, twice ({_line(exc)})"
-            return RunResult.for_spec(job.spec, "failed", error=error, error_component=LOST)
-        if isinstance(value, _Raised):
-            return value.exception
-        return value
+            lost = RunResult.for_spec(job.spec, "failed", error=error, error_component=LOST)
+            return lost, None
+        value = ran.value.exception if isinstance(ran.value, _Raised) else ran.value
+        return value, (ran.start, ran.end)
 
     def stop(self) -> None:
         if self._task is None:
@@ -381,6 +407,15 @@ def _errors_off_stdout(ray: Any) -> None:
             original(data, ignore_prefix)
 
     worker_module.print_to_stdstream = to_logger
+
+
+def _head(ray: Any) -> str:
+    """The id of the cluster's head node (whose loss ends the cluster anyway), else of the
+    node this process is attached to."""
+    for node in ray.nodes():
+        if node.get("Alive") and "node:__internal_head__" in node.get("Resources", {}):
+            return str(node["NodeID"])
+    return str(ray.get_runtime_context().get_node_id())
 
 
 def _check_reachable(address: str | None) -> None:
