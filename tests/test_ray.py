@@ -12,13 +12,13 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from test_reliability import stored  # the results file, read straight from SQLite
 
 pytest.importorskip("ray")
 pytestmark = [
@@ -39,18 +39,6 @@ ENV = {
 def benchbench(*args: str, **kwargs) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "benchbench", "-p", "bb_test_plugin", *args]
     return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=900, **kwargs)
-
-
-def stored(out: Path) -> dict[str, dict]:
-    path = out / "benchbench.db"
-    if not path.exists():
-        return {}
-    with sqlite3.connect(path, timeout=60) as conn:
-        try:
-            rows = conn.execute("select run_id, result from runs").fetchall()
-        except sqlite3.OperationalError:  # not created yet
-            return {}
-    return {run_id: json.loads(text) for run_id, text in rows}
 
 
 def numbers(result: dict) -> tuple:

@@ -210,7 +210,8 @@ class RayExecutor(Executor):
             ray.remote(_StartTimes)
             .options(
                 num_cpus=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(_head(ray), soft=True),
+                # hard: a soft affinity placed it on another node half the time here
+                scheduling_strategy=NodeAffinitySchedulingStrategy(_head(ray), soft=False),
             )
             .remote()
         )
