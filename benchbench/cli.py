@@ -263,13 +263,15 @@ def run_command(
     store.set_places(loaded.key, loaded.name, loaded.source, planned)
     specs = {p.spec.run_id: p.spec for p in planned}
     stored = store.stored_ids(specs)
-    redo = ("failed", "timed-out") if retry_failed else ("failed",)
-    lost = {
-        r.run_id for r in store.results(stored, redo) if retry_failed or r.error_component == LOST
+    statuses = ("failed", "timed-out") if retry_failed else ("failed",)
+    redo = {  # stored, and run again: every failure with --retry-failed, else lost runs
+        r.run_id
+        for r in store.results(stored, statuses)
+        if retry_failed or r.error_component == LOST
     }
-    if lost and not retry_failed:
-        click.echo(f"benchbench: {len(lost)} runs lost with their cluster node run again", err=True)
-    stored -= lost
+    if redo and not retry_failed:
+        click.echo(f"benchbench: {len(redo)} runs lost with their cluster node run again", err=True)
+    stored -= redo
     todo = [spec for run_id, spec in specs.items() if run_id not in stored]
     click.echo(
         f"suite {loaded.name}: {len(specs)} runs, {len(specs) - len(todo)} already stored, "
@@ -309,7 +311,7 @@ def run_command(
             show,
             lambda line: bar.write(f"benchbench: {line}", file=sys.stderr),
             unusable,
-            lost,
+            redo,
         )
     if outcome.signal is not None:
         click.echo(
