@@ -155,9 +155,9 @@ def _ray() -> Any:
 class RayExecutor(Executor):
     """Runs jobs as tasks on the Ray cluster at ``address`` (``None``: the one ``RAY_ADDRESS``
     names, or one ``ray start`` started on this machine, else a Ray instance started here
-    for this process), ``threads`` CPUs each
-    (default 1) and one GPU each when ``device`` is CUDA. ``slots`` caps the runs in flight
-    (default: as many as the cluster can run at once, looked at again as nodes come and go)."""
+    for this process), ``threads`` CPUs each (default 1) and one GPU each when ``device``
+    is CUDA. ``slots`` caps the runs in flight (default: as many as the cluster can run at
+    once, looked at again as nodes come and go)."""
 
     def __init__(
         self,
@@ -198,9 +198,8 @@ class RayExecutor(Executor):
                 )
             except Exception as exc:  # ConnectionError, auth errors, a bad address
                 where = f"at {self.address}" if self.address else "here"
-                first = " ".join(str(exc).split())[:300]
                 raise BenchbenchError(
-                    f"cannot start or reach the Ray cluster {where}: {first}"
+                    f"cannot start or reach the Ray cluster {where}: {_line(exc, 300)}"
                 ) from exc
             self._initialised = True
             _errors_off_stdout(ray)
@@ -436,5 +435,6 @@ def _check_reachable(address: str | None) -> None:
         ) from exc
 
 
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+def _line(exc: BaseException, most: int = 200) -> str:
+    """The exception's message on one line, at most ``most`` characters."""
+    return " ".join(str(exc).split())[:most]
