@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from benchbench.store import Store, default_url
+from benchbench.storage.store import Store, default_url
 
 
 def timed(args: list[str], data: Path) -> tuple[float, float]:

@@ -7,8 +7,9 @@
 2. On ``digits-png`` (decoded from PNG files per sample), the per-run profile's verdict and
    recommendation at the default setting, then the speed-up from following it.
 
-Each configuration is trained ``--repeats`` times through :func:`benchbench.execute.execute`;
-the median is reported. Run: ``python bench/data_paths.py``.
+Each configuration is trained ``--repeats`` times through
+:func:`benchbench.running.execute.execute`; the median is reported.
+Run: ``python bench/data_paths.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import argparse
 import statistics
 
 from benchbench import Budget
-from benchbench.execute import execute, resolve_spec
 from benchbench.plugins import get_plugin_manager
+from benchbench.running.execute import execute, resolve_spec
 
 
 def measure(pm, task: str, arch: str, steps: int, repeats: int, **hparams) -> dict:

@@ -4,8 +4,8 @@ The same model (the registry's ``cnn`` or ``mlp``), the same data (the task's tr
 device), the same batch size, optimizer and number of steps, trained
 
 1. by a plain, hand-written PyTorch loop (randperm per epoch, cross-entropy, AdamW, cosine LR);
-2. by :func:`benchbench.execute.execute` (what ``benchbench run-one`` calls), eval points off
-   the clock, budget checks, data-wait timing, soft-target loss, lifecycle hooks.
+2. by :func:`benchbench.running.execute.execute` (what ``benchbench run-one`` calls), eval
+   points off the clock, budget checks, data-wait timing, soft-target loss, lifecycle hooks.
 
 The two alternate, repeatedly; this 2-core machine is noisy (the same loop varies by 30%
 between repeats), so both the fastest and the median repeat are reported. The ratio of
@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from benchbench import Budget
-from benchbench.execute import build_components, execute, resolve_spec
 from benchbench.plugins import get_plugin_manager
+from benchbench.running.execute import build_components, execute, resolve_spec
 from benchbench.tasks import default_data_dir
 
 

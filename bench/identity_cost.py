@@ -3,11 +3,11 @@
 In one fresh process (median of ``--repeats`` processes):
 
 1. the code identity of every registered component, cold: each source fingerprint parsed and
-   hashed (:mod:`benchbench.identity`), once per process;
+   hashed (:mod:`benchbench.running.identity`), once per process;
 2. planning the default suite (every spec resolved, its code identity included), after that;
 3. with ``--db PATH``: finding the stored results made by other code for the default suite's
    runs (:meth:`Store.made_by_other_code`, what ``benchbench run`` says before training), and
-   exporting and importing that database (:mod:`benchbench.results_io`).
+   exporting and importing that database (:mod:`benchbench.storage.files`).
 
 Run: ``python bench/identity_cost.py [--repeats 5] [--db benchbench.db]``.
 """
@@ -25,8 +25,8 @@ import json, sys, tempfile, time
 from pathlib import Path
 t0 = time.perf_counter()
 from benchbench.plugins import get_plugin_manager
-from benchbench.identity import run_code
-from benchbench.suite import load_suite, plan
+from benchbench.running.identity import run_code
+from benchbench.running.suite import load_suite, plan
 pm = get_plugin_manager()
 registry = pm.registry
 t1 = time.perf_counter()
@@ -37,8 +37,8 @@ t3 = time.perf_counter()
 out = {"identity_cold_s": t2 - t1, "plan_default_s": t3 - t2, "specs": len(planned)}
 db = sys.argv[1]
 if db:
-    from benchbench.results_io import export, import_file
-    from benchbench.store import Store, default_url
+    from benchbench.storage.files import export, import_file
+    from benchbench.storage.store import Store, default_url
     store = Store(f"sqlite:///{Path(db).resolve()}", writable=False)
     t4 = time.perf_counter()
     out["stale"] = len(store.made_by_other_code([p.spec for p in planned]))

@@ -6,7 +6,7 @@ same transaction. This times, per run, on an SQLite file in a temporary folder:
 
 1. ``execute`` alone (tiny runs: digits / mlp, 1 step, so the database's share shows);
 2. ``execute`` + ``Store.save`` (what a runner without claims would do);
-3. :func:`benchbench.runner.run_specs` (claim, check, execute, save + release, heartbeat).
+3. :func:`benchbench.running.dispatch.run_specs` (claim, check, execute, save + release, heartbeat).
 
 Each in this process (no worker pool), alternating, median of ``--repeats``.
 
@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from benchbench import Budget
-from benchbench.execute import execute, resolve_spec
-from benchbench.executors import InProcessExecutor
-from benchbench.interrupts import StopSignals
 from benchbench.plugins import get_plugin_manager
-from benchbench.runner import run_specs
-from benchbench.store import Store, default_url
+from benchbench.running.dispatch import run_specs
+from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.executors import InProcessExecutor
+from benchbench.running.interrupts import StopSignals
+from benchbench.storage.store import Store, default_url
 
 
 def main() -> None:

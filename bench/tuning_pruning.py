@@ -20,7 +20,7 @@ from tabulate import tabulate
 
 from benchbench import Budget
 from benchbench.plugins import get_plugin_manager
-from benchbench.tuning import Target, TuningConfig, open_storage, tune
+from benchbench.tuning.study import Target, TuningConfig, open_storage, tune
 
 
 def main() -> None:

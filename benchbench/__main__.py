@@ -1,6 +1,6 @@
 """``python -m benchbench``: the same as the ``benchbench`` command."""
 
-from .cli import main
+from .cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -59,7 +59,7 @@ class Component(metaclass=ABCMeta):  # noqa: B024 (the kinds declare the abstrac
     version: ClassVar[str | int | None] = None
     """Bump it whenever the component's results would change: it then identifies the
     component in run ids instead of the distribution's version or source fingerprint
-    (:mod:`benchbench.identity`), so a release that leaves the component alone keeps its
+    (:mod:`benchbench.running.identity`), so a release that leaves the component alone keeps its
     stored results. None: identified by its distribution."""
     accepts: ClassVar[tuple[str, ...]] = ("any",)
     """The task input kinds (:data:`INPUT_KINDS`) this component works on, or ``("any",)``.

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .plugins import Registry
+    from .plugins.manager import Registry
     from .spec import RunResult, RunSpec
 
 PROJECT = "benchbench"

@@ -6,7 +6,7 @@ Hyperparameters in a spec are fully resolved (defaults included), so a change of
 is a new run, never a silent reuse of an old one. For a task that reads files, ``data`` is a
 fingerprint of their contents: other data is another run, and a run that failed on missing or
 damaged files is not mistaken for the run on the repaired ones. ``code`` says which code
-runs it (:mod:`benchbench.identity`): each component's distribution and version or source
+runs it (:mod:`benchbench.running.identity`): each component's distribution and version or source
 fingerprint, and benchbench's own; other code is another run, so a stored result is reused
 only when all of these match.
 """
@@ -23,6 +23,9 @@ from typing import Any
 from .budget import Budget
 
 STATUSES = ("ok", "diverged", "failed", "timed-out")
+KIND_NAMES = ("task", "arch", "regularizer", "ssl", "finetune")
+"""The five component kinds, in the order a run names its components (its first fields);
+named here, without their base classes, so that the command line starts without torch."""
 DEFAULT_COMPONENTS = {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
 """The components a run has unless it names others."""
 
@@ -48,8 +51,9 @@ class RunSpec:
     """Fingerprint of the task's data files (:mod:`benchbench.data.fingerprint`); None for
     tasks whose data is bundled or generated."""
     code: Mapping[str, str] = field(default_factory=dict)
-    """What runs it: ``{"benchbench": ..., "<kind>:<name>": ...}`` (:mod:`benchbench.identity`);
-    :func:`~benchbench.execute.resolve_spec` fills it in. Empty in a spec made by hand."""
+    """What runs it: ``{"benchbench": ..., "<kind>:<name>": ...}``
+    (:mod:`benchbench.running.identity`); :func:`~benchbench.running.execute.resolve_spec` fills
+    it in. Empty in a spec made by hand."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_dict` inverts it. ``data`` and ``code`` are left out
@@ -135,7 +139,7 @@ class RunResult:
     loader: dict[str, Any] = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
-    """Conditions of the timings (:mod:`benchbench.machine`): cores, threads, load, other
+    """Conditions of the timings (:mod:`benchbench.running.machine`): cores, threads, load, other
     processes' CPU use and the ``busy`` flag."""
     error: str | None = None
     error_component: str | None = None

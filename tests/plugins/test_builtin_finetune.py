@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from benchbench import BenchbenchError, Budget, RunSpec
-from benchbench.execute import build_components, execute, resolve_spec, source_encoder
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.train import train_model
+from benchbench.running.execute import build_components, execute, resolve_spec, source_encoder
+from benchbench.training.loop import train_model
 
 PM = get_plugin_manager(PluginConfig())
 

@@ -20,8 +20,8 @@ from benchbench_ssl.losses import (
 from torch import nn
 
 from benchbench import BenchbenchError, Budget, RunContext
-from benchbench.execute import execute, resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
+from benchbench.running.execute import execute, resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 METHODS = ["supervised", "pseudo-label", "uda", "fixmatch"]

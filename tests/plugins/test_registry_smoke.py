@@ -9,8 +9,8 @@ import math
 import pytest
 
 from benchbench import Budget
-from benchbench.execute import execute, resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
+from benchbench.running.execute import execute, resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 REGISTRY = PM.registry
@@ -20,7 +20,7 @@ REGISTRY = PM.registry
 def _small_latency_batch(monkeypatch):
     """Smoke only: the batch-1024 latency of a VGG on CIFAR would be most of the test's time
     (test_train checks the measurement itself)."""
-    monkeypatch.setattr("benchbench.train.LATENCY_BATCH", 8)
+    monkeypatch.setattr("benchbench.training.loop.LATENCY_BATCH", 8)
 
 
 def _builtin(kind):

@@ -4,8 +4,8 @@ repeats exactly for one seed."""
 import pytest
 
 from benchbench import Budget
-from benchbench.execute import execute, resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
+from benchbench.running.execute import execute, resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 NAMES = sorted(PM.registry.entries["regularizer"]) + ["augment+mixup"]

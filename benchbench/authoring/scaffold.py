@@ -1,0 +1,150 @@
+"""``benchbench plugin new``: a ready-to-publish plugin package with one working component.
+
+The package has a ``pyproject.toml`` declaring the ``benchbench`` entry point, the component
+in ``src/<module>/__init__.py`` (a real method of its kind, not a placeholder), tests that run
+:mod:`benchbench.testing`'s conformance checks and check the component learns, and a README on
+installing, testing and publishing it. Files come from Jinja2 templates under
+``benchbench/authoring/templates/plugin``.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from ..errors import BenchbenchError
+
+KIND_WORDS = {
+    "task": "task",
+    "arch": "architecture",
+    "regularizer": "regularizer",
+    "ssl": "semi-supervised method",
+    "finetune": "fine-tune strategy",
+}
+
+_SUMMARIES = {
+    "task": "scikit-learn's breast-cancer diagnostic data, 30 features, 2 classes",
+    "arch": "MLP with layer norm and GELU on the flattened input",
+    "regularizer": "Gaussian noise added to every training input",
+    "ssl": "entropy minimisation of predictions on unlabeled data",
+    "finetune": "BitFit: only the encoder's biases and the head learn",
+}
+
+_RUNS = {
+    "task": (
+        '"task", "{name}", steps=60',
+        "0.8",
+        "60 steps of the probe network beat the majority class",
+    ),
+    "arch": ('"arch", "{name}", steps=60', "0.5", "60 steps on the probe task beat chance (0.25)"),
+    "regularizer": (
+        '"regularizer", "{name}", steps=60',
+        "0.5",
+        "60 steps on the probe task beat chance (0.25)",
+    ),
+    "ssl": ('"ssl", "{name}", steps=60', "0.5", "60 steps on the probe task beat chance (0.25)"),
+    "finetune": (
+        '"finetune", "{name}", steps=60',
+        "0.3",
+        "60 steps on the probe task beat chance (0.25)",
+    ),
+}
+
+_USE = {
+    "task": "benchbench run-one --task {name} --arch mlp",
+    "arch": "benchbench run-one --task digits --arch {name}",
+    "regularizer": "benchbench run-one --task digits --arch mlp --regularizer {name}",
+    "ssl": "benchbench run-one --task digits-semi --arch mlp --ssl {name}",
+    "finetune": "benchbench run-one --task digits-transfer --arch mlp --finetune {name}",
+}
+
+_EXTRA = {
+    "regularizer": '''
+
+def test_noise_comes_from_the_generator(benchbench_pm):
+    """The same generator seed gives the same noise; the input itself is left unchanged."""
+    import torch
+
+    regularizer = benchbench_pm.registry.build("regularizer", "{name}")
+    x, targets = torch.zeros(4, 3), torch.full((4, 2), 0.5)
+    a, _ = regularizer.transform(x, targets, torch.Generator().manual_seed(0))
+    b, _ = regularizer.transform(x, targets, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert torch.equal(x, torch.zeros(4, 3))
+''',
+    "task": '''
+
+def test_the_split_is_stratified(benchbench_pm):
+    """569 examples split 60/20/20 with both classes in every part."""
+    task = benchbench_pm.registry.build("task", "{name}")
+    splits = task.load(None)
+    assert [len(s) for s in (splits.train, splits.val, splits.test)] == [341, 114, 114]
+    assert all(set(s.y.tolist()) == {{0, 1}} for s in (splits.train, splits.val, splits.test))
+''',
+}
+
+
+def module_name(name: str) -> str:
+    """The Python package of a plugin named ``name``: ``benchbench_<name>``."""
+    return "benchbench_" + name.replace("-", "_")
+
+
+def new_plugin(name: str, kind: str, into: Path) -> Path:
+    """Write the package for component ``name`` of ``kind`` into ``into/benchbench-<name>``
+    and return that folder; refuse a bad name or a folder that exists."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
+        raise BenchbenchError(
+            f"plugin name {name!r} must be kebab-case: lower-case letters and digits joined "
+            "by '-', starting with a letter (it becomes the component's name)"
+        )
+    if kind not in KIND_WORDS:
+        raise BenchbenchError(f"--kind must be one of {', '.join(KIND_WORDS)}, got {kind!r}")
+    dist, module = f"benchbench-{name}", module_name(name)
+    folder = Path(into) / dist
+    if folder.exists():
+        raise BenchbenchError(f"{folder} already exists; choose another name or --to folder")
+    call, above, doc = _RUNS[kind]
+    values = {
+        "name": name,
+        "kind": kind,
+        "kind_word": KIND_WORDS[kind],
+        "kind_list": f"{kind}s" if kind != "ssl" else "ssl",
+        "dist": dist,
+        "module": module,
+        "cls": "".join(part.capitalize() for part in name.split("-")),
+        "summary": _SUMMARIES[kind],
+        "benchbench_version": _release(),
+        "run_args": call.format(name=name),
+        "above": above,
+        "learns_doc": doc,
+        "extra_test": _EXTRA.get(kind, "").format(name=name),
+        "use_command": _USE[kind].format(name=name),
+    }
+    env = Environment(
+        loader=PackageLoader("benchbench.authoring", "templates/plugin"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    files = {
+        "pyproject.toml": "pyproject.toml.j2",
+        "README.md": "README.md.j2",
+        f"src/{module}/__init__.py": "plugin.py.j2",
+        "tests/test_plugin.py": "test_plugin.py.j2",
+    }
+    for path, template in files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(env.get_template(template).render(values))
+    return folder
+
+
+def _release() -> str:
+    """The benchbench release the plugin needs: this one, without a local or dev suffix."""
+    try:
+        return re.match(r"\d+(\.\d+)*", version("benchbench")).group(0)  # type: ignore[union-attr]
+    except (PackageNotFoundError, AttributeError):
+        return "0.1"

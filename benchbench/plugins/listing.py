@@ -1,0 +1,97 @@
+"""A cache of what ``benchbench list`` shows, so listing does not import every plugin.
+
+Loading the plugins imports torch (2-3 s); the listing itself is a few kilobytes of names,
+summaries and origins. It is kept under the data folder, keyed by everything that could
+change it: the ``benchbench`` entry points (names, targets, distributions and versions), the
+``-p`` modules, whether autoloading is on, and the size and modification time of every file
+of benchbench and of each plugin's package (an editable install changes without a new
+version). Any doubt (a plugin whose files cannot be found without importing it) means no
+cache: the plugins are loaded as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..paths import default_data_dir
+from .config import ENTRY_POINT_GROUP
+
+_SUFFIXES = {".py", ".toml", ".yaml", ".yml"}
+
+
+def _files(module: str) -> list[Path] | None:
+    """The source and suite files of a top-level module or package, found without importing
+    it; None when they cannot be found that way."""
+    top = module.split(".")[0].split(":")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        return None
+    if not spec.submodule_search_locations:
+        return [Path(spec.origin)]
+    return sorted(
+        path
+        for folder in spec.submodule_search_locations
+        for path in Path(folder).rglob("*")
+        if path.suffix in _SUFFIXES
+    )
+
+
+def listing_key(modules: tuple[str, ...], autoload: bool) -> str | None:
+    """A key that changes whenever the listing may; None when one cannot be made."""
+    parts: list[Any] = [sorted(modules), autoload]
+    targets = ["benchbench", *(m for m in modules if not m.startswith("no:"))]
+    if autoload:
+        for ep in sorted(
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+        ):
+            dist = getattr(ep, "dist", None)
+            parts.append([ep.name, ep.value, dist and dist.name, dist and dist.version])
+            targets.append(ep.value)
+    for target in targets:
+        files = _files(target)
+        if files is None:
+            return None
+        for path in files:
+            try:
+                stat = path.stat()
+            except OSError:
+                return None
+            parts.append([str(path), stat.st_size, stat.st_mtime_ns])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+
+
+def cached_listing(
+    modules: tuple[str, ...], autoload: bool, build: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The listing ``build()`` makes, from the cache when its key matches."""
+    key = listing_key(modules, autoload)
+    if key is None:
+        return build()
+    path = default_data_dir() / "listing" / f"{key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    listing = build()
+    if listing.get("errors"):
+        return listing  # a plugin may load once its dependency is installed: never cached
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("*.json"):  # one listing per installation is enough
+            old.unlink(missing_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(listing))
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only data folder: list works, only slower
+    return listing

@@ -1,0 +1,440 @@
+"""Placing runs on a Ray cluster: every run a Ray task, results streamed back to this process.
+
+Each run asks Ray for what its device needs: one GPU of its own for a CUDA run (Ray sets
+``CUDA_VISIBLE_DEVICES``, so ``cuda`` is that GPU), ``threads`` CPUs otherwise (and beside a
+GPU), and pins torch and OpenMP to the CPUs it was given. At most as many runs are in flight
+as the cluster can run at once, so the runner's claims in the results database stay close to
+what is really running and a second driver on the same database finds work left.
+
+A task whose worker or node dies is retried once by Ray (``max_retries=1``); a run lost
+twice to a dead node is recorded ``failed`` with the reason and component
+:data:`~.base.LOST`, which a rerun of the suite runs again (it says nothing about the method).
+A run past ``timeout`` seconds *since it started on its node* (time queued for resources does
+not count) is cancelled, its worker process killed, and recorded ``timed-out``.
+
+What workers need from this process travels with each task: the plugin configuration, the
+folders ``-p`` modules were found in, and ``data_dir`` as given (file-based tasks read it on
+the node, so it must be the same path there: a shared folder). Generated and bundled data is
+prepared on each node; nothing else assumes this process's file system.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import logging
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ...errors import BenchbenchError
+from ...plugins.manager import PluginConfig
+from ...spec import RunResult
+from ..execute import failed
+from .base import LOST, Executor, Finished, Job, Neighbours
+
+_RESOURCES_SECONDS = 5.0
+"""How long the cluster's size and its live nodes are trusted before asking again."""
+
+
+@dataclass
+class _Raised:
+    """What a job's ``on_eval`` raised in the worker (a pruned trial), carried back as a
+    value so Ray's own exception wrapping does not change its type."""
+
+    exception: BaseException
+
+
+@dataclass
+class _Ran:
+    """A task's value and when it ran, on its node's clock (``time.time()``): overlaps are
+    only ever compared between runs of one node, and a result collected late (the driver
+    busy with a dead node) must not seem to overlap the runs that followed it."""
+
+    value: RunResult | _Raised
+    start: float
+    end: float
+
+
+class _Started(NamedTuple):
+    """A run that started: on which node, how many seconds ago (the actor's clock), in
+    which attempt, and when on its node's clock."""
+
+    node: str
+    seconds: float
+    attempt: int
+    at: float
+
+
+class _StartTimes:
+    """A small actor on the head node: each task says when it starts and on which node, so
+    time limits count from the start (not from a wait in Ray's queue), results can say which
+    runs shared a node, and a retried run says it was."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, tuple[str, float, int, float]] = {}
+
+    def started(self, key: str, node: str, at: float) -> None:
+        attempt = self._started.get(key, ("", 0.0, 0, 0.0))[2] + 1
+        self._started[key] = (node, time.monotonic(), attempt, at)
+
+    def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self._started.pop(key, None)
+
+    def running(self) -> dict[str, tuple[str, float, int, float]]:
+        """Started tasks not yet forgotten: ``key -> (node, seconds since its start,
+        attempt, its start on the node's clock)``."""
+        now = time.monotonic()
+        return {k: (node, now - t, n, at) for k, (node, t, n, at) in self._started.items()}
+
+
+def _ray_task(
+    job: Job,
+    config: PluginConfig,
+    data_dir: Path | None,
+    paths: tuple[str, ...],
+    key: str,
+    starts: Any,
+) -> _Ran:
+    """One run in a Ray worker (the function Ray ships to the nodes)."""
+    import ray
+
+    from .worker import prepare_worker, run_job
+
+    for path in paths:  # where the driver found the -p modules: a shared folder
+        if path not in sys.path:
+            sys.path.append(path)
+    context = ray.get_runtime_context()
+    node = context.get_node_id()
+    start = time.time()
+    try:  # waited for: a run lost with its node right after it started still counts
+        ray.get(starts.started.remote(key, node, start), timeout=60)
+    except Exception:  # the head node is gone, and the cluster with it
+        pass
+    cpus = max(1, int(context.get_assigned_resources().get("CPU", 1)))
+    prepare_worker(cpus, config)
+    try:
+        result = run_job(job, config, data_dir)
+    except BaseException as exc:  # the job's on_eval: carried back as it is
+        return _Ran(_Raised(exc), start, time.time())
+    result.machine["node"] = node
+    return _Ran(result, start, time.time())
+
+
+def module_roots(modules: tuple[str, ...]) -> tuple[str, ...]:
+    """The folders the ``-p`` modules are imported from here, so workers can import them."""
+    roots = []
+    for name in modules:
+        if name.startswith("no:"):
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
+            continue
+        depth = name.count(".") + (1 if spec.submodule_search_locations else 0)
+        root = str(Path(spec.origin).resolve().parents[depth])
+        if root not in roots:
+            roots.append(root)
+    return tuple(roots)
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise BenchbenchError("--executor ray needs Ray: pip install 'benchbench[ray]'") from exc
+    return ray
+
+
+class RayExecutor(Executor):
+    """Runs jobs as tasks on the Ray cluster at ``address`` (``None``: the one ``RAY_ADDRESS``
+    names, or one ``ray start`` started on this machine, else a Ray instance started here
+    for this process), ``threads`` CPUs each (default 1) and one GPU each when ``device``
+    is CUDA. ``slots`` caps the runs in flight (default: as many as the cluster can run at
+    once, looked at again as nodes come and go)."""
+
+    def __init__(
+        self,
+        config: PluginConfig,
+        data_dir: Path | None = None,
+        address: str | None = None,
+        timeout: float | None = None,
+        threads: int | None = None,
+        device: str = "cpu",
+        slots: int | None = None,
+    ) -> None:
+        _check_reachable(address)  # first: a wrong address is wrong with or without Ray
+        self.config, self.address, self.timeout = config, address, timeout
+        self.data_dir = Path(data_dir).resolve() if data_dir else None
+        self.threads = threads or 1
+        self.gpus = 1 if device.startswith("cuda") else 0
+        self._slots = slots
+        self._paths = module_roots(config.modules)
+        self._refs: dict[Any, tuple[Job, str]] = {}
+        self._keys = itertools.count()
+        self._initialised = False
+        self._starts: Any = None
+        self._task: Any = None
+        self._capacity: tuple[float, int, set[str]] = (0.0, 1, set())
+        self._neighbours = Neighbours()
+
+    def _start(self) -> Any:
+        ray = _ray()
+        if self._task is not None:
+            return ray
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=self.address,
+                    logging_level=logging.ERROR,
+                    log_to_driver=False,
+                    namespace="benchbench",
+                )
+            except Exception as exc:  # ConnectionError, auth errors, a bad address
+                where = f"at {self.address}" if self.address else "here"
+                raise BenchbenchError(
+                    f"cannot start or reach the Ray cluster {where}: {_line(exc, 300)}"
+                ) from exc
+            self._initialised = True
+            _errors_off_stdout(ray)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        self._starts = (
+            ray.remote(_StartTimes)
+            .options(
+                num_cpus=0,
+                # hard: a soft affinity placed it on another node half the time here
+                scheduling_strategy=NodeAffinitySchedulingStrategy(_head(ray), soft=False),
+            )
+            .remote()
+        )
+        self._task = ray.remote(_ray_task).options(
+            num_cpus=self.threads, num_gpus=self.gpus, max_retries=1, retry_exceptions=False
+        )
+        return ray
+
+    @property
+    def slots(self) -> int:  # type: ignore[override]
+        """Runs in flight at most: the cluster's CPUs (or GPUs) over what one run asks."""
+        if self._slots is not None:
+            return self._slots
+        return self._cluster()[1]
+
+    def _cluster(self) -> tuple[float, int, set[str]]:
+        """(when asked, runs the cluster holds at once, ids of its live nodes), at most
+        :data:`_RESOURCES_SECONDS` old."""
+        if time.monotonic() - self._capacity[0] < _RESOURCES_SECONDS:
+            return self._capacity
+        ray = self._start()
+        resources = ray.cluster_resources()
+        if self.gpus:
+            fits = int(resources.get("GPU", 0))
+        else:
+            fits = int(resources.get("CPU", 0) // self.threads)
+        alive = {node["NodeID"] for node in ray.nodes() if node.get("Alive")}
+        self._capacity = (time.monotonic(), max(1, fits), alive)
+        return self._capacity
+
+    def use_device(self, device: str) -> str:
+        """The device runs will use on the cluster, ``auto`` resolved there (``cuda`` where
+        a node has a GPU); refuses at once what the cluster can never run: a GPU run on a
+        cluster without GPUs, more CPUs per run than any node has."""
+        from ..execute import resolve_device
+
+        if device != "auto":
+            device = resolve_device(device, here=False)  # its form
+        if device.startswith("cuda:") and device != "cuda:0":
+            raise BenchbenchError(
+                f"--device {device}: on Ray each run gets a GPU of its own; use --device cuda"
+            )
+        ray = self._start()
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        has_gpu = any(r.get("GPU", 0) >= 1 for r in nodes)
+        if device == "auto":
+            device = "cuda" if has_gpu else "cpu"
+        self.gpus = 1 if device.startswith("cuda") else 0
+        if self.gpus and not has_gpu:
+            raise BenchbenchError(f"--device {device}: no node of the Ray cluster has a GPU")
+        if not any(r.get("CPU", 0) >= self.threads for r in nodes):
+            most = max((r.get("CPU", 0) for r in nodes), default=0)
+            raise BenchbenchError(
+                f"each run asks for {self.threads} CPUs (--threads) but no node of the Ray "
+                f"cluster has more than {most:g}"
+            )
+        self._capacity = (0.0, 1, set())  # sized again for this device
+        return device
+
+    def submit(self, job: Job) -> None:
+        self._start()
+        key = str(next(self._keys))
+        ref = self._task.remote(job, self.config, self.data_dir, self._paths, key, self._starts)
+        self._refs[ref] = (job, key)
+
+    @property
+    def busy(self) -> int:
+        return len(self._refs)
+
+    def wait(self, timeout: float) -> list[Finished]:
+        if not self._refs:
+            return []
+        ray = self._start()
+        refs = list(self._refs)
+        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        running = self._running()
+        finished: list[Finished] = []
+        done = []
+        for ref in ready:
+            job, key = self._refs.pop(ref)
+            started = running.pop(key, None)
+            done.append(key)
+            result, window = self._collect(ref, job)
+            if isinstance(result, RunResult) and result.provenance:
+                self._placed(result, running, started.attempt if started else 1, window)
+            finished.append((job, result))
+        over = self._time_limits(running)
+        done += [key for key in running if key not in {k for _, k in self._refs.values()}]
+        if done:
+            self._starts.forget.remote(done)
+        return finished + over
+
+    def _running(self) -> dict[str, _Started]:
+        """Started runs of ours (those in flight, or just finished) on live nodes."""
+        ray = self._start()
+        try:
+            started = ray.get(self._starts.running.remote(), timeout=30)
+        except Exception:  # the actor is gone with its node: no start times this time
+            return {}
+        alive = self._cluster()[2]
+        return {k: _Started(*v) for k, v in started.items() if v[0] in alive}
+
+    def _placed(
+        self,
+        result: RunResult,
+        running: dict[str, _Started],
+        attempt: int,
+        window: tuple[float, float] | None,
+    ) -> None:
+        self._neighbours.placed(
+            result,
+            str(result.machine.get("node", "?")),
+            [(started.node, started.at) for started in running.values()],
+            {
+                "executor": "ray",
+                "cpus_given": self.threads,
+                "gpus_given": self.gpus,
+                "attempt": attempt,
+            },
+            window,
+        )
+
+    def _time_limits(self, running: dict[str, _Started]) -> list[Finished]:
+        """Cancel (killing their workers) and record the runs past the time limit."""
+        if self.timeout is None:
+            return []
+        ray = self._start()
+        over = [
+            ref
+            for ref, (_, key) in self._refs.items()
+            if key in running and running[key].seconds > self.timeout
+        ]
+        finished: list[Finished] = []
+        for ref in over:
+            job, _ = self._refs.pop(ref)
+            ray.cancel(ref, force=True)
+            error = f"TimeoutError: run exceeded {self.timeout:.0f} s"
+            finished.append((job, RunResult.for_spec(job.spec, "timed-out", error=error)))
+        return finished
+
+    def _collect(
+        self, ref: Any, job: Job
+    ) -> tuple[RunResult | BaseException, tuple[float, float] | None]:
+        """The job's result (or what its ``on_eval`` raised) and when it ran on its node."""
+        ray = self._start()
+        errors = ray.exceptions
+        try:
+            ran = ray.get(ref)
+        except errors.WorkerCrashedError as exc:
+            error = f"WorkerCrashedError: its worker process died, twice ({_line(exc)})"
+            return RunResult.for_spec(job.spec, "failed", error=error), None
+        except errors.RayTaskError as exc:  # only the task's own plumbing raises
+            return failed(job.spec, exc.cause if exc.cause is not None else exc), None
+        except errors.RayError as exc:  # NodeDiedError, ObjectLostError, OwnerDiedError...
+            error = f"{type(exc).__name__}: lost its node, twice ({_line(exc)})"
+            lost = RunResult.for_spec(job.spec, "failed", error=error, error_component=LOST)
+            return lost, None
+        value = ran.value.exception if isinstance(ran.value, _Raised) else ran.value
+        return value, (ran.start, ran.end)
+
+    def stop(self) -> None:
+        if self._task is None:
+            return
+        ray = _ray()
+        for ref in self._refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:
+                pass
+        self._refs.clear()
+        if self._initialised:
+            ray.shutdown()
+            self._initialised = False
+        self._task = self._starts = None
+
+
+def _errors_off_stdout(ray: Any) -> None:
+    """Ray's driver prints the cluster's error messages (a worker died, a task is retried)
+    on stdout, where the leaderboard and ``--json`` go; every run's result says what became
+    of it, so they go to the ``ray`` logger instead (shown with ``logging`` at INFO)."""
+    worker_module = getattr(getattr(ray, "_private", None), "worker", None)
+    if worker_module is None or not hasattr(worker_module, "print_to_stdstream"):
+        return
+    original = worker_module.print_to_stdstream
+    log = logging.getLogger("ray")
+
+    def to_logger(data: dict[str, Any], ignore_prefix: bool) -> None:
+        if data.get("pid") == "raylet":
+            for line in data.get("lines", []):
+                log.info("%s", line)
+        else:
+            original(data, ignore_prefix)
+
+    worker_module.print_to_stdstream = to_logger
+
+
+def _head(ray: Any) -> str:
+    """The id of the cluster's head node (whose loss ends the cluster anyway), else of the
+    node this process is attached to."""
+    for node in ray.nodes():
+        if node.get("Alive") and "node:__internal_head__" in node.get("Resources", {}):
+            return str(node["NodeID"])
+    return str(ray.get_runtime_context().get_node_id())
+
+
+def _check_reachable(address: str | None) -> None:
+    """One line at once for a ``HOST:PORT`` nothing listens on: Ray itself retries such an
+    address for many minutes (13 on this machine) before it gives up."""
+    if not address or "://" in address or address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise BenchbenchError(f"--address {address!r}: give the Ray head as HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise BenchbenchError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is 'ray start "
+            "--head' running there, and the port open?)"
+        ) from exc
+
+
+def _line(exc: BaseException, most: int = 200) -> str:
+    """The exception's message on one line, at most ``most`` characters."""
+    return " ".join(str(exc).split())[:most]

@@ -1,0 +1,1 @@
+"""The results database (SQLAlchemy) and result sets as files (export and import)."""

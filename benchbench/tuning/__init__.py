@@ -1,0 +1,1 @@
+"""Tuning with Optuna: the protocol, studies stored beside the results, tuned suites."""

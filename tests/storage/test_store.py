@@ -1,0 +1,139 @@
+import pytest
+
+from benchbench import BenchbenchError
+from benchbench.running.executors import InProcessExecutor
+from benchbench.running.suite import parse_suite, plan
+from benchbench.storage.store import Store, default_url
+
+SUITE = {
+    "seeds": 2,
+    "budget": {"steps": 4},
+    "tracks": [
+        {
+            "name": "archs",
+            "kind": "arch",
+            "tasks": ["blobs"],
+            "candidates": [
+                "mlp",
+                {"name": "mlp", "label": "mlp-wide", "hparams": {"mlp.width": 512}},
+            ],
+        },
+        {
+            "name": "regs",
+            "kind": "regularizer",
+            "candidates": ["none", "label-smoothing"],
+            "tasks": ["blobs"],
+            "fixed": {"arch": "mlp"},
+        },
+    ],
+}
+
+
+def test_default_url_is_sqlite_in_the_out_folder(tmp_path):
+    assert default_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/benchbench.db"
+
+
+def test_run_then_resume_skips_what_is_stored(tmp_path, pm, data_dir):
+    store = Store(default_url(tmp_path))
+    runs = plan(parse_suite(SUITE, "t"), pm.registry, seeds=None)
+    specs = {r.spec.run_id: r.spec for r in runs}
+    # archs/mlp and regs/none are the same runs: trained once, counted in both tracks
+    assert len(runs) == 8 and len(specs) == 6
+    store.set_places("t", "t", "test", runs)
+    first_half = list(specs.values())[:3]
+    for result in InProcessExecutor(pm, data_dir).run(first_half):
+        store.save(result)
+    assert store.stored_ids(specs) == {s.run_id for s in first_half}
+
+    reopened = Store(default_url(tmp_path))  # as a second `benchbench run` would
+    todo = [s for i, s in specs.items() if i not in reopened.stored_ids(specs)]
+    assert len(todo) == 3
+    for result in InProcessExecutor(pm, data_dir).run(todo):
+        reopened.save(result)
+    assert reopened.stored_ids(specs) == set(specs)
+
+    frame = reopened.frame("t")
+    assert len(frame) == 8 and set(frame["status"]) == {"ok"}
+    assert frame.groupby("track").size().to_dict() == {"archs": 4, "regs": 4}
+    stored = {r.run_id: r for r in reopened.results()}
+    assert stored[todo[0].run_id].curve and stored[todo[0].run_id].provenance["plugins"]
+
+
+def test_saving_again_replaces_and_places_are_replaced(tmp_path, pm, data_dir):
+    store = Store(default_url(tmp_path))
+    runs = plan(parse_suite(SUITE, "t"), pm.registry, seeds=1)
+    store.set_places("t", "t", "test", runs)
+    store.set_places("t", "t", "test", runs)
+    result = next(InProcessExecutor(pm, data_dir).run([runs[0].spec]))
+    store.save(result)
+    store.save(result)
+    assert len(store.results()) == 1
+    assert len(store.frame()) == 2  # archs/mlp and regs/none: the two places this run fills
+    assert store.suites() == ["t"]
+
+
+def test_a_suite_planned_again_shows_only_its_current_places(tmp_path, pm, data_dir):
+    store = Store(default_url(tmp_path))
+    both = plan(parse_suite(SUITE, "t"), pm.registry, seeds=2)
+    for result in InProcessExecutor(pm, data_dir).run(
+        {r.spec.run_id: r.spec for r in both}.values()
+    ):
+        store.save(result)
+    store.set_places("t", "t", "test", both)
+    assert len(store.frame("t")) == 8
+    # the suite file loses a track and a seed: the leaderboard follows
+    fewer = plan(parse_suite({**SUITE, "tracks": SUITE["tracks"][1:]}, "t"), pm.registry, seeds=1)
+    store.set_places("t", "t", "test", fewer)
+    frame = store.frame("t")
+    assert len(frame) == 2 and set(frame["track"]) == {"regs"} and set(frame["seed"]) == {0}
+    assert len(store.results()) == 6  # the runs themselves stay (they are reused if asked)
+
+
+def test_suite_files_with_the_same_name_are_different_suites(tmp_path, registry):
+    from benchbench.running.suite import load_suite
+
+    text = "[[tracks]]\nname='a'\nkind='arch'\ncandidates=['mlp']\ntasks=['blobs']\n"
+    paths = []
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "mine.toml")
+        paths[-1].write_text(text)
+    first, second = (load_suite(str(p), registry) for p in paths)
+    assert first.name == second.name == "mine" and first.key != second.key
+    assert first.key.startswith("mine@") and first.source == str(paths[0].resolve())
+    store = Store(default_url(tmp_path))
+    for suite in (first, second):
+        store.set_places(suite.key, suite.name, suite.source, plan(suite, registry))
+    assert store.find_suite(str(paths[1])) == second.key
+    with pytest.raises(BenchbenchError, match="several suites are named 'mine'"):
+        store.find_suite("mine")
+    with pytest.raises(BenchbenchError, match=r"no suite 'mien' .* \(stored suites: mine\)"):
+        store.find_suite("mien")
+    assert load_suite("quick", registry).key == "quick"
+
+
+def test_claims_are_exclusive_until_their_heartbeat_stops(tmp_path):
+    store = Store(default_url(tmp_path))
+    assert store.claim("r1", "a") is None
+    assert store.claim("r1", "a") is None  # its own claim again
+    assert store.claim("r1", "b") == "a"
+    assert store.claim("r1", "b", ttl=0.0) is None  # a's heartbeat is older than 0 s: taken
+    assert store.claim("r1", "a") == "b"
+    store.heartbeat("b")
+    store.release("b")
+    assert store.claim("r1", "a") is None
+
+
+def test_a_saved_result_releases_its_claim(tmp_path, pm, data_dir):
+    store = Store(default_url(tmp_path))
+    spec = plan(parse_suite(SUITE, "t"), pm.registry, seeds=1)[0].spec
+    assert store.claim(spec.run_id, "me") is None
+    store.save(next(InProcessExecutor(pm, data_dir).run([spec])), owner="me")
+    assert store.claim(spec.run_id, "other") is None
+
+
+def test_unreachable_storage_is_one_clear_error(tmp_path):
+    with pytest.raises(BenchbenchError, match="not a database URL"):
+        Store("not a url")
+    with pytest.raises(BenchbenchError, match="cannot open storage"):
+        Store(f"sqlite:///{tmp_path}/missing/dir/x.db")
