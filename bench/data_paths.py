@@ -19,7 +19,8 @@ import statistics
 
 from benchbench import Budget
 from benchbench.plugins import get_plugin_manager
-from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.execute import execute
+from benchbench.running.resolve import resolve_spec
 
 
 def measure(pm, task: str, arch: str, steps: int, repeats: int, **hparams) -> dict:

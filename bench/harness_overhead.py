@@ -26,7 +26,8 @@ import torch.nn.functional as F
 
 from benchbench import Budget
 from benchbench.plugins import get_plugin_manager
-from benchbench.running.execute import build_components, execute, resolve_spec
+from benchbench.running.execute import execute
+from benchbench.running.resolve import build_components, resolve_spec
 from benchbench.tasks import default_data_dir
 
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from benchbench import Budget
 from benchbench.plugins import get_plugin_manager
 from benchbench.running.dispatch import run_specs
-from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.execute import execute
 from benchbench.running.executors import InProcessExecutor
 from benchbench.running.interrupts import StopSignals
+from benchbench.running.resolve import resolve_spec
 from benchbench.storage.store import Store, default_url
 
 

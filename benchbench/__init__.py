@@ -1,6 +1,13 @@
 """benchbench: which training technique actually helps, on which data, at what cost.
 
-This module is the public API a plugin author imports::
+For users, everything the command line does (:mod:`benchbench.api`)::
+
+    import benchbench as bb
+
+    outcome = bb.run("quick", out="bb-out")          # benchbench run quick --out bb-out
+    table = bb.leaderboard("quick", out="bb-out")    # a pandas DataFrame
+
+For plugin authors, the component kinds and the hook marker::
 
     import benchbench
 
@@ -27,6 +34,20 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's implementation of a hook in :mod:`benchbench.hookspecs`."""
 
 _PUBLIC = {
+    "catalog": "api",
+    "check_plugin": "api",
+    "describe": "api",
+    "export": "api",
+    "import_results": "api",
+    "leaderboard": "api",
+    "leaderboard_text": "api",
+    "new_plugin": "api",
+    "profile": "api",
+    "report": "api",
+    "results": "api",
+    "run": "api",
+    "run_one": "api",
+    "tune": "api",
     "SSL": "components",
     "Architecture": "components",
     "BenchbenchError": "errors",
@@ -53,6 +74,20 @@ _PUBLIC = {
     "stratified_split": "tasks",
 }
 __all__ = [
+    "catalog",
+    "check_plugin",
+    "describe",
+    "export",
+    "import_results",
+    "leaderboard",
+    "leaderboard_text",
+    "new_plugin",
+    "profile",
+    "report",
+    "results",
+    "run",
+    "run_one",
+    "tune",
     "Architecture",
     "BenchbenchError",
     "Bool",
@@ -95,6 +130,22 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from .api import (
+        catalog,
+        check_plugin,
+        describe,
+        export,
+        import_results,
+        leaderboard,
+        leaderboard_text,
+        new_plugin,
+        profile,
+        report,
+        results,
+        run,
+        run_one,
+        tune,
+    )
     from .budget import Budget
     from .components import (
         SSL,

@@ -59,6 +59,19 @@ class Budget:
         return Budget(**{**asdict(self), **changes})
 
 
+def budget_of(
+    epochs: float | None = None,
+    steps: int | None = None,
+    seconds: float | None = None,
+    eval_every: float = 1.0,
+) -> Budget | None:
+    """The budget these limits name (whichever runs out first ends a run), or None when none
+    is given: then the task's own budget applies."""
+    if not (epochs or steps or seconds):
+        return None
+    return Budget(epochs=epochs, steps=steps, seconds=seconds, eval_every=eval_every)
+
+
 class BudgetClock:
     """Counts steps, samples and training seconds, and says when the budget is spent.
 

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "BENCHBENCH_DATA"
+DEFAULT_OUT = Path("benchbench-out")
+"""Where ``run``, ``tune`` and ``profile`` write (the results database, leaderboard files,
+reports) and the commands that read results look, unless told otherwise."""
 
 
 def default_data_dir() -> Path:

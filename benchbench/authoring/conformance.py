@@ -43,9 +43,10 @@ from torch import Tensor, nn
 import benchbench
 from benchbench.budget import Budget
 from benchbench.components import INPUT_KINDS, Architecture, Component, Model
-from benchbench.errors import BenchbenchError, BenchbenchWarning
+from benchbench.errors import BenchbenchError, BenchbenchWarning, one_line
 from benchbench.plugins.config import PluginConfig
 from benchbench.plugins.manager import Origin, PluginManager, get_plugin_manager
+from benchbench.progress import Console
 from benchbench.spec import RunResult
 from benchbench.tasks import Split, Splits, Task, check_splits
 
@@ -53,6 +54,7 @@ __all__ = [
     "CHECKS",
     "Check",
     "CheckFailed",
+    "CheckOutcome",
     "CheckSkipped",
     "PROBE_PLUGIN",
     "PROBE_STEPS",
@@ -62,6 +64,7 @@ __all__ = [
     "ProbeSequence",
     "ProbeTabular",
     "Subject",
+    "check_plugin",
     "checks_for",
     "global_state",
     "plugin_components",
@@ -205,7 +208,8 @@ class Subject:
     def run(self, index: int) -> RunResult:
         """Run ``index`` of its runs (0 or 1; same seed), watching global state around the
         first."""
-        from benchbench.running.execute import execute, resolve_spec
+        from benchbench.running.execute import execute
+        from benchbench.running.resolve import resolve_spec
 
         while len(self.runs) <= index:
             names = self.names()
@@ -389,7 +393,7 @@ class Check:
         except Exception as exc:
             raise CheckFailed(
                 f"{self.subject.kind} {self.subject.name!r}: {self.check} raised "
-                f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                f"{type(exc).__name__}: {one_line(exc)}"
             ) from None
 
 
@@ -429,3 +433,50 @@ def checks_for(pm: PluginManager, target: str, task: str | None = None) -> list[
             if check != "task-data" or kind == "task":
                 checks.append(Check(subject, check))
     return checks
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """How one check of one component ended: ``pass``, ``FAIL`` or ``skip``, and why."""
+
+    component: str
+    check: str
+    result: str
+    detail: str
+
+
+def check_plugin(
+    target: str | None,
+    module: str | None = None,
+    task: str | None = None,
+    plugins: Sequence[str] = (),
+    console: Console | None = None,
+) -> list[CheckOutcome]:
+    """Run every check on every component of ``target`` (an installed distribution or
+    plugin) or of the plugin ``module`` (not installed), non-task components on ``task``
+    instead of a probe task when given; ``plugins`` are other ``-p`` modules to load."""
+    from benchbench.plugins.config import warn_not_loaded
+
+    if bool(target) == bool(module):
+        raise BenchbenchError("name one plugin: 'benchbench plugin check DIST' or '-p MODULE'")
+    config = PluginConfig.from_env(tuple(plugins))
+    modules = (*config.modules, module) if module else config.modules
+    pm = probe_manager(modules, autoload=config.autoload)
+    warn_not_loaded(pm.errors)
+    checks = checks_for(pm, str(module or target), task)
+    outcomes = []
+    with (console or Console()).bar(len(checks), "check", leave=False) as bar:
+        for check in checks:
+            try:
+                check()
+                result, detail = "pass", ""
+            except CheckSkipped as exc:
+                result, detail = "skip", str(exc)
+            except CheckFailed as exc:
+                result, detail = "FAIL", str(exc).split(": ", 1)[1]
+            subject = check.subject
+            outcomes.append(
+                CheckOutcome(f"{subject.kind} {subject.name}", check.check, result, detail)
+            )
+            bar.update()
+    return outcomes

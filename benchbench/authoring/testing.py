@@ -116,7 +116,8 @@ def benchbench_run(benchbench_pm: Any) -> Any:
     the probe network unless ``arch=`` names another (or the component is one)."""
     from benchbench.authoring.conformance import PROBE_STEPS, Subject
     from benchbench.budget import Budget
-    from benchbench.running.execute import execute, resolve_spec
+    from benchbench.running.execute import execute
+    from benchbench.running.resolve import resolve_spec
 
     def run(
         kind: str,

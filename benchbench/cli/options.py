@@ -1,31 +1,27 @@
-"""What every ``benchbench`` command shares: one-line errors, plugin loading, the output
-folder and results database options, the ``--set``/``--device``/``--threads`` parsing, and
-the executor ``run`` and ``tune`` place their runs with (``--executor``/``--address``)."""
+"""What every ``benchbench`` command shares: one-line errors and exit statuses, the group's
+``-p`` and ``--data-dir``, and the options several commands take (results database, budget,
+device, threads, executor, ``--set``), each declared once."""
 
 from __future__ import annotations
 
 import json
 import sys
-import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from ..errors import BenchbenchError, BenchbenchWarning
+from ..errors import BenchbenchError, Stopped, one_line
+from ..paths import DEFAULT_OUT
 
-if TYPE_CHECKING:
-    from ..plugins.config import PluginConfig
-    from ..plugins.manager import PluginManager
-    from ..running.executors import Executor
-
-DEFAULT_OUT = "benchbench-out"
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user errors into one line and exit status 2; Ctrl-C into a short note."""
+    """User errors as one line and exit status 2; a suite or tuning stopped by a signal as
+    what was done and exit status 128 + the signal; another Ctrl-C as a short note."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -34,9 +30,11 @@ def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
         except BenchbenchError as exc:
             from ..storage.database import mask_credentials
 
-            message = mask_credentials(" ".join(str(exc).split()))
-            click.echo(f"benchbench: error: {message}", err=True)
+            click.echo(f"benchbench: error: {mask_credentials(one_line(exc))}", err=True)
             sys.exit(2)
+        except Stopped as stopped:
+            click.echo(f"benchbench: stopped: {stopped.message}", err=True)
+            sys.exit(stopped.exit_code)
         except KeyboardInterrupt:
             click.echo("benchbench: interrupted; finished runs are stored", err=True)
             sys.exit(130)
@@ -44,70 +42,72 @@ def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
-    """Warnings of benchbench as one line each; others as Python shows them."""
-    if issubclass(category, BenchbenchWarning):
-        click.echo(f"benchbench: warning: {message}", err=True)
-    else:
-        _python_show_warning(message, category, *args, **kwargs)
-
-
-_python_show_warning = warnings.showwarning
-
-
-def plugin_config(ctx: click.Context) -> PluginConfig:
-    """Which plugins to load: the -p modules, and the entry points unless disabled."""
-    from ..plugins.config import PluginConfig
-
-    return PluginConfig.from_env(ctx.obj["modules"])
-
-
-def manager(ctx: click.Context) -> PluginManager:
-    from ..plugins.manager import get_plugin_manager
-
-    pm = get_plugin_manager(plugin_config(ctx))
-    _ = pm.registry  # build it now, so broken plugins are reported before any work
-    for plugin, error in pm.errors:
-        click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
-    return pm
-
-
-def prepare_out(out: Path) -> Path:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".benchbench-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise BenchbenchError(
-            f"output folder {out} is not writable ({exc.strerror or exc}); "
-            "choose another with --out"
-        ) from exc
-    return out
-
-
-def storage_url(out: Path, storage: str | None) -> str:
-    from ..storage.store import default_url
-
-    return storage or default_url(out)
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def loading(ctx: click.Context) -> dict[str, Any]:
+    """The group's options as the API takes them: ``plugins`` (``-p``) and ``data_dir``."""
+    return {"plugins": ctx.obj["modules"], "data_dir": ctx.obj["data_dir"]}
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    """``--set NAME=VALUE`` pairs; each value is JSON if it parses as JSON, else text."""
     parsed = {}
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise BenchbenchError(f"--set takes NAME=VALUE, got {item!r}")
-        parsed[name.strip()] = _parse_value(value.strip())
+        try:
+            parsed[name.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            parsed[name.strip()] = value.strip()
     return parsed
 
+
+def _stack(*options: Decorator) -> Decorator:
+    """Several options as one decorator, in the order given."""
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+store_options = _stack(
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_OUT,
+        show_default=True,
+        help="Folder of the results database (benchbench.db) and the leaderboard files.",
+    ),
+    click.option(
+        "--storage", metavar="URL", help="Results database URL instead of OUT/benchbench.db."
+    ),
+)
+"""``--out`` and ``--storage``: where results are stored and read."""
+
+budget_options = _stack(
+    click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="In epochs."),
+    click.option("--steps", type=click.IntRange(min=1), help="In optimizer steps."),
+    click.option(
+        "--seconds", type=click.FloatRange(min=0, min_open=True), help="In training seconds."
+    ),
+    click.option(
+        "--eval-every",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="Epochs between validation eval points.",
+    ),
+)
+"""``--epochs``, ``--steps``, ``--seconds`` and ``--eval-every``: a run's (a trial's) budget."""
+
+components_options = _stack(
+    click.option("--regularizer", default="none", show_default=True),
+    click.option("--ssl", default="supervised", show_default=True),
+    click.option("--finetune", default="full", show_default=True),
+)
+"""The components besides task and arch, with their defaults."""
 
 device_option = click.option(
     "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."
@@ -118,75 +118,32 @@ threads_option = click.option(
     help="Torch/OpenMP threads per run (default: the cores this process may use, "
     "shared among workers).",
 )
-
-
-def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--executor`` and ``--address``: where runs (or trials) are placed."""
-    command = click.option(
-        "--address",
-        metavar="HOST:PORT",
-        help="With --executor ray: the cluster's head (default: $RAY_ADDRESS, else a Ray "
-        "instance started on this machine).",
-    )(command)
-    return click.option(
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds after which a run (a trial) is stopped and recorded as timed-out.",
+)
+executor_options = _stack(
+    click.option(
         "--executor",
         type=click.Choice(["local", "ray"]),
         default="local",
         show_default=True,
         help="local: worker processes on this machine; ray: tasks on a Ray cluster "
         "(pip install 'benchbench[ray]').",
-    )(command)
-
-
-def make_executor(
-    ctx: click.Context,
-    kind: str,
-    address: str | None,
-    device: str,
-    runs: int | None,
-    timeout: float,
-    threads: int | None,
-) -> tuple[Executor, str]:
-    """The executor the options name, placing at most ``runs`` runs at once (default: one
-    locally, as many as the cluster holds on Ray), and the device the runs will use:
-    ``auto`` and ``cuda`` are resolved where they train (this machine, or the cluster)."""
-    if kind == "local":
-        from ..running.execute import resolve_device
-        from ..running.executors import ProcessPoolExecutor
-
-        if address:
-            raise BenchbenchError("--address names a Ray cluster: add --executor ray")
-        executor = ProcessPoolExecutor(
-            plugin_config(ctx), ctx.obj["data_dir"], runs or 1, timeout, threads
-        )
-        return executor, resolve_device(device)
-    from ..running.executors.ray import RayExecutor
-
-    ray = RayExecutor(
-        plugin_config(ctx), ctx.obj["data_dir"], address, timeout, threads, slots=runs
-    )
-    return ray, ray.use_device(device)
-
-
-def results_store(out: Path, storage: str | None) -> Any:
-    """The results database of --out or --storage, for reading; one clear line if none."""
-    from ..storage.store import Store
-
-    if storage is None and not (out / "benchbench.db").exists():
-        raise BenchbenchError(
-            f"no results database in {out}: pass the --out folder of 'benchbench run' "
-            "(or --storage URL)"
-        )
-    return Store(storage_url(out, storage), writable=False)
-
-
-STORE_OPTIONS = (
-    click.option(
-        "--out",
-        type=click.Path(path_type=Path),
-        default=DEFAULT_OUT,
-        show_default=True,
-        help="Folder holding benchbench.db.",
     ),
-    click.option("--storage", metavar="URL", help="Results database URL (instead of --out)."),
+    click.option(
+        "--address",
+        metavar="HOST:PORT",
+        help="With --executor ray: the cluster's head (default: $RAY_ADDRESS, else a Ray "
+        "instance started on this machine).",
+    ),
 )
+"""``--executor`` and ``--address``: where runs (or trials) are placed."""
+
+
+def sets_option(help: str) -> Decorator:
+    """``--set NAME=VALUE`` (repeatable), with what it sets for this command."""
+    return click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help=help)

@@ -1,17 +1,51 @@
-"""``benchbench plugin``: for plugin authors. ``check`` runs the conformance checks of
-:mod:`benchbench.authoring.conformance` as a pass/fail table; ``new`` writes a ready-to-publish
-package (:mod:`benchbench.authoring.scaffold`)."""
+"""What is installed and how to add to it: ``list`` and ``show`` for everyone, and
+``plugin check`` (the conformance checks as a pass/fail table) and ``plugin new`` (a
+ready-to-publish package) for plugin authors."""
 
 from __future__ import annotations
 
+import json
 import sys
+import textwrap
 from pathlib import Path
 
 import click
 
-from ..errors import BenchbenchError
 from ..spec import KIND_NAMES
-from .options import fail_cleanly, plugin_config
+from .options import fail_cleanly, loading
+
+
+@click.command("list")
+@click.option("--kind", type=click.Choice([*KIND_NAMES, "suite"]), help="Only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+@fail_cleanly
+def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """Every registered component and suite, with the plugin and distribution it came from;
+    'benchbench show NAME' gives one's hyperparameters, defaults and allowed values."""
+    from tabulate import tabulate
+
+    from ..api import catalog
+
+    rows = catalog(kind, plugins=loading(ctx)["plugins"])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [[r["kind"], r["name"], r["summary"], r["from"]] for r in rows]
+    click.echo(tabulate(table, headers=["kind", "name", "summary", "from"], tablefmt="simple"))
+
+
+@click.command("show")
+@click.argument("name")
+@click.pass_context
+@fail_cleanly
+def show_command(ctx: click.Context, name: str) -> None:
+    """What NAME is and how to set it: a component's summary and origin, its hyperparameters
+    (default, allowed values, search space, meaning); for a task its classes, target and
+    budget. 'benchbench show loop' lists the training loop's settings (lr, batch_size, ...)."""
+    from ..api import describe
+
+    click.echo(describe(name, plugins=loading(ctx)["plugins"]))
 
 
 @click.group("plugin")
@@ -32,46 +66,25 @@ def check_command(
     or plugin) or of -p MODULE: contract, hyperparameters, a short run, same seed same
     numbers, global state left alone, task data. Exit status 1 when any fails."""
     from tabulate import tabulate
-    from tqdm import tqdm
 
-    from ..authoring.conformance import CheckFailed, CheckSkipped, checks_for, probe_manager
+    from ..api import check_plugin
 
-    if bool(target) == bool(module):
-        raise BenchbenchError("name one plugin: 'benchbench plugin check DIST' or '-p MODULE'")
-    config = plugin_config(ctx)
-    modules = (*config.modules, module) if module else config.modules
-    pm = probe_manager(modules, autoload=config.autoload)
-    for plugin, error in pm.errors:
-        click.echo(f"benchbench: warning: plugin {plugin!r} was not loaded: {error}", err=True)
-    checks = checks_for(pm, module or target, task)
-    rows, failed = [], 0
-    for check in tqdm(checks, unit="check", file=sys.stderr, dynamic_ncols=True, leave=False):
-        try:
-            check()
-            outcome, detail = "pass", ""
-        except CheckSkipped as exc:
-            outcome, detail = "skip", str(exc)
-        except CheckFailed as exc:
-            outcome, detail = "FAIL", str(exc).split(": ", 1)[1]
-            failed += 1
-        subject = check.subject
-        rows.append((f"{subject.kind} {subject.name}", check.check, outcome, _wrap(detail)))
+    outcomes = check_plugin(target, module=module, task=task, plugins=loading(ctx)["plugins"])
+    rows = [(o.component, o.check, o.result, _wrap(o.detail)) for o in outcomes]
     click.echo(
         tabulate(rows, headers=("component", "check", "result", "detail"), tablefmt="simple")
     )
-    components = len({r[0] for r in rows})
-    skipped = sum(r[2] == "skip" for r in rows)
+    failed = sum(o.result == "FAIL" for o in outcomes)
+    skipped = sum(o.result == "skip" for o in outcomes)
+    components = len({o.component for o in outcomes})
     click.echo(
         f"\n{len(rows) - failed - skipped} passed, {failed} failed, {skipped} skipped: "
         f"{len(rows)} checks of {components} component(s) from {module or target}"
     )
-    if failed:
-        sys.exit(1)
+    sys.exit(1 if failed else 0)
 
 
 def _wrap(text: str, width: int = 70) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width))
 
 
@@ -94,10 +107,10 @@ def _wrap(text: str, width: int = 70) -> str:
 @fail_cleanly
 def new_command(name: str, kind: str, into: Path) -> None:
     """Write a ready-to-publish package for a component NAME of --kind: pyproject with the
-    entry point, one working component, tests using benchbench.authoring.testing, a README."""
-    from ..authoring.scaffold import new_plugin
+    entry point, one working component, tests using benchbench.testing, a README."""
+    from ..api import new_plugin
 
-    folder = new_plugin(name, kind, into)
+    folder = new_plugin(name, kind=kind, to=into)
     click.echo(f"wrote {folder}")
     click.echo(
         f"next: pip install -e '{folder}[test]' && (cd {folder} && pytest) && "

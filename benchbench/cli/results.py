@@ -1,26 +1,17 @@
-"""The commands that read and move stored results: ``leaderboard``, ``export``, ``import``."""
+"""The commands that read and move stored results: ``leaderboard``, ``report``, ``export``
+and ``import``."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..errors import BenchbenchError
-from .options import (
-    STORE_OPTIONS,
-    fail_cleanly,
-    prepare_out,
-    results_store,
-    storage_url,
-)
+from .options import fail_cleanly, loading, store_options
 
 
 @click.command("leaderboard")
-@STORE_OPTIONS[0]
-@STORE_OPTIONS[1]
+@store_options
 @click.option("--suite", help="Only this suite (a name such as quick or quick-tuned, or a file).")
 @click.option(
     "--format",
@@ -38,10 +29,8 @@ from .options import (
     metavar="FILE|URL",
     help="Build it from these instead (repeatable): exported result files, databases.",
 )
-@click.pass_context
 @fail_cleanly
 def leaderboard_command(
-    ctx: click.Context,
     out: Path,
     storage: str | None,
     suite: str | None,
@@ -55,16 +44,13 @@ def leaderboard_command(
     training time, tuning, seeds; --wide adds calibration, throughput, data wait, size,
     latency and more. Columns: rank, candidate, acc, delta, ece, ttt, train, samples, wait,
     params, size, latency, source, tuning, spread, hparams, seeds."""
-    from ..ranking import leaderboard
-    from ..storage.files import merged
+    from ..api import leaderboard_text
 
-    shown = leaderboard.WIDE if wide else leaderboard.NARROW
-    if columns:
-        shown = leaderboard.column_keys(columns)
-    opened = merged(sources) if sources else contextlib.nullcontext(results_store(out, storage))
-    with opened as store:
-        key = store.find_suite(suite) if suite else None
-        click.echo(leaderboard.text(store, key, fmt, shown), nl=False)
+    shown = columns.split(",") if columns else None
+    text = leaderboard_text(
+        suite, format=fmt, columns=shown, wide=wide, out=out, storage=storage, sources=sources
+    )
+    click.echo(text, nl=False)
 
 
 @click.command("export")
@@ -76,17 +62,14 @@ def leaderboard_command(
     help="File to write (.jsonl, or .jsonl.gz compressed).",
 )
 @click.option("--suite", help="Only this suite's places, runs and tunings (default: everything).")
-@STORE_OPTIONS[0]
-@STORE_OPTIONS[1]
+@store_options
 @fail_cleanly
 def export_command(path: Path, suite: str | None, out: Path, storage: str | None) -> None:
     """Write stored results, with their specs, curves, code identity and provenance, to one
     file that 'benchbench import' merges into another results database."""
-    from ..storage.files import export
+    from ..api import export
 
-    store = results_store(out, storage)
-    key = store.find_suite(suite) if suite else None
-    counts = export(store, path, key)
+    counts = export(path, suite=suite, out=out, storage=storage)
     click.echo(
         f"exported {counts['runs']} runs, {counts['places']} suite places and "
         f"{counts['tunings']} tunings to {path}",
@@ -96,21 +79,14 @@ def export_command(path: Path, suite: str | None, out: Path, storage: str | None
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@STORE_OPTIONS[0]
-@STORE_OPTIONS[1]
+@store_options
 @fail_cleanly
 def import_command(files: tuple[Path, ...], out: Path, storage: str | None) -> None:
     """Merge exported result files into the results database: a run already stored (same
     run id: same spec, same code) is skipped, so importing twice adds nothing."""
-    from ..storage.files import import_file, read
-    from ..storage.store import Store
+    from ..api import import_results
 
-    for path in files:
-        for _ in read(path):  # check the whole file before changing the database
-            pass
-    store = Store(storage_url(prepare_out(out) if storage is None else out, storage))
-    for path in files:
-        n = import_file(store, path)
+    for path, n in zip(files, import_results(*files, out=out, storage=storage), strict=True):
         kept = (
             f"; {n['places_kept']} places kept as they were (their runs differ)"
             if n["places_kept"]
@@ -125,8 +101,7 @@ def import_command(files: tuple[Path, ...], out: Path, storage: str | None) -> N
 
 @click.command("report")
 @click.argument("suite", required=False)
-@STORE_OPTIONS[0]
-@STORE_OPTIONS[1]
+@store_options
 @click.option(
     "--format",
     "fmt",
@@ -158,43 +133,18 @@ def report_command(
     Friedman test with a critical-difference diagram and performance profiles. --compare A B
     puts two candidates head to head (paired by seed, Holm-adjusted); --against sets this
     result set beside another (an exported file or a database)."""
-    from .. import reporting as report
-    from ..ranking import leaderboard
-    from ..storage.files import merged
-    from .options import manager
+    from ..api import report
 
-    store = results_store(out, storage)
-    key = _only_suite(store, suite)
-    name = store.suite_names()[key][0]
-    targets = {e.name: e.cls.target_accuracy for e in manager(ctx).registry if e.kind == "task"}
-    if compare:
-        sections = report.compare_sections(store, key, *compare, track, targets)
-        title = f"benchbench: {compare[0]} against {compare[1]} ({name})"
-    elif against:
-        with merged([against]) as other:
-            other_key = other.find_suite(name)
-            sections = report.against_sections(store, other, key, other_key, against)
-        title = f"benchbench: {name} against {against}"
-    else:
-        url = storage_url(out, storage)
-        sections = report.suite_sections(store, key, targets, url)
-        title = f"benchbench report: {name}"
-    frame = store.frame(key)
-    stamp = [leaderboard.provenance(store.results(set(frame["run_id"])))] if len(frame) else []
-    code = leaderboard.code_note(frame.get("code", ()), "plain").splitlines()
-    if code:
-        sections.append(report.Section("Provenance", code[0], notes=[c.strip() for c in code[1:]]))
-    target = path or out / "reports" / f"{name}.{'md' if fmt == 'markdown' else 'html'}"
-    for written in report.write_report(sections, title, stamp, fmt, target):
-        click.echo(f"report written to {written}", err=True)
-
-
-def _only_suite(store: Any, suite: str | None) -> str:
-    """The suite named, or the only one stored; one clear line otherwise."""
-    if suite:
-        return store.find_suite(suite)
-    names = store.suite_names()
-    if len(names) != 1:
-        listing = ", ".join(n for n, _ in names.values()) or "none"
-        raise BenchbenchError(f"name the suite to report on (stored suites: {listing})")
-    return next(iter(names))
+    written = report(
+        suite,
+        out=out,
+        storage=storage,
+        to=path,
+        format=fmt,
+        compare=compare,
+        track=track,
+        against=against,
+        plugins=loading(ctx)["plugins"],
+    )
+    for file in written:
+        click.echo(f"report written to {file}", err=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import default_data_dir
-from .config import ENTRY_POINT_GROUP
+from .config import ENTRY_POINT_GROUP, PluginConfig
 
 _SUFFIXES = {".py", ".toml", ".yaml", ".yml"}
 
@@ -95,3 +95,48 @@ def cached_listing(
     except OSError:
         pass  # a read-only data folder: list works, only slower
     return listing
+
+
+def listing(config: PluginConfig) -> dict[str, Any]:
+    """What ``benchbench list`` shows: ``rows`` (kind, name, summary, from, plugin,
+    distribution, version, defaults) of every component and suite, and ``errors``: the
+    plugins that failed to load, with why; from the cache when nothing changed."""
+    return cached_listing(config.modules, config.autoload, lambda: _build(config))
+
+
+def _build(config: PluginConfig) -> dict[str, Any]:
+    from .manager import get_plugin_manager
+
+    pm = get_plugin_manager(config)
+    registry = pm.registry
+
+    def row(kind: str, name: str, summary: str, origin: Any, defaults: dict) -> dict:
+        return {
+            "kind": kind,
+            "name": name,
+            "summary": summary,
+            "from": origin.describe(),
+            "plugin": origin.plugin,
+            "distribution": origin.distribution,
+            "version": origin.version,
+            "defaults": defaults,
+        }
+
+    rows = [row(e.kind, e.name, e.cls.summary, e.origin, dict(e.cls.defaults)) for e in registry]
+    rows += [
+        row("suite", name, _suite_summary(name, registry), origin, {})
+        for name, (_, origin) in sorted(registry.suites.items())
+    ]
+    return {"rows": json.loads(json.dumps(rows, default=str)), "errors": pm.errors}
+
+
+def _suite_summary(name: str, registry: Any) -> str:
+    """A suite's description's first sentence, or why it cannot be read."""
+    from ..errors import BenchbenchError
+    from ..running.suite import load_suite
+
+    try:
+        description = load_suite(name, registry).description
+    except BenchbenchError as exc:
+        return f"unreadable: {exc}"
+    return " ".join(description.split()).split(". ")[0].rstrip(".")

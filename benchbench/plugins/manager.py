@@ -20,7 +20,7 @@ import inspect
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,10 +30,10 @@ import pluggy
 
 from .. import hookspecs
 from ..components import SSL, Architecture, Component, Finetune, Regularizer
-from ..errors import BenchbenchError, BenchbenchWarning, unknown_name
+from ..errors import BenchbenchError, BenchbenchWarning, one_line, unknown_name
 from ..spec import KIND_NAMES
 from ..tasks import Task
-from .config import AUTOLOAD_ENV, ENTRY_POINT_GROUP, PluginConfig  # noqa: F401
+from .config import ENTRY_POINT_GROUP, PluginConfig, warn_not_loaded
 
 KINDS: dict[str, type[Component]] = dict(
     zip(KIND_NAMES, (Task, Architecture, Regularizer, SSL, Finetune), strict=True)
@@ -223,7 +223,7 @@ class PluginManager(pluggy.PluginManager):
                                 impl.function(**{arg: registry for arg in impl.argnames})
                 except Exception as exc:
                     registry._restore(snapshot)
-                    message = " ".join(str(exc).split())
+                    message = one_line(exc)
                     if not isinstance(exc, BenchbenchError | ValueError | TypeError):
                         message = f"{type(exc).__name__}: {message}"
                     if origin.distribution is None:
@@ -291,7 +291,7 @@ def notify(hook: Any, **kwargs: Any) -> None:
         try:
             impl.function(*[kwargs[arg] for arg in impl.argnames])
         except Exception as exc:
-            message = " ".join(str(exc).split())
+            message = one_line(exc)
             warnings.warn(
                 f"plugin {impl.plugin_name!r}: its {hook.name} raised "
                 f"{type(exc).__name__}: {message} (ignored)",
@@ -315,4 +315,14 @@ def get_plugin_manager(config: PluginConfig | None = None) -> PluginManager:
     for name in config.modules:
         if not name.startswith("no:"):
             pm.load_module(name)
+    return pm
+
+
+def load_plugins(modules: Sequence[str] = ()) -> PluginManager:
+    """The plugin manager for the ``-p`` ``modules`` (and the entry points unless
+    ``BENCHBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set), its registry built now so that a plugin
+    that does not load is named (a warning) before any work."""
+    pm = get_plugin_manager(PluginConfig.from_env(tuple(modules)))
+    _ = pm.registry
+    warn_not_loaded(pm.errors)
     return pm

@@ -255,3 +255,40 @@ def write_report(
     html_path = to if fmt in ("html", "both") else None
     markdown_path = to.with_suffix(".md") if fmt in ("markdown", "both") else None
     return write(sections, title, stamp, html_path, markdown_path)
+
+
+def make_report(
+    store: Any,
+    key: str,
+    targets: dict[str, float],
+    to: Path,
+    fmt: str = "html",
+    compare: tuple[str, str] | None = None,
+    track: str | None = None,
+    against: str | None = None,
+    storage_url: str | None = None,
+) -> list[Path]:
+    """Write the report of the suite stored under ``key`` (``targets``: each task's target
+    accuracy) to ``to`` as ``fmt`` (html, markdown or both): the whole suite's, or
+    ``compare`` two candidates head to head (of ``track``), or the suite beside the result
+    set ``against`` (an exported file or a database). The files written."""
+    from ..storage.files import merged
+
+    name = store.suite_names()[key][0]
+    if compare:
+        sections = compare_sections(store, key, *compare, track, targets)
+        title = f"benchbench: {compare[0]} against {compare[1]} ({name})"
+    elif against:
+        with merged([against]) as other:
+            other_key = other.find_suite(name)
+            sections = against_sections(store, other, key, other_key, against)
+        title = f"benchbench: {name} against {against}"
+    else:
+        sections = suite_sections(store, key, targets, storage_url)
+        title = f"benchbench report: {name}"
+    frame = store.frame(key)
+    stamp = [leaderboard.provenance(store.results(set(frame["run_id"])))] if len(frame) else []
+    code = leaderboard.code_note(frame.get("code", ()), "plain").splitlines()
+    if code:
+        sections.append(Section("Provenance", code[0], notes=[c.strip() for c in code[1:]]))
+    return write_report(sections, title, stamp, fmt, to)

@@ -1,7 +1,6 @@
-"""Resolving and running one spec: the single entry to training.
+"""Running one spec: the single entry to training.
 
-:func:`resolve_spec` turns names and hyperparameters into a :class:`RunSpec` (every default
-filled in, the task's data fingerprinted); :func:`execute` turns a spec into a
+:func:`execute` turns a spec (:mod:`.resolve` makes one from names) into a
 :class:`RunResult` and never raises for a problem inside the run: missing or damaged data and
 plugin exceptions alike become a ``failed`` result with a one-line reason, naming the
 component it came from. Where runs are placed (this process, a pool of worker processes) is
@@ -19,7 +18,7 @@ import platform
 import random
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -27,140 +26,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..budget import Budget
-from ..components import RegularizerChain
-from ..data.fingerprint import fingerprint
-from ..errors import BenchbenchError
+from ..errors import BenchbenchError, one_line
 from ..plugins.manager import PluginManager, Registry, get_plugin_manager, notify
 from ..spec import KIND_NAMES, RunResult, RunSpec
 from ..tasks import Splits, check_splits, default_data_dir
-from ..training.loop import LOOP_DEFAULTS, LOOP_PARAMS, RunComponents, train_model
-from .checks import check_values, combination_problems, input_mismatch, unknown_hparam, warn
-from .identity import changes, run_code
+from ..training.loop import RunComponents, train_model
+from .identity import changes
 from .machine import CpuWatch
-
-
-def resolve_device(device: str, here: bool = True) -> str:
-    """``auto`` becomes ``cuda`` when a GPU is visible here, else ``cpu``; others are
-    checked: their form, and with ``here`` that this machine has a GPU for ``cuda`` (not so
-    when the runs will train elsewhere: a Ray cluster's nodes)."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device != "cpu" and not device.startswith("cuda"):
-        raise BenchbenchError(f"device must be auto, cpu or cuda[:N], got {device!r}")
-    if here and device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchbenchError(f"device {device!r} was asked for but no CUDA GPU is visible")
-    return device
-
-
-def resolve_spec(
-    registry: Registry,
-    *,
-    task: str,
-    arch: str,
-    regularizer: str = "none",
-    ssl: str = "supervised",
-    finetune: str = "full",
-    hparams: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    budget: Budget | None = None,
-    device: str = "cpu",
-    data_dir: Path | None = None,
-) -> RunSpec:
-    """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
-    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and,
-    for a task that reads files, the fingerprint of those under ``data_dir`` (default:
-    :func:`default_data_dir`). ``device`` ``auto`` is resolved here; a ``cuda`` one is not
-    checked against this machine, which may only plan runs that train elsewhere.
-
-    Unknown component or hyperparameter names raise :class:`BenchbenchError`.
-    """
-    names = dict(task=task, arch=arch, regularizer=regularizer, ssl=ssl, finetune=finetune)
-    classes = _classes(registry, names)
-    task_cls = registry.get("task", task)
-    resolved: dict[str, Any] = {**LOOP_DEFAULTS, **task_cls.trainer_defaults}
-    for _, cls in classes:
-        resolved.update({f"{cls.name}.{k}": v for k, v in cls.defaults.items()})
-    for key, value in (hparams or {}).items():
-        if key not in resolved:
-            raise unknown_hparam(key, resolved, registry)
-        resolved[key] = value
-    check_values(resolved, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
-    warn(_combination(classes))
-    return RunSpec(
-        **names,
-        hparams=resolved,
-        seed=seed,
-        budget=budget or task_cls.budget,
-        device=resolve_device(device, here=False),
-        data=data_fingerprint(task_cls, resolved, data_dir),
-        code=code_of(registry, names),
-    )
-
-
-def code_of(registry: Registry, names: Mapping[str, str]) -> dict[str, str]:
-    """The code identity (:mod:`benchbench.running.identity`) of a run naming ``names`` by slot: its
-    components, chained regularizers one by one, a transfer task's source task, benchbench."""
-    components = [(slot, cls.name) for slot, cls in _classes(registry, names)]
-    source = registry.get("task", names["task"]).source
-    if source is not None:
-        components.append(("task", source))
-    return run_code(registry, components)
-
-
-def data_fingerprint(
-    task_cls: type, hparams: Mapping[str, Any], data_dir: Path | None = None
-) -> str | None:
-    """The fingerprint of the files the task (with its hyperparameters out of ``hparams``)
-    reads under ``data_dir``; None for a task without files."""
-    prefix = f"{task_cls.name}."
-    task = task_cls(**{k[len(prefix) :]: v for k, v in hparams.items() if k.startswith(prefix)})
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
-    return fingerprint(task.data_files(data_dir), data_dir)
-
-
-def _members(slot: str, name: str) -> list[str]:
-    """The component names in a slot: regularizers compose as ``augment+mixup``."""
-    if slot != "regularizer" or "+" not in name:
-        return [name]
-    members = name.split("+")
-    if len(set(members)) != len(members) or not all(members):
-        raise BenchbenchError(f"regularizer {name!r}: name each regularizer once, joined by '+'")
-    return members
-
-
-def _classes(registry: Registry, names: Mapping[str, str]) -> list[tuple[str, type]]:
-    """(slot, class) of every component a run names, chained regularizers one by one."""
-    return [
-        (slot, registry.get(slot, n)) for slot, name in names.items() for n in _members(slot, name)
-    ]
-
-
-def _combination(classes: list[tuple[str, type]]) -> list[str]:
-    """:func:`~benchbench.running.checks.combination_problems` of a run's component classes."""
-    by_slot: dict[str, list[type]] = {}
-    for slot, cls in classes:
-        by_slot.setdefault(slot, []).append(cls)
-    input_mismatch(by_slot["task"][0], [cls for slot, cls in classes if slot != "task"])
-    return combination_problems(
-        by_slot["task"][0], by_slot["regularizer"], by_slot["ssl"][0], by_slot["finetune"][0]
-    )
-
-
-def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
-    """Instantiate the spec's components from its hyperparameters, refusing values and
-    combinations that cannot work (a spec made without :func:`resolve_spec` is checked too)."""
-    classes = _classes(registry, {slot: getattr(spec, slot) for slot in KIND_NAMES})
-    check_values(spec.hparams, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
-    _combination(classes)
-    built = {}
-    for slot in KIND_NAMES:
-        members = [
-            registry.build(slot, n, spec.component_hparams(n))
-            for n in _members(slot, getattr(spec, slot))
-        ]
-        built[slot] = members[0] if len(members) == 1 else RegularizerChain(members)
-    return RunComponents(**built)
+from .resolve import build_components, code_of, data_fingerprint, members, resolve_spec
 
 
 @functools.lru_cache(maxsize=8)
@@ -169,13 +42,20 @@ def _load_splits(task_cls: type, hparams_json: str, data_dir: Path) -> Splits:
     return task_cls(**json.loads(hparams_json)).load(data_dir)
 
 
-def _checked_splits(task: Any, splits: Splits, score_test: bool) -> None:
-    """Check loaded data against the task's declaration once per load; the test split only
-    when the run will score it (tuning never touches the test split, not even to check it)."""
+def _built(
+    registry: Registry, spec: RunSpec, data_dir: Path, score_test: bool
+) -> tuple[RunComponents, Splits]:
+    """The spec's components and its task's splits: loaded once per process, and checked
+    against the task's declaration once per load; the test split only when the run will
+    score it (tuning never touches the test split, not even to check it)."""
+    parts = build_components(registry, spec)
+    task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
+    splits = _load_splits(type(parts.task), task_hparams, data_dir)
     done = getattr(splits, "_checked", set())
     if score_test not in done and True not in done:
-        check_splits(task, splits, include_test=score_test)
+        check_splits(parts.task, splits, include_test=score_test)
         object.__setattr__(splits, "_checked", done | {score_test})
+    return parts, splits
 
 
 def _package_version(name: str) -> str | None:
@@ -218,7 +98,7 @@ def _failing_component(spec: RunSpec, registry: Registry, exc: BaseException) ->
     ``"<kind> <name>"``, so a failure names the plugin that raised."""
     modules = {}
     for slot in KIND_NAMES:
-        for name in _members(slot, getattr(spec, slot)):
+        for name in members(slot, getattr(spec, slot)):
             entry = registry.entries[slot].get(name)
             if entry is not None:
                 modules[entry.cls.__module__] = f"{slot} {entry.name}"
@@ -253,10 +133,7 @@ def execute(
     try:
         _check_code(registry, spec)
         _check_data(registry, spec, data_dir)
-        parts = build_components(registry, spec)
-        task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
-        splits = _load_splits(type(parts.task), task_hparams, data_dir)
-        _checked_splits(parts.task, splits, score_test)
+        parts, splits = _built(registry, spec, data_dir, score_test)
         encoder, source = None, {}
         if parts.task.source is not None and parts.finetune.uses_pretrained:
             encoder, source = source_encoder(spec, parts.task, pm, data_dir)
@@ -309,7 +186,7 @@ def _check_data(registry: Registry, spec: RunSpec, data_dir: Path) -> None:
 def failed(spec: RunSpec, exc: BaseException, component: str | None = None) -> RunResult:
     """A ``failed`` result for ``spec`` with the exception as one line: a user's error
     (missing data) as its own words, anything else with its type."""
-    message = " ".join(str(exc).split())
+    message = one_line(exc)
     error = message if isinstance(exc, BenchbenchError) else f"{type(exc).__name__}: {message}"
     component = getattr(exc, "component", None) or component
     return RunResult.for_spec(spec, "failed", error=error, error_component=component)
@@ -373,10 +250,7 @@ def source_encoder(
     if payload is not None:
         result = json.loads(payload["result"])
     else:
-        parts = build_components(pm.registry, source_spec)
-        task_hparams = json.dumps(parts.task.hparams, sort_keys=True)
-        splits = _load_splits(type(parts.task), task_hparams, data_dir)
-        _checked_splits(parts.task, splits, True)
+        parts, splits = _built(pm.registry, source_spec, data_dir, True)
         with _seeded(source_spec.seed, device):
             outcome, model = train_model(source_spec, parts, splits, device)
         if outcome.status != "ok":

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,26 @@ def pin_threads(threads: int) -> None:
     for name in _THREAD_ENV:
         os.environ[name] = str(threads)
     torch.set_num_threads(threads)
+
+
+@contextmanager
+def pinned_threads(threads: int | None = None) -> Iterator[int]:
+    """This process's torch and OpenMP/BLAS threads pinned to ``threads`` (default: every core
+    it owns) inside the ``with`` block, and put back as they were after it: a notebook keeps
+    its own settings."""
+    import torch
+
+    before = torch.get_num_threads(), {name: os.environ.get(name) for name in _THREAD_ENV}
+    pin_threads(thread_share(1, threads))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before[0])
+        for name, value in before[1].items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _proc_stat() -> tuple[float, float, float] | None:

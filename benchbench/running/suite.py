@@ -28,19 +28,19 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..budget import Budget
-from ..errors import BenchbenchError, unknown_name
+from ..errors import BenchbenchError, one_line, unknown_name
 from ..plugins.manager import KINDS, Registry
 from ..spec import DEFAULT_COMPONENTS, RunSpec
 from ..tuning.study import Target, TuningConfig
 from .checks import InputMismatch, warn
-from .execute import resolve_spec
+from .resolve import resolve_spec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,7 +144,7 @@ def _read(path: Path) -> Any:
         if path.suffix in (".yaml", ".yml"):
             return yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        detail = " ".join(str(exc).split())
+        detail = one_line(exc)
         raise _fail(str(path), f"malformed {path.suffix[1:].upper()}: {detail}") from exc
     raise _fail(str(path), "a suite file must end in .toml, .yaml or .yml")
 
@@ -355,49 +355,6 @@ def target(
     budget = budget or (track.tuning.budget if track.tuning else None) or track.budget
     fixed = {**_for_task(track.hparams, task, registry), **candidate.hparams}
     return Target(task=task, **names, fixed=fixed, budget=budget, device=device)
-
-
-TUNED_SUFFIX = "-tuned"
-
-
-def tuned_variant(suite: Suite) -> Suite:
-    """The suite run with the settings 'benchbench tune SUITE' found: another benchmark, so
-    another name (``quick-tuned``) and key in the results database and its own leaderboard
-    files; the untuned suite's are never overwritten."""
-    stem, at, path_hash = suite.key.partition("@")  # a file's key: stem@hash of its path
-    key = f"{stem}{TUNED_SUFFIX}{at}{path_hash}"
-    return replace(suite, name=suite.name + TUNED_SUFFIX, key=key)
-
-
-def tuned_settings(suite: Suite, tunings: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """Each (track, task, candidate) place's tuning summary, from what 'benchbench tune
-    SUITE' recorded (:meth:`Store.tunings` of :func:`tuned_variant`'s key). Raises one
-    error naming the places that were not tuned (or not to the end)."""
-    found = (
-        {}
-        if tunings.empty
-        else {(r["track"], r["task"], r["candidate"]): r.to_dict() for _, r in tunings.iterrows()}
-    )
-    places = [
-        (track.name, task, c.label)
-        for track in suite.tracks
-        for task in track.tasks
-        for c in track.candidates
-    ]
-    missing = [place for place in places if not found.get(place, {}).get("best_params")]
-    if len(missing) == len(places):
-        raise BenchbenchError(
-            f"suite {suite.name} has not been tuned here: run 'benchbench tune {suite.name}' "
-            "(same --out or --storage) first"
-        )
-    if missing:
-        listing = ", ".join("/".join(p) for p in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise BenchbenchError(
-            f"suite {suite.name}: {len(missing)} of {len(places)} places have no finished "
-            f"tuning ({listing}{more}); run 'benchbench tune {suite.name}' to finish it"
-        )
-    return {place: found[place] for place in places}
 
 
 Tuned = Callable[[Track, str, Candidate], Mapping[str, Any] | None]

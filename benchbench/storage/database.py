@@ -24,7 +24,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from ..errors import BenchbenchError
+from ..errors import BenchbenchError, one_line
 
 SQLITE_BUSY_SECONDS = 60.0
 """How long one SQLite statement waits for another process's lock (Optuna's storage here
@@ -133,7 +133,7 @@ def check_integrity(db: Engine, url: str) -> None:
         raise BenchbenchError(f"storage {display(url)} is unreadable: {reason(exc)}") from exc
     if verdict != "ok":
         raise BenchbenchError(
-            f"storage {display(url)} is corrupt ({' '.join(str(verdict).split())[:120]}); "
+            f"storage {display(url)} is corrupt ({one_line(str(verdict), 120)}); "
             "restore it from a copy, or point --out or --storage elsewhere"
         )
 
@@ -141,7 +141,7 @@ def check_integrity(db: Engine, url: str) -> None:
 def reason(exc: BaseException) -> str:
     """The database's own words for an error, on one line, credentials masked."""
     text_ = str(getattr(exc, "orig", None) or exc)
-    return mask_credentials(" ".join(text_.split()))[:300]
+    return mask_credentials(one_line(text_))[:300]
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -128,6 +128,38 @@ def default_url(out_dir: Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'benchbench.db'}"
 
 
+def storage_url(out: Path, storage: str | None) -> str:
+    """The database ``storage`` names, else the one in the output folder ``out``."""
+    return storage or default_url(out)
+
+
+def prepare_out(out: Path) -> Path:
+    """The output folder, created and checked writable (one clear line if it is not)."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".benchbench-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchbenchError(
+            f"output folder {out} is not writable ({exc.strerror or exc}); "
+            "choose another with --out"
+        ) from exc
+    return out
+
+
+def open_results(out: Path, storage: str | None) -> Store:
+    """The results database of ``out`` or ``storage``, for reading; one clear line if
+    ``out`` holds none."""
+    if storage is None and not (Path(out) / "benchbench.db").exists():
+        raise BenchbenchError(
+            f"no results database in {out}: pass the --out folder of 'benchbench run' "
+            "(or --storage URL)"
+        )
+    return Store(storage_url(Path(out), storage), writable=False)
+
+
 def _run_row(data: Mapping[str, Any], created_at: datetime) -> dict[str, Any]:
     """The ``runs`` row of a result (as a dict): its key columns and the whole as JSON."""
     data = json_safe(dict(data))
@@ -335,6 +367,17 @@ class Store:
             f"no suite {wanted!r} in {self.display_url}{hint} "
             f"(stored suites: {', '.join(names) or 'none'})"
         )
+
+    def only_suite(self, wanted: str | None) -> str:
+        """The key of the suite ``wanted`` names, or of the only suite stored when it is
+        None; one clear line otherwise."""
+        if wanted:
+            return self.find_suite(wanted)
+        names = self.suite_names()
+        if len(names) != 1:
+            listing = ", ".join(n for n, _ in names.values()) or "none"
+            raise BenchbenchError(f"name the suite to report on (stored suites: {listing})")
+        return next(iter(names))
 
     def frame(self, suite: str | None = None) -> pd.DataFrame:
         """Suite memberships joined with their runs, one row per place: the membership

@@ -30,9 +30,9 @@ from typing import Any
 from ..budget import Budget
 from ..errors import BenchbenchError
 from ..plugins.manager import PluginManager
-from ..running.execute import build_components, resolve_spec
 from ..running.executors import Executor, InProcessExecutor, Job
 from ..running.interrupts import StopSignals
+from ..running.resolve import build_components, resolve_spec
 from ..spec import RunSpec
 from ..storage.database import display, parse_url, reason
 from ..training.loop import loop_search_space

@@ -12,7 +12,7 @@ from ..budget import Budget
 from ..errors import BenchbenchError
 from ..plugins.manager import PluginManager
 from ..running.identity import changes
-from ..running.suite import target
+from ..running.suite import Suite, target
 from .study import TuningConfig
 
 
@@ -98,3 +98,46 @@ def suite_tuning_jobs(
             f"--set {unused[0]}: no candidate of suite {loaded.name} has this hyperparameter"
         )
     return jobs
+
+
+TUNED_SUFFIX = "-tuned"
+
+
+def tuned_variant(suite: Suite) -> Suite:
+    """The suite run with the settings 'benchbench tune SUITE' found: another benchmark, so
+    another name (``quick-tuned``) and key in the results database and its own leaderboard
+    files; the untuned suite's are never overwritten."""
+    stem, at, path_hash = suite.key.partition("@")  # a file's key: stem@hash of its path
+    key = f"{stem}{TUNED_SUFFIX}{at}{path_hash}"
+    return replace(suite, name=suite.name + TUNED_SUFFIX, key=key)
+
+
+def tuned_settings(suite: Suite, tunings: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Each (track, task, candidate) place's tuning summary, from what 'benchbench tune
+    SUITE' recorded (:meth:`Store.tunings` of :func:`tuned_variant`'s key). Raises one
+    error naming the places that were not tuned (or not to the end)."""
+    found = (
+        {}
+        if tunings.empty
+        else {(r["track"], r["task"], r["candidate"]): r.to_dict() for _, r in tunings.iterrows()}
+    )
+    places = [
+        (track.name, task, c.label)
+        for track in suite.tracks
+        for task in track.tasks
+        for c in track.candidates
+    ]
+    missing = [place for place in places if not found.get(place, {}).get("best_params")]
+    if len(missing) == len(places):
+        raise BenchbenchError(
+            f"suite {suite.name} has not been tuned here: run 'benchbench tune {suite.name}' "
+            "(same --out or --storage) first"
+        )
+    if missing:
+        listing = ", ".join("/".join(p) for p in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise BenchbenchError(
+            f"suite {suite.name}: {len(missing)} of {len(places)} places have no finished "
+            f"tuning ({listing}{more}); run 'benchbench tune {suite.name}' to finish it"
+        )
+    return {place: found[place] for place in places}

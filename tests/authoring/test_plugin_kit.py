@@ -26,7 +26,8 @@ from benchbench.plugins import (
     get_plugin_manager,
     hook_problems,
 )
-from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.execute import execute
+from benchbench.running.resolve import resolve_spec
 
 # -- the contract at registration ----------------------------------------------------------------
 

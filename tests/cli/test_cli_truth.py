@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from benchbench.cli import cli
 from benchbench.params import Choice, Float, Int, Param, check_declarations, inferred
 from benchbench.ranking import leaderboard
+from benchbench.running.loader_sweep import summarize, sweep_row
 from benchbench.running.machine import CpuWatch, pin_threads, thread_share
-from benchbench.training.profiling import summarize, sweep_row
 
 SUITE = """
 seeds = 1

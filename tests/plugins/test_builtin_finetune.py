@@ -7,7 +7,8 @@ import torch
 
 from benchbench import BenchbenchError, Budget, RunSpec
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import build_components, execute, resolve_spec, source_encoder
+from benchbench.running.execute import execute, source_encoder
+from benchbench.running.resolve import build_components, resolve_spec
 from benchbench.training.loop import train_model
 
 PM = get_plugin_manager(PluginConfig())

@@ -21,7 +21,8 @@ from torch import nn
 
 from benchbench import BenchbenchError, Budget, RunContext
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.execute import execute
+from benchbench.running.resolve import resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 METHODS = ["supervised", "pseudo-label", "uda", "fixmatch"]

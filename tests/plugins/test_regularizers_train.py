@@ -5,7 +5,8 @@ import pytest
 
 from benchbench import Budget
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.execute import execute
+from benchbench.running.resolve import resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 NAMES = sorted(PM.registry.entries["regularizer"]) + ["augment+mixup"]

@@ -7,9 +7,9 @@ import pytest
 
 from benchbench import BenchbenchError, Budget
 from benchbench.running.dispatch import check_data, restore_spilled, run_specs
-from benchbench.running.execute import resolve_spec
 from benchbench.running.executors import InProcessExecutor
 from benchbench.running.interrupts import StopSignals
+from benchbench.running.resolve import resolve_spec
 from benchbench.storage.store import Store, default_url
 
 

@@ -3,8 +3,9 @@ import torch
 
 from benchbench import BenchbenchError, Budget
 from benchbench.plugins import PluginConfig
-from benchbench.running.execute import execute, resolve_device, resolve_spec
+from benchbench.running.execute import execute
 from benchbench.running.executors import ProcessPoolExecutor
+from benchbench.running.resolve import resolve_device, resolve_spec
 
 
 @pytest.mark.e2e

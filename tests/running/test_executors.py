@@ -25,7 +25,7 @@ def clock(monkeypatch):
 
 
 def test_a_result_counts_the_runs_that_overlapped_it_on_its_node(clock, registry):
-    from benchbench.running.execute import resolve_spec
+    from benchbench.running.resolve import resolve_spec
 
     spec = resolve_spec(registry, task="blobs", arch="mlp", budget=Budget(steps=1))
 

@@ -13,7 +13,7 @@ from benchbench.cli import cli
 from benchbench.plugins import PluginConfig, get_plugin_manager
 from benchbench.ranking import leaderboard
 from benchbench.running import identity
-from benchbench.running.execute import resolve_spec
+from benchbench.running.resolve import resolve_spec
 from benchbench.spec import RunSpec
 from benchbench.storage.store import Store, default_url
 from benchbench.tuning.study import Target, TuningConfig, study_name

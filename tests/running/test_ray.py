@@ -50,9 +50,9 @@ def numbers(result: dict) -> tuple:
 def test_a_ray_instance_records_each_way_a_run_ends(pm, data_dir):
     from benchbench import Budget
     from benchbench.plugins import PluginConfig
-    from benchbench.running.execute import resolve_spec
     from benchbench.running.executors import Job
     from benchbench.running.executors.ray import RayExecutor
+    from benchbench.running.resolve import resolve_spec
 
     def spec(regularizer):
         return resolve_spec(

@@ -3,7 +3,8 @@ import math
 import pytest
 
 from benchbench import Budget
-from benchbench.running.execute import execute, resolve_spec
+from benchbench.running.execute import execute
+from benchbench.running.resolve import resolve_spec
 from benchbench.training.loop import lr_factor
 
 

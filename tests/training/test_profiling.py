@@ -38,7 +38,8 @@ def test_degenerate_times_stay_in_range():
 
 def test_a_slow_loader_is_input_bound_and_the_device_path_compute_bound(pm, data_dir):
     from benchbench import Budget
-    from benchbench.running.execute import execute, resolve_spec
+    from benchbench.running.execute import execute
+    from benchbench.running.resolve import resolve_spec
 
     def profile(path):
         spec = resolve_spec(
@@ -69,7 +70,7 @@ def test_a_slow_loader_is_input_bound_and_the_device_path_compute_bound(pm, data
 
 
 def test_sweep_summary_names_the_fastest_and_the_compute_alone_rate():
-    from benchbench.training.profiling import SweepRow, loader_settings, summarize
+    from benchbench.running.loader_sweep import SweepRow, loader_settings, summarize
 
     def row(setting, path, rate, compute=None):
         return SweepRow(

@@ -11,8 +11,16 @@ finished, stop); one module per way of placing them:
 in each result what its run was given and which other runs shared its node.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import BenchbenchError
+from ...plugins.config import PluginConfig
 from .base import LOST, Executor, Finished, Job, Neighbours
 from .local import InProcessExecutor, ProcessPoolExecutor
+
+EXECUTORS = ("local", "ray")
 
 __all__ = [
     "LOST",
@@ -22,4 +30,35 @@ __all__ = [
     "Job",
     "Neighbours",
     "ProcessPoolExecutor",
+    "make_executor",
 ]
+
+
+def make_executor(
+    config: PluginConfig,
+    data_dir: Path | None,
+    kind: str,
+    address: str | None,
+    device: str,
+    runs: int | None,
+    timeout: float,
+    threads: int | None,
+) -> tuple[Executor, str]:
+    """The executor ``kind`` names (``local`` or ``ray``), placing at most ``runs`` runs at
+    once (default: one locally, as many as the cluster holds on Ray), and the device the
+    runs will use: ``auto`` and ``cuda`` are resolved where they train (this machine, or
+    the cluster)."""
+    if kind not in EXECUTORS:
+        raise BenchbenchError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    if kind == "local":
+        from ..resolve import resolve_device
+
+        if address:
+            raise BenchbenchError("--address names a Ray cluster: add --executor ray")
+        return ProcessPoolExecutor(config, data_dir, runs or 1, timeout, threads), resolve_device(
+            device
+        )
+    from .ray import RayExecutor
+
+    ray = RayExecutor(config, data_dir, address, timeout, threads, slots=runs)
+    return ray, ray.use_device(device)

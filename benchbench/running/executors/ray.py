@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ...errors import BenchbenchError
+from ...errors import BenchbenchError, one_line
 from ...plugins.manager import PluginConfig
 from ...spec import RunResult
 from ..execute import failed
@@ -199,7 +199,7 @@ class RayExecutor(Executor):
             except Exception as exc:  # ConnectionError, auth errors, a bad address
                 where = f"at {self.address}" if self.address else "here"
                 raise BenchbenchError(
-                    f"cannot start or reach the Ray cluster {where}: {_line(exc, 300)}"
+                    f"cannot start or reach the Ray cluster {where}: {one_line(exc, 300)}"
                 ) from exc
             self._initialised = True
             _errors_off_stdout(ray)
@@ -245,7 +245,7 @@ class RayExecutor(Executor):
         """The device runs will use on the cluster, ``auto`` resolved there (``cuda`` where
         a node has a GPU); refuses at once what the cluster can never run: a GPU run on a
         cluster without GPUs, more CPUs per run than any node has."""
-        from ..execute import resolve_device
+        from ..resolve import resolve_device
 
         if device != "auto":
             device = resolve_device(device, here=False)  # its form
@@ -362,12 +362,12 @@ class RayExecutor(Executor):
         try:
             ran = ray.get(ref)
         except errors.WorkerCrashedError as exc:
-            error = f"WorkerCrashedError: its worker process died, twice ({_line(exc)})"
+            error = f"WorkerCrashedError: its worker process died, twice ({one_line(exc, 200)})"
             return RunResult.for_spec(job.spec, "failed", error=error), None
         except errors.RayTaskError as exc:  # only the task's own plumbing raises
             return failed(job.spec, exc.cause if exc.cause is not None else exc), None
         except errors.RayError as exc:  # NodeDiedError, ObjectLostError, OwnerDiedError...
-            error = f"{type(exc).__name__}: lost its node, twice ({_line(exc)})"
+            error = f"{type(exc).__name__}: lost its node, twice ({one_line(exc, 200)})"
             lost = RunResult.for_spec(job.spec, "failed", error=error, error_component=LOST)
             return lost, None
         value = ran.value.exception if isinstance(ran.value, _Raised) else ran.value
@@ -433,8 +433,3 @@ def _check_reachable(address: str | None) -> None:
             f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is 'ray start "
             "--head' running there, and the port open?)"
         ) from exc
-
-
-def _line(exc: BaseException, most: int = 200) -> str:
-    """The exception's message on one line, at most ``most`` characters."""
-    return " ".join(str(exc).split())[:most]

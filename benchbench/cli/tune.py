@@ -1,0 +1,96 @@
+"""``benchbench tune``: every candidate of a suite, or one candidate, tuned with Optuna."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .options import (
+    budget_options,
+    components_options,
+    device_option,
+    executor_options,
+    fail_cleanly,
+    loading,
+    parse_sets,
+    sets_option,
+    store_options,
+    threads_option,
+    timeout_option,
+)
+
+
+@click.command("tune")
+@click.argument("suite", required=False)
+@click.option("--task", help="Tune one candidate: its task (with --arch).")
+@click.option("--arch", help="Its architecture.")
+@components_options
+@click.option(
+    "--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the suite's, 20)."
+)
+@budget_options
+@click.option(
+    "--sampler",
+    type=click.Choice(["tpe", "random"]),
+    help="Optuna sampler (default: the suite's, tpe).",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(["median", "hyperband", "none"]),
+    help="Pruner (default: the suite's, median).",
+)
+@click.option("--seed", type=int, help="Sampler and trial seed (default: the suite's, 0).")
+@sets_option("Fix a hyperparameter (in a suite: for every candidate that has it).")
+@click.option(
+    "--worker",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="This process's index when several tune on one storage (seeds its sampler apart).",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Trials at once (each in its own process, or Ray task).",
+)
+@device_option
+@threads_option
+@executor_options
+@timeout_option
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the best configuration(s) as JSON.")
+@click.pass_context
+@fail_cleanly
+def tune_command(
+    ctx: click.Context, suite: str | None, sets: tuple[str, ...], as_json: bool, **options: object
+) -> None:
+    """Tune every candidate of SUITE, or one candidate (--task, --arch, ...), with Optuna.
+
+    Every candidate gets the same number of trials, scored on the validation split; studies
+    are stored with the results and resumed when run again, and several processes may tune
+    one storage at once. Each trial runs in a worker process (--parallel at once), or as a
+    Ray task with --executor ray: one that crashes or passes --timeout is a failed trial (it
+    counts as effort spent). Ctrl-C stops; the running trials are redone when tuning
+    resumes. Every option applies to a SUITE too, over the suite's own tuning settings.
+    'benchbench run SUITE --tuned' then runs the best configurations (as suite SUITE-tuned;
+    plain 'run SUITE' keeps the defaults).
+    """
+    from ..api import tune
+
+    hparams = parse_sets(sets)
+    outcome = tune(suite, hparams=hparams, **options, **loading(ctx))  # type: ignore[arg-type]
+    if as_json:
+        rows = outcome.rows()
+        click.echo(json.dumps(rows if suite else rows[0], default=str))
+        return
+    for candidate in outcome.candidates:
+        s = candidate.summary
+        best = "-" if s.best_value is None else f"{s.best_value:.4f}"
+        click.echo(
+            f"{candidate.label}: best val accuracy {best} over {s.trials} trials "
+            f"({s.pruned} pruned, {s.failed} failed, {s.tuning_seconds:.0f} s); "
+            + " ".join(f"{k}={v}" for k, v in s.best_params.items())
+        )

@@ -1,0 +1,314 @@
+"""Running what a user asks for: a suite start to end (plan -> claim -> place -> store ->
+rank), or one configuration.
+
+The suite's policy lives here, for the command line and the Python API alike: whether it
+runs with defaults or with what tuning found (``SUITE-tuned``), which stored runs are run
+again (failures with ``retry_failed``, runs lost with a cluster node always), which stored
+results are stale (made by other code), the data check before anything trains, writing
+the leaderboard files, and what the failures were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..budget import Budget
+from ..errors import BenchbenchError, Stopped
+from ..plugins.manager import PluginManager
+from ..progress import Console
+from ..spec import RunResult
+from .dispatch import Outcome, restore_spilled
+
+LEADERBOARD_FILES = (("csv", "csv"), ("json", "json"), ("markdown", "md"))
+"""The leaderboard files a run writes to OUT/leaderboards/: (format, suffix)."""
+SHOWN_FAILURES = 10
+
+
+@dataclass
+class SuiteOutcome:
+    """What running a suite did and what it came to.
+
+    ``leaderboard`` is the ranked DataFrame (the rows of ``--format json``), ``table`` the
+    plain-text leaderboard the command prints, ``files`` the leaderboard files written,
+    ``broken`` the stored runs of the suite that failed or timed out."""
+
+    suite: str
+    key: str
+    store_url: str
+    planned: int
+    already_stored: int
+    dispatched: Outcome
+    leaderboard: pd.DataFrame = field(repr=False)
+    table: str = field(repr=False)
+    files: list[Path] = field(default_factory=list)
+    runs: int = 0
+    busy: int = 0
+    broken: list[RunResult] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Every run of the suite ended without failing or timing out."""
+        return not self.broken
+
+    def summary(self) -> str:
+        """``12 runs stored this time (11 ok, 1 diverged)``: what this call stored."""
+        return self.dispatched.summary()
+
+    def closing_lines(self) -> list[str]:
+        """The lines ``benchbench run`` ends with on stderr: where the files went, what was
+        stored, busy timings, and the failures with what to do about them."""
+        from .dispatch import describe, problem
+
+        lines = [
+            f"leaderboard written to {self.files[0].parent}/{self.suite}.{{md,csv,json}}",
+            f"benchbench: {self.summary()}",
+        ]
+        if self.busy:
+            lines.append(
+                f"benchbench: warning: {self.busy} of {self.runs} runs were timed on shared "
+                "hardware (beside other runs, or while other processes kept the machine busy); "
+                "their time columns are marked *"
+            )
+        if self.broken:
+            shown = sorted(self.broken, key=describe)
+            lines += [f"benchbench: run {problem(r)}" for r in shown[:SHOWN_FAILURES]]
+            more = len(shown) - SHOWN_FAILURES
+            lines.append(
+                f"benchbench: {len(shown)} runs of suite {self.suite} failed or timed out"
+                + (f" ({more} more not shown)" if more > 0 else "")
+                + "; --retry-failed runs them again"
+            )
+        return lines
+
+
+def run_suite(
+    suite: str,
+    pm: PluginManager,
+    *,
+    out: Path,
+    storage: str | None,
+    seeds: int | None,
+    device: str,
+    workers: int | None,
+    executor: str,
+    address: str | None,
+    timeout: float,
+    retry_failed: bool,
+    tuned: bool,
+    threads: int | None,
+    data_dir: Path | None,
+    console: Console,
+) -> SuiteOutcome:
+    """Run every run of ``suite`` not stored yet (see :func:`benchbench.run`), store each
+    result as it arrives, rank and write the leaderboard files. Raises
+    :class:`~benchbench.errors.Stopped` after storing what finished when a signal asked to
+    stop."""
+    from ..ranking import leaderboard
+    from ..storage.store import Store, prepare_out, storage_url
+    from ..tuning.suite import check_tuned_code, tuned_line, tuned_settings, tuned_variant
+    from .executors import LOST, make_executor
+    from .identity import stale_line
+    from .suite import load_suite, plan
+
+    loaded = load_suite(suite, pm.registry)
+    placer, device = make_executor(
+        pm.config, data_dir, executor, address, device, workers, timeout, threads
+    )
+    plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
+    store = Store(storage_url(prepare_out(out), storage), on_wait=_noted(console))
+    restored = restore_spilled(store, out / "unsaved-results")
+    if restored:
+        console.note(f"stored {restored} results an earlier run could not store")
+    variant = tuned_variant(loaded)
+    settings: dict[Any, dict[str, Any]] = {}
+    if tuned:
+        settings = tuned_settings(loaded, store.tunings(variant.key))
+        console.note(tuned_line(variant.name, loaded.name, settings))
+        loaded = variant
+    else:
+        if not store.tunings(variant.key).empty:
+            console.note(
+                f"suite {loaded.name} runs with defaults; it has been tuned: 'benchbench run "
+                f"{loaded.name} --tuned' runs the tuned settings (leaderboard {variant.name})"
+            )
+        store.set_tunings(loaded.key, {})  # an untuned suite shows no tuning
+    planned = plan(
+        loaded,
+        pm.registry,
+        device=device,
+        seeds=seeds,
+        tuned=_tuned_params(settings),
+        data_dir=data_dir,
+    )
+    if tuned:
+        check_tuned_code(loaded.name, settings, planned)
+    store.set_places(loaded.key, loaded.name, loaded.source, planned)
+    specs = {p.spec.run_id: p.spec for p in planned}
+    stored = store.stored_ids(specs)
+    statuses = ("failed", "timed-out") if retry_failed else ("failed",)
+    redo = {  # stored, and run again: every failure with retry_failed, else lost runs
+        r.run_id
+        for r in store.results(stored, statuses)
+        if retry_failed or r.error_component == LOST
+    }
+    if redo and not retry_failed:
+        console.note(f"benchbench: {len(redo)} runs lost with their cluster node run again")
+    stored -= redo
+    todo = [spec for run_id, spec in specs.items() if run_id not in stored]
+    console.note(
+        f"suite {loaded.name}: {len(specs)} runs, {len(specs) - len(todo)} already stored, "
+        f"{len(todo)} to run (results: {store.display_url})"
+    )
+    stale = store.made_by_other_code(todo)
+    if stale:
+        console.note(
+            f"benchbench: {len(stale)} stored results of these runs were made by other code "
+            f"and are not reused: {stale_line((r.code, s.code) for r, s in stale)}"
+        )
+    unusable = _check_data(todo, pm, data_dir, console)
+    dispatched = _dispatch(todo, store, placer, out, unusable, redo, console)
+    if dispatched.signal is not None:
+        raise Stopped(
+            dispatched.signal,
+            f"{dispatched.summary()}; run the same command to resume",
+        )
+    frame = store.frame(loaded.key)
+    folder = prepare_out(out / "leaderboards")
+    files = []
+    for fmt, suffix in LEADERBOARD_FILES:
+        path = folder / f"{loaded.name}.{suffix}"
+        path.write_text(leaderboard.text(store, loaded.key, fmt, leaderboard.WIDE, loaded.name))
+        files.append(path)
+    broken = (
+        set(frame[frame["status"].isin(["failed", "timed-out"])]["run_id"]) if len(frame) else ()
+    )
+    return SuiteOutcome(
+        suite=loaded.name,
+        key=loaded.key,
+        store_url=store.display_url,
+        planned=len(specs),
+        already_stored=len(specs) - len(todo),
+        dispatched=dispatched,
+        leaderboard=leaderboard.build(frame, store.tunings(loaded.key)),
+        table=leaderboard.text(store, loaded.key, "plain", leaderboard.NARROW, loaded.name),
+        files=files,
+        runs=len(frame),
+        busy=int((frame["busy"] == True).sum()) if "busy" in frame else 0,  # noqa: E712
+        broken=store.results(broken) if broken else [],
+    )
+
+
+def _tuned_params(settings: dict[Any, dict[str, Any]]) -> Callable[..., Any]:
+    """The hyperparameters tuning found for a (track, task, candidate), or None."""
+
+    def best(track: Any, task: str, candidate: Any) -> Any:
+        return settings.get((track.name, task, candidate.label), {}).get("best_params")
+
+    return best
+
+
+def _noted(console: Console) -> Callable[[str], None]:
+    """A callback that shows a line as a ``benchbench:`` note."""
+    return lambda line: console.note(f"benchbench: {line}")
+
+
+def _check_data(
+    todo: list[Any], pm: PluginManager, data_dir: Path | None, console: Console
+) -> dict[str, RunResult]:
+    """Each task's data loaded once before anything trains; the runs of a task whose data
+    cannot be loaded fail at once, named with their task in one line."""
+    from .dispatch import check_data
+
+    unusable = check_data(todo, pm.registry, data_dir)
+    for task, reason in sorted({(r.task, r.error) for r in unusable.values()}):
+        count = sum(r.task == task for r in unusable.values())
+        console.note(f"benchbench: task {task}: {reason}; its {count} runs fail")
+    return unusable
+
+
+def _dispatch(
+    todo: list[Any],
+    store: Any,
+    placer: Any,
+    out: Path,
+    unusable: dict[str, RunResult],
+    redo: set[str],
+    console: Console,
+) -> Outcome:
+    """The runs handed to the executor under the stop signals, with a progress bar."""
+    from .dispatch import describe, problem, run_specs
+    from .interrupts import StopSignals
+
+    with StopSignals() as stop, placer, console.bar(len(todo), "run") as bar:
+
+        def show(result: RunResult) -> None:
+            bar.update()
+            if result.status == "ok":
+                bar.set_postfix_str(f"{describe(result)}: test {result.test_accuracy:.3f}")
+            elif result.run_id not in unusable:  # those were named with their task above
+                console.note(f"benchbench: run {problem(result)}")
+
+        return run_specs(
+            todo,
+            store,
+            placer,
+            stop,
+            out / "unsaved-results",
+            show,
+            _noted(console),
+            unusable,
+            redo,
+        )
+
+
+def run_one(
+    pm: PluginManager,
+    *,
+    task: str,
+    arch: str,
+    regularizer: str,
+    ssl: str,
+    finetune: str,
+    seed: int,
+    budget: Budget | None,
+    hparams: Mapping[str, Any],
+    device: str,
+    threads: int | None,
+    storage: str | None,
+    data_dir: Path | None,
+) -> RunResult:
+    """Train one configuration in this process (see :func:`benchbench.run_one`); a problem
+    inside the run is its result, a problem of the request one :class:`BenchbenchError`."""
+    from ..storage.store import Store
+    from .dispatch import check_data
+    from .execute import execute
+    from .machine import pinned_threads
+    from .resolve import resolve_device, resolve_spec
+
+    store = Store(storage) if storage else None  # before training: a bad URL costs no run
+    spec = resolve_spec(
+        pm.registry,
+        task=task,
+        arch=arch,
+        regularizer=regularizer,
+        ssl=ssl,
+        finetune=finetune,
+        hparams=hparams,
+        seed=seed,
+        budget=budget,
+        device=resolve_device(device),
+        data_dir=data_dir,
+    )
+    unusable = check_data([spec], pm.registry, data_dir)
+    if unusable:
+        raise BenchbenchError(unusable[spec.run_id].error or "the task's data cannot be loaded")
+    with pinned_threads(threads):
+        result = execute(spec, pm, data_dir)
+    if store is not None:
+        store.save(result)
+    return result

@@ -1,0 +1,178 @@
+"""One ``benchbench tune``, start to end: every candidate of a suite (or one candidate)
+tuned with the same protocol, studies stored beside the results, and what ``run --tuned``
+will run recorded as it grows."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..budget import Budget
+from ..errors import BenchbenchError, Stopped
+from ..plugins.manager import PluginManager
+from ..progress import Console
+from .study import Summary
+
+
+@dataclass
+class TunedCandidate:
+    """One candidate's tuning: its label (``track/task/candidate``, or its components), its
+    suite place (None for a single candidate) and what tuning found and cost."""
+
+    label: str
+    place: tuple[str, str, str] | None
+    summary: Summary
+    storage_url: str = field(repr=False)
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return self.summary.best_params
+
+    @property
+    def best_value(self) -> float | None:
+        """The best validation accuracy of the first ``trials`` finished trials."""
+        return self.summary.best_value
+
+    def study(self) -> Any:
+        """The candidate's Optuna study, loaded from the results database."""
+        from .study import load_study, open_storage
+
+        return load_study(open_storage(self.storage_url), self.summary.study)
+
+
+@dataclass
+class TuningOutcome:
+    """What ``tune`` found: one :class:`TunedCandidate` per candidate, in suite order."""
+
+    suite: str | None
+    candidates: list[TunedCandidate]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per candidate: its label, best hyperparameters and value, trial counts
+        and seconds (what ``benchbench tune --json`` prints)."""
+        return [_row(c) for c in self.candidates]
+
+    def frame(self) -> pd.DataFrame:
+        """:meth:`rows` as a DataFrame."""
+        return pd.DataFrame(self.rows())
+
+
+def _row(candidate: TunedCandidate) -> dict[str, Any]:
+    s = candidate.summary
+    return {
+        "candidate": candidate.label,
+        "best_params": s.best_params,
+        "best_value": s.best_value,
+        "n_trials": s.stored,
+        **{k: v for k, v in s.to_dict().items() if k not in ("best_params", "best_value")},
+    }
+
+
+def tune_candidates(
+    pm: PluginManager,
+    *,
+    suite: str | None,
+    task: str | None,
+    arch: str | None,
+    regularizer: str,
+    ssl: str,
+    finetune: str,
+    trials: int | None,
+    budget: Budget | None,
+    sampler: str | None,
+    pruner: str | None,
+    seed: int | None,
+    fixed: dict[str, Any],
+    worker: int,
+    parallel: int,
+    device: str,
+    threads: int | None,
+    executor: str,
+    address: str | None,
+    timeout: float,
+    out: Path,
+    storage: str | None,
+    data_dir: Path | None,
+    console: Console,
+) -> TuningOutcome:
+    """Tune every candidate of ``suite``, or the one named by ``task``, ``arch`` and the
+    other components (see :func:`benchbench.tune`). Raises
+    :class:`~benchbench.errors.Stopped` when a signal asked to stop (finished trials are
+    stored; running ones are redone when tuning resumes)."""
+    from ..running.executors import make_executor
+    from ..running.interrupts import StopSignals
+    from ..running.suite import load_suite
+    from ..storage.database import parse_url
+    from ..storage.store import Store, prepare_out, storage_url
+    from .study import Interrupted, Target, open_storage, tune
+    from .suite import protocol_of, suite_tuning_jobs, tuned_variant, tuning_config
+
+    if bool(suite) == bool(task or arch):
+        raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
+    if not suite and not (task and arch):
+        raise BenchbenchError("tuning one candidate needs both --task and --arch")
+    placer, device = make_executor(
+        pm.config, data_dir, executor, address, device, parallel, timeout, threads
+    )
+    chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
+    loaded = load_suite(suite, pm.registry) if suite else None
+    if loaded is not None:
+        jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, fixed, data_dir)
+    else:
+        config = tuning_config(None, budget, chosen)
+        one = Target(task, arch, regularizer, ssl, finetune, fixed, budget, device)
+        one.spec(pm, {}, config.seed, data_dir)  # names and values checked before anything
+        jobs = [(f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", None, one, config)]
+    url = storage_url(prepare_out(out), storage)
+    store = Store(url)  # checks the URL and creates the results tables beside the studies
+    studies = open_storage(url)
+    remote = executor == "ray" and (address or os.environ.get("RAY_ADDRESS"))
+    if remote and parse_url(url).drivername.startswith("sqlite"):
+        console.note(
+            "benchbench: warning: trials on other machines report to the study in this "
+            f"machine's SQLite file ({store.display_url}) and fail where they cannot reach "
+            "it; use --storage postgresql://... for a cluster"
+        )
+    places: dict[tuple[str, str, str], dict[str, Any]] = {}
+    done: list[TunedCandidate] = []
+    total = sum(config.trials for _, _, _, config in jobs)
+    with (
+        StopSignals("stopping: ending the running trials") as stop,
+        placer,
+        console.bar(total, "trial") as bar,
+    ):
+        for label, place, one, config in jobs:
+            start = bar.n
+
+            def show(summary: Summary, label: str = label, start: int = start) -> None:
+                bar.n = start + summary.trials
+                best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
+                bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
+
+            try:
+                summary = tune(
+                    one, config, pm, studies, data_dir, worker, show, placer, stop, parallel
+                )
+            except Interrupted:
+                raise Stopped(
+                    stop.signum or signal.SIGINT,
+                    f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
+                    "stored, run the same command to resume",
+                ) from None
+            bar.n = start + config.trials
+            bar.refresh()
+            done.append(TunedCandidate(label, place, summary, url))
+            if loaded is not None and place is not None:  # what 'run --tuned' will run
+                places[place] = {
+                    **summary.to_dict(),
+                    "best_params": {**summary.best_params, **one.fixed},  # the fixed ones too
+                    "protocol": protocol_of(config),
+                    "code": one.spec(pm, {}, config.seed, data_dir).code,
+                }
+                store.set_tunings(tuned_variant(loaded).key, places)
+    return TuningOutcome(loaded.name if loaded else None, done)
