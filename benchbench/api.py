@@ -282,11 +282,11 @@ def leaderboard(
 
     ``sources`` builds it from exported result files or other databases instead.
     """
-    from .ranking import leaderboard as ranking
+    from .ranking.rank import build
 
     with _results(out, storage, sources) as store:
         key = store.find_suite(suite) if suite else None
-        return ranking.build(store.frame(key), store.tunings(key))
+        return build(store.frame(key), store.tunings(key))
 
 
 def leaderboard_text(

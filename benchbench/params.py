@@ -7,9 +7,9 @@ A component declares, next to its ``defaults``, what each hyperparameter may be:
 
 A hyperparameter without a declaration is typed by its default (an int default takes
 integers, a float one numbers, a bool one true/false, a string any string). The loop's own
-settings are declared the same way (:data:`benchbench.training.loop.LOOP_PARAMS`). A value outside
-its declaration is refused when a run, a suite or a tuning is planned, in one line naming the
-key, the value and what is allowed: a typo must not cost a training run.
+settings are declared the same way (:data:`benchbench.training.settings.LOOP_PARAMS`). A value
+outside its declaration is refused when a run, a suite or a tuning is planned, in one line
+naming the key, the value and what is allowed: a typo must not cost a training run.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def _hparam_table(
 
 def describe_loop() -> str:
     """The training loop's settings: what every run has, whatever its components."""
-    from ..training.loop import LOOP_DEFAULTS, LOOP_PARAMS, loop_search_space
+    from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS, loop_search_space
 
     tuned = search_space(loop_search_space)
     table = _hparam_table("", LOOP_DEFAULTS, {k: LOOP_PARAMS[k] for k in LOOP_DEFAULTS}, tuned)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..ranking import leaderboard
+from ..ranking import rank
 from . import stats
 
 GRID_POINTS = 60
@@ -57,7 +57,7 @@ def suite_report(
     frame = store.frame(key)
     if frame.empty:
         return []
-    board = leaderboard.build(frame, store.tunings(key), keep_accuracies=True)
+    board = rank.build(frame, store.tunings(key), keep_accuracies=True)
     results = {r.run_id: r for r in store.results(set(frame["run_id"]))}
     reports = []
     for track, rows in board.groupby("track", sort=False):
@@ -232,7 +232,7 @@ def against(mine: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
             if row["test_accuracy_mean"] is None or row["test_accuracy_mean_other"] is None
             else row["test_accuracy_mean"] - row["test_accuracy_mean_other"]
         )
-        ci = leaderboard.welch_ci95(a, b)
+        ci = rank.welch_ci95(a, b)
         rows.append(
             {
                 **{k: row[k] for k in keys},
@@ -257,4 +257,4 @@ def _ratio(a: Any, b: Any) -> float | None:
 def accuracies(frame: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFrame:
     """Leaderboard rows with each row's per-seed accuracies kept (``_accuracies``), for
     :func:`against`."""
-    return leaderboard.build(frame, tunings, keep_accuracies=True)
+    return rank.build(frame, tunings, keep_accuracies=True)

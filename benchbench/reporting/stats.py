@@ -16,6 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..ranking.rank import ci95
+
 
 def mean_ranks(scores: pd.DataFrame, higher_is_better: bool = True) -> pd.Series:
     """Each candidate's (column's) rank averaged over the tasks (rows): rank 1 is the best on
@@ -93,7 +95,7 @@ def paired_interval(a: pd.Series, b: pd.Series) -> dict[str, float | int | None]
     if n < 2:
         return {"n": n, "mean": mean, "ci95": None, "p": None}
     sd = float(differences.std(ddof=1))
-    half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
+    half = ci95(differences)
     if sd == 0:
         p = 1.0 if mean == 0 else 0.0
     else:

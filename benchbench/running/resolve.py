@@ -18,7 +18,8 @@ from ..errors import BenchbenchError
 from ..plugins.manager import Registry
 from ..spec import KIND_NAMES, RunSpec
 from ..tasks import default_data_dir
-from ..training.loop import LOOP_DEFAULTS, LOOP_PARAMS, RunComponents
+from ..training.loop import RunComponents
+from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS
 from .checks import check_values, combination_problems, input_mismatch, unknown_hparam, warn
 from .identity import run_code
 

@@ -177,13 +177,14 @@ def run_suite(
             dispatched.signal,
             f"{dispatched.summary()}; run the same command to resume",
         )
-    frame = store.frame(loaded.key)
+    ranked = leaderboard.Ranked.read(store, loaded.key)
     folder = prepare_out(out / "leaderboards")
     files = []
     for fmt, suffix in LEADERBOARD_FILES:
         path = folder / f"{loaded.name}.{suffix}"
-        path.write_text(leaderboard.text(store, loaded.key, fmt, leaderboard.WIDE, loaded.name))
+        path.write_text(ranked.text(fmt, leaderboard.WIDE, loaded.name))
         files.append(path)
+    frame = ranked.frame
     broken = (
         set(frame[frame["status"].isin(["failed", "timed-out"])]["run_id"]) if len(frame) else ()
     )
@@ -194,8 +195,8 @@ def run_suite(
         planned=len(specs),
         already_stored=len(specs) - len(todo),
         dispatched=dispatched,
-        leaderboard=leaderboard.build(frame, store.tunings(loaded.key)),
-        table=leaderboard.text(store, loaded.key, "plain", leaderboard.NARROW, loaded.name),
+        leaderboard=ranked.board,
+        table=ranked.text("plain", leaderboard.NARROW, loaded.name),
         files=files,
         runs=len(frame),
         busy=int((frame["busy"] == True).sum()) if "busy" in frame else 0,  # noqa: E712

@@ -35,7 +35,7 @@ from ..running.interrupts import StopSignals
 from ..running.resolve import build_components, resolve_spec
 from ..spec import RunSpec
 from ..storage.database import display, parse_url, reason
-from ..training.loop import loop_search_space
+from ..training.settings import loop_search_space
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")

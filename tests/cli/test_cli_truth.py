@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from benchbench.cli import cli
 from benchbench.params import Choice, Float, Int, Param, check_declarations, inferred
-from benchbench.ranking import leaderboard
+from benchbench.ranking import leaderboard, rank
 from benchbench.running.loader_sweep import summarize, sweep_row
 from benchbench.running.machine import CpuWatch, pin_threads, thread_share
 
@@ -238,7 +238,7 @@ def test_few_seeds_show_n_instead_of_an_interval_and_busy_times_are_marked():
         board_rows("none", [0.975, 0.975], baseline=True)
         + board_rows("mixup", [0.9, 0.92, 0.94], busy=True)
     )
-    text = leaderboard.render(leaderboard.build(frame), "plain", leaderboard.NARROW)
+    text = leaderboard.render(rank.build(frame), "plain", leaderboard.NARROW)
     assert "97.50 (n=2)" in text and "± 0.00" not in text
     assert "92.00 ± 4.97" in text  # t(0.975, 2) * 0.02 / sqrt(3) = 4.303 * 0.01155
     assert "-5.50 (n=2)" in text  # the baseline has 2 seeds: no Welch interval either
@@ -247,7 +247,7 @@ def test_few_seeds_show_n_instead_of_an_interval_and_busy_times_are_marked():
     assert "*: measured on shared hardware (some seeds ran beside other runs" in flat
     assert "calibration" not in flat and "milliseconds" not in flat  # notes of shown columns
     assert "more columns: --wide" in flat
-    wide = leaderboard.render(leaderboard.build(frame), "markdown")
+    wide = leaderboard.render(rank.build(frame), "markdown")
     assert "latency: inference milliseconds" in wide and "0.50* / -" in wide
     assert max(len(line) for line in text.splitlines()) <= 100
 

@@ -21,7 +21,7 @@ REGISTRY = PM.registry
 def _small_latency_batch(monkeypatch):
     """Smoke only: the batch-1024 latency of a VGG on CIFAR would be most of the test's time
     (test_train checks the measurement itself)."""
-    monkeypatch.setattr("benchbench.training.loop.LATENCY_BATCH", 8)
+    monkeypatch.setattr("benchbench.training.recording.LATENCY_BATCH", 8)
 
 
 def _builtin(kind):

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from benchbench.ranking import leaderboard
+from benchbench.ranking import leaderboard, rank
 
 T_975 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305}  # Student-t quantiles, by dof
 
@@ -42,8 +42,8 @@ def rows(candidate, accuracies, baseline=False, statuses=None, ttt=None):
 def test_ci95_against_hand_computation():
     values = [0.90, 0.80, 0.85]
     sd = 0.05  # sample standard deviation of the three
-    assert leaderboard.ci95(values) == pytest.approx(T_975[2] * sd / math.sqrt(3), rel=1e-6)
-    assert leaderboard.ci95([0.5]) is None
+    assert rank.ci95(values) == pytest.approx(T_975[2] * sd / math.sqrt(3), rel=1e-6)
+    assert rank.ci95([0.5]) is None
 
 
 def test_welch_interval_against_hand_computation():
@@ -53,8 +53,8 @@ def test_welch_interval_against_hand_computation():
     from scipy import stats
 
     expected = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
-    assert leaderboard.welch_ci95(a, b) == pytest.approx(expected, rel=1e-9)
-    assert leaderboard.welch_ci95([0.5, 0.5], [0.4, 0.4]) == 0.0
+    assert rank.welch_ci95(a, b) == pytest.approx(expected, rel=1e-9)
+    assert rank.welch_ci95([0.5, 0.5], [0.4, 0.4]) == 0.0
 
 
 def test_board_means_intervals_deltas_and_ranks():
@@ -63,7 +63,7 @@ def test_board_means_intervals_deltas_and_ranks():
         + rows("mixup", [0.90, 0.80, 0.85], ttt=[1.0, 2.0, 4.0])
         + rows("broken", [0.99, 0.0, 0.0], statuses=["ok", "diverged", "failed"])
     )
-    board = leaderboard.build(frame).set_index("candidate")
+    board = rank.build(frame).set_index("candidate")
     # broken has the best ok seed (0.99) but ranks last: its seeds did not all end ok
     assert list(board.index) == ["mixup", "none", "broken"]
     assert list(board["rank"]) == [1, 2, 3]
@@ -72,9 +72,7 @@ def test_board_means_intervals_deltas_and_ranks():
     assert mixup["test_accuracy_ci95"] == pytest.approx(T_975[2] * 0.05 / math.sqrt(3))
     assert none["test_accuracy_ci95"] == pytest.approx(T_975[1] * math.sqrt(0.005) / math.sqrt(2))
     assert mixup["delta_vs_baseline"] == pytest.approx(0.10)
-    assert mixup["delta_ci95"] == pytest.approx(
-        leaderboard.welch_ci95([0.9, 0.8, 0.85], [0.7, 0.8])
-    )
+    assert mixup["delta_ci95"] == pytest.approx(rank.welch_ci95([0.9, 0.8, 0.85], [0.7, 0.8]))
     assert none["delta_vs_baseline"] == 0.0 and pd.isna(none["delta_ci95"])
     assert mixup["time_to_target_s"] == 2.0 and mixup["reached_target"] == 3
     # one of two seeds missed the target: the median of (1.5, never) is never
@@ -99,7 +97,7 @@ def test_incomplete_rows_never_outrank_complete_ones_and_nan_is_never_shown():
         + rows("gone", [0.0, 0.0], statuses=["diverged", "diverged"])
         + rows("dead", [0.0, 0.0], statuses=["failed", "timed-out"])
     )
-    board = leaderboard.build(frame).set_index("candidate")
+    board = rank.build(frame).set_index("candidate")
     assert list(board.index) == ["none", "flaky", "lucky", "gone", "dead"]
     assert list(board["rank"].astype(object).where(board["rank"].notna(), None)) == [
         1,
@@ -114,17 +112,17 @@ def test_incomplete_rows_never_outrank_complete_ones_and_nan_is_never_shown():
     assert board.loc["gone", "test_accuracy_ci95"] == 0.0
     assert pd.isna(board.loc["dead", "test_accuracy_mean"])
     for fmt in ("markdown", "plain"):
-        text = leaderboard.render(leaderboard.build(frame), fmt)
+        text = leaderboard.render(rank.build(frame), fmt)
         assert "nan" not in text.lower() and "<NA>" not in text and "None" not in text
         assert "2/3: 1 failed" in text and "2/3: 1 diverged" in text
         assert "0/2: 2 diverged" in text and "0/2: 2 failed" in text
-        assert leaderboard.RULE in " ".join(text.split())
-    records = json.loads(leaderboard.render(leaderboard.build(frame), "json"))
+        assert rank.RULE in " ".join(text.split())
+    records = json.loads(leaderboard.render(rank.build(frame), "json"))
     assert all(not (isinstance(v, float) and math.isnan(v)) for r in records for v in r.values())
 
 
 def test_renderings_carry_the_promised_fields():
-    board = leaderboard.build(pd.DataFrame(rows("none", [0.7, 0.8], baseline=True)))
+    board = rank.build(pd.DataFrame(rows("none", [0.7, 0.8], baseline=True)))
     records = json.loads(leaderboard.render(board, "json"))
     assert set(records[0]) >= {
         "track",
@@ -148,7 +146,7 @@ def test_renderings_carry_the_promised_fields():
         .startswith("suite,track,task,candidate,rank")
     )
     assert "none (baseline)" in leaderboard.render(board, "plain")
-    assert leaderboard.render(leaderboard.build(pd.DataFrame()), "markdown") == "no results yet\n"
+    assert leaderboard.render(rank.build(pd.DataFrame()), "markdown") == "no results yet\n"
 
 
 def test_provenance_names_versions_device_and_plugins():

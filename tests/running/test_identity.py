@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from benchbench.cli import cli
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.ranking import leaderboard
+from benchbench.ranking import rank
 from benchbench.running import identity
 from benchbench.running.resolve import resolve_spec
 from benchbench.spec import RunSpec
@@ -165,7 +165,7 @@ def test_a_version_bump_retrains_never_mixes_and_starts_a_new_study(tmp_path, pl
 
     store = Store(default_url(out), writable=False)
     assert len(store.results()) == 6
-    board = leaderboard.build(store.frame())
+    board = rank.build(store.frame())
     row = board.set_index("candidate").loc["versioned"]
     assert row["seeds"] == 2  # the two new seeds only, never the old ones beside them
     assert row["regularizer_origin"] == "versioned: -p bb_versioned (versioned version 2)"
@@ -188,7 +188,7 @@ def test_the_leaderboard_gives_each_code_variant_its_own_row():
     frame = pd.DataFrame(
         [run(0, "0.3.1", 0.5), run(1, "0.3.1", 0.7), run(0, "0.3.2", 0.8), run(1, "0.3.2", 0.9)]
     )
-    board = leaderboard.build(frame).set_index("candidate")
+    board = rank.build(frame).set_index("candidate")
     assert sorted(board.index) == ["mixup [mixup: bb-mixup 0.3.1]", "mixup [mixup: bb-mixup 0.3.2]"]
     new, old = (
         board.loc["mixup [mixup: bb-mixup 0.3.2]"],

@@ -125,7 +125,7 @@ def _running_a_run(raylet: int) -> bool:
     by the task it executes, ``ray::IDLE`` between tasks)."""
     for pid in _children(raylet):
         try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_ray_task"):
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ray_task"):
                 return True
         except OSError:
             continue

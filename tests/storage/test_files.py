@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from benchbench.cli import cli
-from benchbench.ranking import leaderboard
+from benchbench.ranking import leaderboard, rank
 from benchbench.running.executors import InProcessExecutor
 from benchbench.running.suite import parse_suite, plan
 from benchbench.storage.store import Store, default_url
@@ -84,7 +84,7 @@ def test_two_exports_merge_into_the_leaderboard_of_all_runs(tmp_path, pm, data_d
     store = Store(default_url(merged))
     for fmt in ("csv", "json", "markdown"):
         assert board(store, fmt) == board(stores["all"], fmt)
-    assert len(leaderboard.build(store.frame("shared"))) == 3
+    assert len(rank.build(store.frame("shared"))) == 3
 
     again = invoke("import", str(tmp_path / "a.jsonl.gz"), "--out", str(merged))
     assert "3 runs added" not in again.output

@@ -5,7 +5,7 @@ import pytest
 from benchbench import Budget
 from benchbench.running.execute import execute
 from benchbench.running.resolve import resolve_spec
-from benchbench.training.loop import lr_factor
+from benchbench.training.settings import lr_factor
 
 
 def run(pm, data_dir, task="blobs", arch="mlp", **kwargs):
@@ -76,7 +76,7 @@ def test_a_diverging_run_is_recorded_as_diverged(pm, data_dir):
 
 
 def test_a_loss_that_explodes_without_nan_is_divergence_too(pm, data_dir):
-    from benchbench.training.loop import EXPLODE_STEPS
+    from benchbench.training.divergence import EXPLODE_STEPS
 
     inflated = run(pm, data_dir, regularizer="inflate", budget=Budget(steps=200))
     assert inflated.status == "diverged" and inflated.steps == 5 + EXPLODE_STEPS - 1
@@ -92,18 +92,18 @@ def test_the_divergence_rule_by_hand(device_mode):
     """First loss 3 -> ceiling 30; 20 steps in a row above it; a dip restarts the count."""
     import torch
 
-    from benchbench.training.loop import _Divergence
+    from benchbench.training.divergence import Divergence
 
-    watch = _Divergence(torch.device("cpu"))
+    watch = Divergence(torch.device("cpu"))
     watch.every_step = device_mode == "every step"
     losses = [3.0, 2.0] + [31.0] * 19 + [29.0] + [31.0] * 19 + [31.0]
     reasons = [watch(torch.tensor(v), check=True) for v in losses]
     first = next(i for i, r in enumerate(reasons) if r) + 1
     assert first == len(losses)  # step 42: the 20th step in a row above 30
     assert "above 30 (10x its start) for 20 steps in a row, 31 at step 42" in reasons[-1]
-    small = _Divergence(torch.device("cpu"))  # a start below 1 counts as 1: ceiling 10
+    small = Divergence(torch.device("cpu"))  # a start below 1 counts as 1: ceiling 10
     assert [small(torch.tensor(v), check=True) for v in [0.2] + [9.0] * 30] == [None] * 31
-    nan = _Divergence(torch.device("cpu"))
+    nan = Divergence(torch.device("cpu"))
     nan.every_step = device_mode == "every step"
     assert nan(torch.tensor(1.0), check=False) is None
     if nan.every_step:  # the CPU looks at once

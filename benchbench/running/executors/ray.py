@@ -15,133 +15,39 @@ not count) is cancelled, its worker process killed, and recorded ``timed-out``.
 What workers need from this process travels with each task: the plugin configuration, the
 folders ``-p`` modules were found in, and ``data_dir`` as given (file-based tasks read it on
 the node, so it must be the same path there: a shared folder). Generated and bundled data is
-prepared on each node; nothing else assumes this process's file system.
+prepared on each node; nothing else assumes this process's file system. What runs on the
+nodes is :mod:`.ray_remote`; this module is the driver's side.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import logging
 import socket
-import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...errors import BenchbenchError, one_line
-from ...plugins.manager import PluginConfig
+from ...plugins.config import PluginConfig
 from ...spec import RunResult
 from ..execute import failed
 from .base import LOST, Executor, Finished, Job, Neighbours
+from .ray_remote import Raised, Started, StartTimes, module_roots, ray_task
 
 _RESOURCES_SECONDS = 5.0
 """How long the cluster's size and its live nodes are trusted before asking again."""
 
 
 @dataclass
-class _Raised:
-    """What a job's ``on_eval`` raised in the worker (a pruned trial), carried back as a
-    value so Ray's own exception wrapping does not change its type."""
+class _Capacity:
+    """What the cluster was found to hold: when asked (monotonic seconds), how many runs at
+    once, and the ids of its live nodes."""
 
-    exception: BaseException
-
-
-@dataclass
-class _Ran:
-    """A task's value and when it ran, on its node's clock (``time.time()``): overlaps are
-    only ever compared between runs of one node, and a result collected late (the driver
-    busy with a dead node) must not seem to overlap the runs that followed it."""
-
-    value: RunResult | _Raised
-    start: float
-    end: float
-
-
-class _Started(NamedTuple):
-    """A run that started: on which node, how many seconds ago (the actor's clock), in
-    which attempt, and when on its node's clock."""
-
-    node: str
-    seconds: float
-    attempt: int
-    at: float
-
-
-class _StartTimes:
-    """A small actor on the head node: each task says when it starts and on which node, so
-    time limits count from the start (not from a wait in Ray's queue), results can say which
-    runs shared a node, and a retried run says it was."""
-
-    def __init__(self) -> None:
-        self._started: dict[str, tuple[str, float, int, float]] = {}
-
-    def started(self, key: str, node: str, at: float) -> None:
-        attempt = self._started.get(key, ("", 0.0, 0, 0.0))[2] + 1
-        self._started[key] = (node, time.monotonic(), attempt, at)
-
-    def forget(self, keys: list[str]) -> None:
-        for key in keys:
-            self._started.pop(key, None)
-
-    def running(self) -> dict[str, tuple[str, float, int, float]]:
-        """Started tasks not yet forgotten: ``key -> (node, seconds since its start,
-        attempt, its start on the node's clock)``."""
-        now = time.monotonic()
-        return {k: (node, now - t, n, at) for k, (node, t, n, at) in self._started.items()}
-
-
-def _ray_task(
-    job: Job,
-    config: PluginConfig,
-    data_dir: Path | None,
-    paths: tuple[str, ...],
-    key: str,
-    starts: Any,
-) -> _Ran:
-    """One run in a Ray worker (the function Ray ships to the nodes)."""
-    import ray
-
-    from .worker import prepare_worker, run_job
-
-    for path in paths:  # where the driver found the -p modules: a shared folder
-        if path not in sys.path:
-            sys.path.append(path)
-    context = ray.get_runtime_context()
-    node = context.get_node_id()
-    start = time.time()
-    try:  # waited for: a run lost with its node right after it started still counts
-        ray.get(starts.started.remote(key, node, start), timeout=60)
-    except Exception:  # the head node is gone, and the cluster with it
-        pass
-    cpus = max(1, int(context.get_assigned_resources().get("CPU", 1)))
-    prepare_worker(cpus, config)
-    try:
-        result = run_job(job, config, data_dir)
-    except BaseException as exc:  # the job's on_eval: carried back as it is
-        return _Ran(_Raised(exc), start, time.time())
-    result.machine["node"] = node
-    return _Ran(result, start, time.time())
-
-
-def module_roots(modules: tuple[str, ...]) -> tuple[str, ...]:
-    """The folders the ``-p`` modules are imported from here, so workers can import them."""
-    roots = []
-    for name in modules:
-        if name.startswith("no:"):
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
-            continue
-        depth = name.count(".") + (1 if spec.submodule_search_locations else 0)
-        root = str(Path(spec.origin).resolve().parents[depth])
-        if root not in roots:
-            roots.append(root)
-    return tuple(roots)
+    asked: float = 0.0
+    runs: int = 1
+    alive: set[str] = field(default_factory=set)
 
 
 def _ray() -> Any:
@@ -181,7 +87,7 @@ class RayExecutor(Executor):
         self._initialised = False
         self._starts: Any = None
         self._task: Any = None
-        self._capacity: tuple[float, int, set[str]] = (0.0, 1, set())
+        self._capacity = _Capacity()
         self._neighbours = Neighbours()
 
     def _start(self) -> Any:
@@ -206,7 +112,7 @@ class RayExecutor(Executor):
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         self._starts = (
-            ray.remote(_StartTimes)
+            ray.remote(StartTimes)
             .options(
                 num_cpus=0,
                 # hard: a soft affinity placed it on another node half the time here
@@ -214,7 +120,7 @@ class RayExecutor(Executor):
             )
             .remote()
         )
-        self._task = ray.remote(_ray_task).options(
+        self._task = ray.remote(ray_task).options(
             num_cpus=self.threads, num_gpus=self.gpus, max_retries=1, retry_exceptions=False
         )
         return ray
@@ -224,12 +130,12 @@ class RayExecutor(Executor):
         """Runs in flight at most: the cluster's CPUs (or GPUs) over what one run asks."""
         if self._slots is not None:
             return self._slots
-        return self._cluster()[1]
+        return self._cluster().runs
 
-    def _cluster(self) -> tuple[float, int, set[str]]:
-        """(when asked, runs the cluster holds at once, ids of its live nodes), at most
+    def _cluster(self) -> _Capacity:
+        """How many runs the cluster holds at once and its live nodes, at most
         :data:`_RESOURCES_SECONDS` old."""
-        if time.monotonic() - self._capacity[0] < _RESOURCES_SECONDS:
+        if time.monotonic() - self._capacity.asked < _RESOURCES_SECONDS:
             return self._capacity
         ray = self._start()
         resources = ray.cluster_resources()
@@ -238,7 +144,7 @@ class RayExecutor(Executor):
         else:
             fits = int(resources.get("CPU", 0) // self.threads)
         alive = {node["NodeID"] for node in ray.nodes() if node.get("Alive")}
-        self._capacity = (time.monotonic(), max(1, fits), alive)
+        self._capacity = _Capacity(time.monotonic(), max(1, fits), alive)
         return self._capacity
 
     def use_device(self, device: str) -> str:
@@ -267,7 +173,7 @@ class RayExecutor(Executor):
                 f"each run asks for {self.threads} CPUs (--threads) but no node of the Ray "
                 f"cluster has more than {most:g}"
             )
-        self._capacity = (0.0, 1, set())  # sized again for this device
+        self._capacity = _Capacity()  # sized again for this device
         return device
 
     def submit(self, job: Job) -> None:
@@ -288,7 +194,7 @@ class RayExecutor(Executor):
         ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        running = self._running()
+        now, running = self._running()
         finished: list[Finished] = []
         done = []
         for ref in ready:
@@ -299,26 +205,27 @@ class RayExecutor(Executor):
             if isinstance(result, RunResult) and result.provenance:
                 self._placed(result, running, started.attempt if started else 1, window)
             finished.append((job, result))
-        over = self._time_limits(running)
+        over = self._time_limits(now, running)
         done += [key for key in running if key not in {k for _, k in self._refs.values()}]
         if done:
             self._starts.forget.remote(done)
         return finished + over
 
-    def _running(self) -> dict[str, _Started]:
-        """Started runs of ours (those in flight, or just finished) on live nodes."""
+    def _running(self) -> tuple[float, dict[str, Started]]:
+        """Started runs of ours (those in flight, or just finished) on live nodes, and the
+        start-times actor's clock now."""
         ray = self._start()
         try:
-            started = ray.get(self._starts.running.remote(), timeout=30)
+            now, started = ray.get(self._starts.running.remote(), timeout=30)
         except Exception:  # the actor is gone with its node: no start times this time
-            return {}
-        alive = self._cluster()[2]
-        return {k: _Started(*v) for k, v in started.items() if v[0] in alive}
+            return 0.0, {}
+        alive = self._cluster().alive
+        return now, {k: s for k, s in started.items() if s.node in alive}
 
     def _placed(
         self,
         result: RunResult,
-        running: dict[str, _Started],
+        running: dict[str, Started],
         attempt: int,
         window: tuple[float, float] | None,
     ) -> None:
@@ -335,7 +242,7 @@ class RayExecutor(Executor):
             window,
         )
 
-    def _time_limits(self, running: dict[str, _Started]) -> list[Finished]:
+    def _time_limits(self, now: float, running: dict[str, Started]) -> list[Finished]:
         """Cancel (killing their workers) and record the runs past the time limit."""
         if self.timeout is None:
             return []
@@ -343,7 +250,7 @@ class RayExecutor(Executor):
         over = [
             ref
             for ref, (_, key) in self._refs.items()
-            if key in running and running[key].seconds > self.timeout
+            if key in running and running[key].seconds(now) > self.timeout
         ]
         finished: list[Finished] = []
         for ref in over:
@@ -370,7 +277,7 @@ class RayExecutor(Executor):
             error = f"{type(exc).__name__}: lost its node, twice ({one_line(exc, 200)})"
             lost = RunResult.for_spec(job.spec, "failed", error=error, error_component=LOST)
             return lost, None
-        value = ran.value.exception if isinstance(ran.value, _Raised) else ran.value
+        value = ran.value.exception if isinstance(ran.value, Raised) else ran.value
         return value, (ran.start, ran.end)
 
     def stop(self) -> None:

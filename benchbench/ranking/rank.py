@@ -1,0 +1,278 @@
+"""Ranking runs into a leaderboard (pandas), and the intervals it is built on.
+
+One row per suite, track, task and candidate: mean test accuracy over its seeds with a 95%
+Student-t interval; the change against the track's baseline with a 95% Welch interval, so a
+reader can tell a real difference from seed noise; median time-to-target; throughput,
+data-wait share and verdict; parameters.
+
+Seeds that did not end ok count against their candidate (:data:`RULE`): a diverged seed
+enters the mean as chance accuracy and its time-to-target as never, as AlgoPerf counts a
+missed target as a failure rather than a missing value; a failed or timed-out seed has no
+accuracy, so it is left out of the mean, and a row with any such seed (or any diverged one)
+ranks below every row whose seeds all ended ok. Within each group, rows rank by mean test
+accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..running.identity import digest
+from ..spec import KIND_NAMES
+from ..training.profiling import INPUT_BOUND_FRACTION
+
+RULE = (
+    "a seed that diverged counts as chance accuracy (1/classes) and never reaches the target; "
+    "a failed or timed-out seed is left out of the mean; a row with any seed that did not "
+    "end ok ranks below every row whose seeds all did"
+)
+GROUP = ["suite", "track", "task"]
+COLUMNS = [
+    "suite",
+    "track",
+    "task",
+    "candidate",
+    "rank",
+    "seeds",
+    "ok",
+    "diverged",
+    "failed",
+    "complete",
+    "test_accuracy_mean",
+    "test_accuracy_ci95",
+    "delta_vs_baseline",
+    "delta_ci95",
+    "delta_n",
+    "test_ece_mean",
+    "time_to_target_s",
+    "reached_target",
+    "train_seconds",
+    "samples_per_s",
+    "data_wait_fraction",
+    "loader_verdict",
+    "params",
+    "model_bytes",
+    "latency_batch1_ms",
+    "latency_batch1024_ms",
+    "source_train_seconds",
+    "busy",
+    "tuning_trials",
+    "tuning_pruned",
+    "tuning_seconds",
+    "val_spread",
+    "tuned_params",
+    "baseline",
+    "suite_name",
+    "benchbench_version",
+    "task_origin",
+    "arch_origin",
+    "regularizer_origin",
+    "ssl_origin",
+    "finetune_origin",
+    "variant",
+]
+
+
+def ci95(values: Sequence[float]) -> float | None:
+    """Half-width of the 95% Student-t interval of the mean; ``None`` below two values."""
+    from scipy import stats  # slow import: only when ranking
+
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n < 2:
+        return None
+    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def welch_ci95(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Half-width of the 95% Welch interval of ``mean(a) - mean(b)``; ``None`` if either has
+    fewer than two values. Zero spread in both gives zero."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
+        return 0.0
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
+
+
+def _mean(runs: pd.DataFrame, column: str) -> float | None:
+    """Mean of a column over runs, ``None`` when absent or empty (older results lack it)."""
+    if column not in runs or runs[column].isna().all():
+        return None
+    return float(runs[column].mean())
+
+
+def _summarise(runs: pd.DataFrame) -> pd.Series:
+    ok = runs[runs["status"] == "ok"]
+    diverged = runs[runs["status"] == "diverged"]
+    chance = (
+        diverged["chance_accuracy"].dropna()
+        if "chance_accuracy" in diverged
+        else pd.Series(dtype=float)
+    )
+    accuracy = pd.concat([ok["test_accuracy"].dropna(), chance], ignore_index=True)
+    # every seed that ended (ok or diverged) has a time-to-target; never = infinity
+    times = pd.concat(
+        [
+            ok["time_to_target_s"].astype(float).fillna(math.inf),
+            pd.Series(math.inf, index=diverged.index),
+        ]
+    )
+    median_time = float(times.median()) if len(times) else math.inf
+    wait = ok["data_wait_fraction"].dropna()
+    return pd.Series(
+        {
+            "seeds": len(runs),
+            "ok": len(ok),
+            "diverged": len(diverged),
+            "failed": len(runs) - len(ok) - len(diverged),
+            "complete": len(ok) == len(runs),
+            "test_accuracy_mean": float(accuracy.mean()) if len(accuracy) else None,
+            "test_accuracy_ci95": ci95(accuracy),
+            "test_ece_mean": _mean(ok, "test_ece"),
+            "time_to_target_s": median_time if math.isfinite(median_time) else None,
+            "reached_target": int(np.isfinite(times).sum()),
+            "train_seconds": ok["train_seconds"].mean() if len(ok) else None,
+            "samples_per_s": ok["samples_per_s"].mean() if len(ok) else None,
+            "data_wait_fraction": wait.mean() if len(wait) else None,
+            "params": int(runs["params"].dropna().median())
+            if runs["params"].notna().any()
+            else None,
+            "model_bytes": _mean(ok, "model_bytes"),
+            "latency_batch1_ms": _mean(ok, "latency_batch1_ms"),
+            "latency_batch1024_ms": _mean(ok, "latency_batch1024_ms"),
+            "source_train_seconds": _mean(ok, "source_train_seconds"),
+            "busy": int((ok["busy"] == True).sum()) if "busy" in ok else None,  # noqa: E712
+            "baseline": bool(runs["baseline"].any()),
+            "_accuracies": accuracy.tolist(),
+            **origins(runs["code"].iloc[0] if "code" in runs else None),
+        }
+    )
+
+
+def origins(code_json: str | None) -> dict[str, str | None]:
+    """A run's code identity (JSON, as :meth:`Store.frame` gives it) as leaderboard columns:
+    ``benchbench_version`` and, per slot, ``name: origin`` of each component in it."""
+    code = json.loads(code_json) if isinstance(code_json, str) and code_json else {}
+    columns: dict[str, str | None] = {"benchbench_version": code.get("benchbench")}
+    for slot in KIND_NAMES:
+        found = [f"{k.partition(':')[2]}: {v}" for k, v in code.items() if k.startswith(slot + ":")]
+        columns[f"{slot}_origin"] = ", ".join(found) or None
+    return columns
+
+
+def _variants(frame: pd.DataFrame) -> list[str]:
+    """Per run, a hash of what besides its spec's settings decides its numbers: its code,
+    device and data. Seeds of one candidate are averaged only within one variant."""
+    fields = [frame.get(k, pd.Series(None, index=frame.index)) for k in ("code", "device", "data")]
+    return [digest([c, d, None if missing(x) else x]) for c, d, x in zip(*fields, strict=True)]
+
+
+def _label_variants(rows: pd.DataFrame) -> pd.DataFrame:
+    """A candidate whose runs came from more than one variant (results merged from machines
+    with other code or devices) gets a row per variant, each named by what sets it apart."""
+    keys = [*GROUP, "candidate"]
+    said = [f"{s}_origin" for s in KIND_NAMES]
+    labels = {}
+    for _, same in rows.groupby(keys, sort=False):
+        if same["variant"].nunique() < 2:
+            continue
+        differ = [c for c in ("benchbench_version", *said) if same[c].nunique(dropna=False) > 1]
+        for index, row in same.iterrows():
+            parts = [str(row[c]) for c in differ] or [f"variant {row['variant']}"]
+            labels[index] = f"{row['candidate']} [{'; '.join(parts)}]"
+    for index, label in labels.items():
+        rows.loc[index, "candidate"] = label
+    return rows
+
+
+def _with_tunings(rows: pd.DataFrame, tunings: pd.DataFrame | None) -> pd.DataFrame:
+    """Add what tuning found and cost to each row (from :meth:`Store.tunings`); rows of an
+    untuned suite get nothing, untuned rows of a tuned suite 0 trials (defaults)."""
+    keys = [*GROUP, "candidate"]
+    names = {
+        "trials": "tuning_trials",
+        "pruned": "tuning_pruned",
+        "tuning_seconds": "tuning_seconds",
+        "val_spread": "val_spread",
+        "best_params": "tuned_params",
+    }
+    if tunings is None or tunings.empty:
+        for column in names.values():
+            rows[column] = None
+        return rows
+    found = tunings[[*keys, *names]].rename(columns=names)
+    found["tuned_params"] = found["tuned_params"].map(lambda p: json.dumps(p, sort_keys=True))
+    rows = rows.merge(found, on=keys, how="left")
+    tuned_suites = set(tunings["suite"])
+    untuned = rows["tuning_trials"].isna() & rows["suite"].isin(tuned_suites)
+    rows.loc[untuned, "tuning_trials"] = 0
+    return rows
+
+
+def build(
+    frame: pd.DataFrame, tunings: pd.DataFrame | None = None, keep_accuracies: bool = False
+) -> pd.DataFrame:
+    """The ranked leaderboard from :meth:`Store.frame` rows (one per suite place), with the
+    tuning of each place from :meth:`Store.tunings` where given; ``keep_accuracies`` keeps
+    each row's accuracies per seed (``_accuracies``) for comparisons."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS)
+    if "suite_name" not in frame:
+        frame = frame.assign(suite_name=frame["suite"])
+    frame = frame.assign(variant=_variants(frame))
+    rows = (
+        frame.groupby([*GROUP, "suite_name", "candidate", "variant"], sort=False)
+        .apply(_summarise, include_groups=False)
+        .reset_index()
+    )
+    deltas, delta_cis, delta_ns = [], [], []
+    for _, row in rows.iterrows():
+        same = rows[(rows[GROUP] == row[GROUP]).all(axis=1)]
+        base = same[same["baseline"]]
+        if (
+            base.empty
+            or row["test_accuracy_mean"] is None
+            or base.iloc[0]["test_accuracy_mean"] is None
+        ):
+            deltas.append(None)
+            delta_cis.append(None)
+            delta_ns.append(None)
+            continue
+        base = base.iloc[0]
+        delta_ns.append(min(len(row["_accuracies"]), len(base["_accuracies"])))
+        deltas.append(row["test_accuracy_mean"] - base["test_accuracy_mean"])
+        delta_cis.append(
+            None if row["baseline"] else welch_ci95(row["_accuracies"], base["_accuracies"])
+        )
+    rows = _label_variants(_with_tunings(rows, tunings))
+    rows["delta_vs_baseline"] = deltas
+    rows["delta_ci95"] = delta_cis
+    rows["delta_n"] = pd.array(delta_ns, dtype="Int64")
+    rows["loader_verdict"] = [
+        None
+        if f is None or pd.isna(f)
+        else ("input-bound" if f > INPUT_BOUND_FRACTION else "compute-bound")
+        for f in rows["data_wait_fraction"]
+    ]
+    # accuracies lie in [0, 1]: + 2 puts every complete row above every incomplete one
+    score = pd.to_numeric(rows["test_accuracy_mean"], errors="coerce") + 2 * rows["complete"]
+    rows["rank"] = score.groupby([rows[g] for g in GROUP]).rank(ascending=False, method="min")
+    rows["rank"] = rows["rank"].astype("Int64")
+    rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
+    kept = [*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS
+    return rows[kept].reset_index(drop=True)
+
+
+def missing(value: object) -> bool:
+    """None or NaN: no value."""
+    return value is None or bool(pd.isna(value))

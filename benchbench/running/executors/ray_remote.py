@@ -1,0 +1,124 @@
+"""What of a Ray run happens on the cluster: the task every run is (:func:`ray_task`), the
+small actor on the head node that hears when each task starts (:class:`StartTimes`), and
+what they hand back to the driver (:mod:`.ray` is the driver's side)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...plugins.config import PluginConfig
+from ...spec import RunResult
+from .base import Job
+
+
+@dataclass
+class Raised:
+    """What a job's ``on_eval`` raised in the worker (a pruned trial), carried back as a
+    value so Ray's own exception wrapping does not change its type."""
+
+    exception: BaseException
+
+
+@dataclass
+class Ran:
+    """A task's value and when it ran, on its node's clock (``time.time()``): overlaps are
+    only ever compared between runs of one node, and a result collected late (the driver
+    busy with a dead node) must not seem to overlap the runs that followed it."""
+
+    value: RunResult | Raised
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Started:
+    """A run that started: on which node, when (the actor's monotonic clock), in which
+    attempt, and when on its node's clock (``time.time()``)."""
+
+    node: str
+    since: float
+    attempt: int
+    at: float
+
+    def seconds(self, now: float) -> float:
+        """How long it has run, at ``now`` on the actor's monotonic clock."""
+        return now - self.since
+
+
+class StartTimes:
+    """A small actor on the head node: each task says when it starts and on which node, so
+    time limits count from the start (not from a wait in Ray's queue), results can say which
+    runs shared a node, and a retried run says it was."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, Started] = {}
+
+    def started(self, key: str, node: str, at: float) -> None:
+        before = self._started.get(key)
+        attempt = before.attempt + 1 if before else 1
+        self._started[key] = Started(node, time.monotonic(), attempt, at)
+
+    def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self._started.pop(key, None)
+
+    def running(self) -> tuple[float, dict[str, Started]]:
+        """Started tasks not yet forgotten, and the actor's clock now."""
+        return time.monotonic(), dict(self._started)
+
+
+def ray_task(
+    job: Job,
+    config: PluginConfig,
+    data_dir: Path | None,
+    paths: tuple[str, ...],
+    key: str,
+    starts: Any,
+) -> Ran:
+    """One run in a Ray worker (the function Ray ships to the nodes)."""
+    import ray
+
+    from .worker import prepare_worker, run_job
+
+    for path in paths:  # where the driver found the -p modules: a shared folder
+        if path not in sys.path:
+            sys.path.append(path)
+    context = ray.get_runtime_context()
+    node = context.get_node_id()
+    start = time.time()
+    try:  # waited for: a run lost with its node right after it started still counts
+        ray.get(starts.started.remote(key, node, start), timeout=60)
+    except Exception:  # the head node is gone, and the cluster with it
+        pass
+    cpus = max(1, int(context.get_assigned_resources().get("CPU", 1)))
+    prepare_worker(cpus, config)
+    try:
+        result = run_job(job, config, data_dir)
+    except BaseException as exc:  # the job's on_eval: carried back as it is
+        return Ran(Raised(exc), start, time.time())
+    result.machine["node"] = node
+    return Ran(result, start, time.time())
+
+
+def module_roots(modules: tuple[str, ...]) -> tuple[str, ...]:
+    """The folders the ``-p`` modules are imported from here, so workers can import them."""
+    roots = []
+    for name in modules:
+        if name.startswith("no:"):
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
+            continue
+        depth = name.count(".") + (1 if spec.submodule_search_locations else 0)
+        root = str(Path(spec.origin).resolve().parents[depth])
+        if root not in roots:
+            roots.append(root)
+    return tuple(roots)

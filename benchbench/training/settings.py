@@ -1,0 +1,85 @@
+"""The loop's own settings: their defaults and declarations (``benchbench show loop``), its
+share of every search space, the learning-rate schedule, the optimizer, and the seeds it
+derives for each purpose from a run's seed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from ..data.streams import DATA_PATHS
+from ..params import Bool, Choice, Float, Int, Param
+
+LOOP_DEFAULTS: Mapping[str, Any] = {
+    "optimizer": "adamw",
+    "lr": 3e-3,
+    "momentum": 0.9,
+    "batch_size": 128,
+    "schedule": "cosine",
+    "warmup": 0.0,
+    "data_path": "auto",
+    "workers": 0,
+    "pin_memory": None,
+    "prefetch_factor": 2,
+}
+"""Settings of the loop itself; a task's ``trainer_defaults`` and the spec override them. The
+last four choose how data reaches the loop (see :mod:`benchbench.data.streams`)."""
+
+LOOP_PARAMS: Mapping[str, Param] = {
+    "optimizer": Choice("adamw", "sgd", help="AdamW, or SGD with Nesterov momentum"),
+    "lr": Float(0, low_open=True, help="peak learning rate"),
+    "momentum": Float(0, 1, low_open=True, high_open=True, help="SGD's Nesterov momentum"),
+    "batch_size": Int(1, help="labeled examples per step"),
+    "schedule": Choice("cosine", "constant", help="learning-rate decay over the budget"),
+    "warmup": Float(0, 1, high_open=True, help="fraction of the budget warming up linearly"),
+    "data_path": Choice(*DATA_PATHS, help="how batches reach the loop (auto: fastest)"),
+    "workers": Int(0, help="DataLoader worker processes (memory and disk paths)"),
+    "pin_memory": Bool(optional=True, help="pinned host memory (null: on for CUDA)"),
+    "prefetch_factor": Int(1, help="batches each DataLoader worker loads ahead"),
+}
+"""What each loop setting may be (:mod:`benchbench.params`)."""
+
+
+def loop_search_space(trial: Any) -> dict[str, Any]:
+    """The loop's share of every run's search space: the learning rate. (Weight decay is a
+    regularizer, ``weight-decay``, so that ``none`` means no regularization at all.)"""
+    return {"lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True)}
+
+
+def lr_factor(progress: float, schedule: str, warmup: float) -> float:
+    """Multiplier of the base learning rate at ``progress`` (0..1) through the budget.
+
+    Linear warm-up over the first ``warmup`` fraction, then constant or a cosine decay to 0.
+    Progress is measured by whichever budget limit is closest, so seconds-only budgets decay
+    on time.
+    """
+    if progress < warmup:
+        return (progress + 1e-8) / warmup
+    if schedule == "constant":
+        return 1.0
+    rest = (progress - warmup) / (1.0 - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(rest, 1.0)))
+
+
+def make_optimizer(
+    hp: Mapping[str, Any], groups: list[dict[str, Any]], weight_decay: float
+) -> torch.optim.Optimizer:
+    """AdamW, or SGD with Nesterov momentum, over ``groups`` at the loop's learning rate."""
+    if hp["optimizer"] == "sgd":
+        return torch.optim.SGD(
+            groups,
+            lr=hp["lr"],
+            momentum=hp["momentum"],
+            nesterov=True,
+            weight_decay=weight_decay,
+        )
+    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=weight_decay)
+
+
+def derived_seed(seed: int, purpose: int) -> int:
+    """A seed for one purpose (data order, component randomness) derived from the run's seed,
+    so that a component that draws random numbers never changes the data order."""
+    return seed * 1_000_003 + purpose
