@@ -37,14 +37,14 @@ t3 = time.perf_counter()
 out = {"identity_cold_s": t2 - t1, "plan_default_s": t3 - t2, "specs": len(planned)}
 db = sys.argv[1]
 if db:
-    from benchbench.storage.files import export, import_file
+    from benchbench.storage.files import import_file, write
     from benchbench.storage.store import Store, default_url
     store = Store(f"sqlite:///{Path(db).resolve()}", writable=False)
     t4 = time.perf_counter()
     out["stale"] = len(store.made_by_other_code([p.spec for p in planned]))
     t5 = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        counts = export(store, Path(folder) / "all.jsonl.gz")
+        counts = write(store, Path(folder) / "all.jsonl.gz")
         t6 = time.perf_counter()
         (Path(folder) / "db").mkdir()
         import_file(Store(default_url(Path(folder) / "db")), Path(folder) / "all.jsonl.gz")

@@ -28,26 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from .api import WHERE as _API
 from .hookspecs import PROJECT
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's implementation of a hook in :mod:`benchbench.hookspecs`."""
 
 _PUBLIC = {
-    "catalog": "api",
-    "check_plugin": "api",
-    "describe": "api",
-    "export": "api",
-    "import_results": "api",
-    "leaderboard": "api",
-    "leaderboard_text": "api",
-    "new_plugin": "api",
-    "profile": "api",
-    "report": "api",
-    "results": "api",
-    "run": "api",
-    "run_one": "api",
-    "tune": "api",
+    **_API,
     "SSL": "components",
     "Architecture": "components",
     "BenchbenchError": "errors",
@@ -73,52 +61,12 @@ _PUBLIC = {
     "soft_cross_entropy": "components",
     "stratified_split": "tasks",
 }
-__all__ = [
-    "catalog",
-    "check_plugin",
-    "describe",
-    "export",
-    "import_results",
-    "leaderboard",
-    "leaderboard_text",
-    "new_plugin",
-    "profile",
-    "report",
-    "results",
-    "run",
-    "run_one",
-    "tune",
-    "Architecture",
-    "BenchbenchError",
-    "Bool",
-    "Budget",
-    "Choice",
-    "Component",
-    "Finetune",
-    "Float",
-    "Int",
-    "Model",
-    "Param",
-    "Regularizer",
-    "RegularizerChain",
-    "RunContext",
-    "RunResult",
-    "RunSpec",
-    "SSL",
-    "Split",
-    "Splits",
-    "Task",
-    "count_parameters",
-    "hookimpl",
-    "set_trainable",
-    "soft_cross_entropy",
-    "stratified_split",
-]
+"""Every public name and the module it lives in, imported on first use: ``benchbench
+--version`` and ``--help`` must not wait for torch."""
+__all__ = sorted([*_PUBLIC, "hookimpl"])
 
 
 def __getattr__(name: str) -> Any:
-    """The public API, imported on first use: ``benchbench --version`` and ``--help`` must
-    not wait for torch."""
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'benchbench' has no attribute {name!r}")

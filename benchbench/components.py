@@ -5,11 +5,12 @@ A component is a class with a unique kebab-case ``name``, a one-line ``summary``
 It is built from a dict of hyperparameters. Randomness reaches a component only through the
 seeded ``torch.Generator`` the loop hands it, never the global RNGs.
 
-The contract is checked when a plugin registers a class (:meth:`Component.validate_class`),
-not when a run reaches it: abstract methods left unimplemented, a method whose name is one
-letter off a base method (``los`` for ``loss``), a regularizer or ssl method that changes
-nothing without saying it is its kind's baseline, undeclared input kinds. Everything named
-in this module without a leading underscore is stable API for plugins.
+The contract is checked when a plugin registers a class
+(:meth:`~benchbench.Component.validate_class`), not when a run reaches it: abstract methods
+left unimplemented, a method whose name is one letter off a base method (``los`` for
+``loss``), a regularizer or ssl method that changes nothing without saying it is its kind's
+baseline, undeclared input kinds. Everything named in this module without a leading
+underscore is stable API for plugins.
 
 The task kind lives in :mod:`benchbench.tasks`; the other four are here.
 """
@@ -57,12 +58,13 @@ class Component(metaclass=ABCMeta):  # noqa: B024 (the kinds declare the abstrac
     """Type and range of each hyperparameter (:mod:`benchbench.params`); one left out is typed
     by its default."""
     version: ClassVar[str | int | None] = None
-    """Bump it whenever the component's results would change: it then identifies the
-    component in run ids instead of the distribution's version or source fingerprint
-    (:mod:`benchbench.running.identity`), so a release that leaves the component alone keeps its
-    stored results. None: identified by its distribution."""
+    """The component's own version, bumped whenever its results would change. It then
+    identifies the component in run ids instead of the distribution's version or source
+    fingerprint (:mod:`benchbench.running.identity`), so a release that leaves the component
+    alone keeps its stored results. When None, the distribution identifies it."""
     accepts: ClassVar[tuple[str, ...]] = ("any",)
-    """The task input kinds (:data:`INPUT_KINDS`) this component works on, or ``("any",)``.
+    """The task input kinds (:data:`~benchbench.components.INPUT_KINDS`) this component works
+    on, or ``("any",)``.
     A suite skips, and ``run-one`` refuses, a run pairing it with a task of another kind."""
     baseline: ClassVar[bool] = False
     """True for the do-nothing reference of its kind (``none``, ``supervised``): only a
@@ -210,8 +212,8 @@ class Architecture(Component):
 
     @abstractmethod
     def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
-        """Return a freshly initialised :class:`Model` for inputs of ``input_shape`` (one
-        example, no batch dimension) and ``num_classes`` logits.
+        """Return a freshly initialised :class:`~benchbench.Model` for inputs of ``input_shape``
+        (one example, no batch dimension) and ``num_classes`` logits.
 
         Initialise from torch's global RNG, which the loop seeds before calling (never NumPy's
         or Python's). The model must take float32 batches ``(B, *input_shape)`` on the run's

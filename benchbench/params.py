@@ -89,14 +89,15 @@ def Float(  # noqa: N802 (reads as a type in a declaration)
     optional: bool = False,
     help: str = "",
 ) -> Param:
-    """A real number in [low, high] (either end may be open or absent); ints are accepted."""
+    """A real number in [low, high] (either end may be open or absent); ints are accepted,
+    ``optional`` admits None, and ``help`` is what ``benchbench show`` says it means."""
     return Param("float", low, high, low_open, high_open, None, optional, help)
 
 
 def Int(  # noqa: N802
     low: int | None = None, high: int | None = None, *, optional: bool = False, help: str = ""
 ) -> Param:
-    """An integer in [low, high]."""
+    """An integer in [low, high] (either end may be absent); ``optional`` admits None."""
     return Param("int", low, high, optional=optional, help=help)
 
 
@@ -110,7 +111,7 @@ def Choice(*choices: Any, optional: bool = False, help: str = "") -> Param:  # n
 
 
 def Bool(*, optional: bool = False, help: str = "") -> Param:  # noqa: N802
-    """True or false."""
+    """True or false (not 0 or 1); ``optional`` admits None."""
     return Param("bool", optional=optional, help=help)
 
 

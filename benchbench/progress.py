@@ -18,7 +18,7 @@ class Console:
         self._bar: Any = None
 
     def note(self, line: str) -> None:
-        """Show one line (as it is: the caller adds ``benchbench: `` where it belongs)."""
+        """Show one line as it is (the caller adds the ``benchbench:`` prefix where it belongs)."""
         if not self.enabled:
             return
         if self._bar is not None:
@@ -28,7 +28,8 @@ class Console:
 
     @contextmanager
     def bar(self, total: int, unit: str, leave: bool = True) -> Iterator[Any]:
-        """A tqdm bar of ``total`` ``unit``s (disabled, but still counting, when silenced)."""
+        """A tqdm bar of ``total`` steps named ``unit`` (disabled, but still counting, when
+        silenced)."""
         from tqdm import tqdm
 
         with tqdm(

@@ -51,13 +51,14 @@ class RunSpec:
     """Fingerprint of the task's data files (:mod:`benchbench.data.fingerprint`); None for
     tasks whose data is bundled or generated."""
     code: Mapping[str, str] = field(default_factory=dict)
-    """What runs it: ``{"benchbench": ..., "<kind>:<name>": ...}``
-    (:mod:`benchbench.running.identity`); :func:`~benchbench.running.execute.resolve_spec` fills
-    it in. Empty in a spec made by hand."""
+    """The code that runs it, ``{"benchbench": ..., "<kind>:<name>": ...}``
+    (:mod:`benchbench.running.identity`), filled in by
+    :func:`~benchbench.running.resolve.resolve_spec`; empty in a spec made by hand."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` inverts it. ``data`` and ``code`` are left out
-        when empty, so specs without them keep the ids they had before they existed."""
+        """A JSON-ready dict; :meth:`~benchbench.RunSpec.from_dict` inverts it. ``data`` and
+        ``code`` are left out when empty, so specs without them keep the ids they had before
+        they existed."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hparams"] = dict(sorted(self.hparams.items()))
         data["budget"] = self.budget.to_dict()
@@ -69,13 +70,15 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """The spec a :meth:`to_dict` dict describes."""
         data = dict(data)
         data["budget"] = Budget.from_dict(data["budget"])
         return cls(**data)
 
     @property
     def run_id(self) -> str:
-        """Stable 16-hex-digit id: the SHA-256 of the spec's canonical JSON, code included."""
+        """The stable 16-hex-digit id, the SHA-256 of the spec's canonical JSON, code
+        included."""
         return _hash(self.to_dict())
 
     @property
@@ -133,7 +136,7 @@ class RunResult:
     pretrain_seconds: float = 0.0
     pretrain_loss: float | None = None
     chance_accuracy: float | None = None
-    """1 / classes: what a diverged seed counts as in a leaderboard's mean."""
+    """What a diverged seed counts as in a leaderboard's mean, 1 / classes."""
     source: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)

@@ -60,7 +60,7 @@ class Task(Component):
     ``input_shape`` (one example's shape, no batch dimension), ``modality`` (one of
     :data:`~benchbench.components.INPUT_KINDS`, matching the rank of ``input_shape``),
     ``target_accuracy`` (in (0, 1]) and ``budget`` (a :class:`Budget`). What :meth:`load`
-    returns is checked against them once per load (:func:`check_splits`)."""
+    returns is checked against them once per load (:func:`~benchbench.tasks.check_splits`)."""
 
     kind = "task"
     hooks = ("load", "data_files", "augment")
@@ -72,7 +72,7 @@ class Task(Component):
     trainer_defaults: ClassVar[Mapping[str, Any]] = {}
     """Training-loop hyperparameters this task prefers (``batch_size``, ``lr``...)."""
     source: ClassVar[str | None] = None
-    """For a transfer task: the task whose trained encoder every run starts from. The source
+    """The task whose trained encoder every run of a transfer task starts from. The source
     model is trained once per architecture and seed (within ``source_budget``), cached under
     the data folder, and its cost is reported apart from the run's."""
     source_budget: ClassVar[Budget | None] = None
@@ -148,8 +148,8 @@ class Task(Component):
 
 
 def check_splits(task: Task, splits: Splits, include_test: bool = True) -> None:
-    """Raise :class:`TaskDataError` for the first way ``splits`` break what ``task``
-    declares: types, dtypes, shapes, label range, classes used, finite inputs. Run once per
+    """Raise :class:`~benchbench.tasks.TaskDataError` for the first way ``splits`` break what
+    ``task`` declares: types, dtypes, shapes, label range, classes used, finite inputs. Run once per
     load; without it such data fails deep inside torch, blamed on no one, or trains silently
     on the wrong problem (NaN inputs even end as a method's divergence). A split that is a
     dataset read from disk is checked on its first, middle and last examples.

@@ -446,15 +446,17 @@ class CheckOutcome:
 
 
 def check_plugin(
-    target: str | None,
+    target: str | None = None,
+    *,
     module: str | None = None,
     task: str | None = None,
     plugins: Sequence[str] = (),
-    console: Console | None = None,
+    progress: bool = True,
 ) -> list[CheckOutcome]:
-    """Run every check on every component of ``target`` (an installed distribution or
-    plugin) or of the plugin ``module`` (not installed), non-task components on ``task``
-    instead of a probe task when given; ``plugins`` are other ``-p`` modules to load."""
+    """Run the conformance checks on every component of ``target`` (an installed
+    distribution or plugin) or of the plugin ``module`` (not installed): contract,
+    hyperparameters, a short run, same seed same numbers, global state left alone, task
+    data. Non-task components run on ``task`` instead of a probe task when given."""
     from benchbench.plugins.config import warn_not_loaded
 
     if bool(target) == bool(module):
@@ -465,7 +467,7 @@ def check_plugin(
     warn_not_loaded(pm.errors)
     checks = checks_for(pm, str(module or target), task)
     outcomes = []
-    with (console or Console()).bar(len(checks), "check", leave=False) as bar:
+    with Console(progress).bar(len(checks), "check", leave=False) as bar:
         for check in checks:
             try:
                 check()

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..errors import BenchbenchError
+from ..paths import PathLike
 
 KIND_WORDS = {
     "task": "task",
@@ -90,9 +91,10 @@ def module_name(name: str) -> str:
     return "benchbench_" + name.replace("-", "_")
 
 
-def new_plugin(name: str, kind: str, into: Path) -> Path:
-    """Write the package for component ``name`` of ``kind`` into ``into/benchbench-<name>``
-    and return that folder; refuse a bad name or a folder that exists."""
+def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
+    """Write a ready-to-publish package for a component ``name`` of ``kind`` into ``to``:
+    pyproject with the entry point, one working component, tests using
+    ``benchbench.testing``, a README. The package's folder."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
@@ -103,7 +105,7 @@ def new_plugin(name: str, kind: str, into: Path) -> Path:
     if kind not in KIND_WORDS:
         raise BenchbenchError(f"--kind must be one of {', '.join(KIND_WORDS)}, got {kind!r}")
     dist, module = f"benchbench-{name}", module_name(name)
-    folder = Path(into) / dist
+    folder = Path(to) / dist
     if folder.exists():
         raise BenchbenchError(f"{folder} already exists; choose another name or --to folder")
     call, above, doc = _RUNS[kind]

@@ -1,7 +1,7 @@
 """The ``benchbench`` group: the options every command shares (``-p``, ``--data-dir``), the
-commands of :mod:`.run`, :mod:`.tune`, :mod:`.results`, :mod:`.plugins` and :mod:`.profile`,
-and the console-script entry point. Errors a user can cause end with one line on stderr and
-exit status 2."""
+commands of :mod:`.run`, :mod:`.tune`, :mod:`.results`, :mod:`~benchbench.cli.plugins` and
+:mod:`.profile`, and the console-script entry point. Errors a user can cause end with one line on
+stderr and exit status 2."""
 
 from __future__ import annotations
 

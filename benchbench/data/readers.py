@@ -7,7 +7,8 @@
 - An image folder: ``<root>/<class>/<image>.png|.jpg``, one folder per class, decoded per
   sample (the disk-bound case the DataLoader path exists for).
 
-Nothing here downloads: missing files raise :class:`BenchbenchError` naming where they belong.
+Nothing here downloads: missing files raise :class:`~benchbench.BenchbenchError` naming where they
+belong.
 """
 
 from __future__ import annotations

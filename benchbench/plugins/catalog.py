@@ -6,7 +6,7 @@ than in error messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
@@ -80,9 +80,9 @@ def describe_loop() -> str:
     )
 
 
-def describe(registry: Any, name: str) -> str:
+def describe_in(registry: Any, name: str) -> str:
     """Everything registered under ``name`` (in any kind), or ``loop``; an unknown name is
-    a :class:`BenchbenchError` suggesting close ones."""
+    a :class:`~benchbench.BenchbenchError` suggesting close ones."""
     if name == LOOP:
         return describe_loop()
     entries = [e for e in registry if e.name == name]
@@ -125,3 +125,13 @@ def _task_lines(cls: Any) -> list[str]:
     if cls.source:
         lines.append(f"transfer: starts from a model trained on {cls.source}")
     return lines
+
+
+def describe(name: str, *, plugins: Sequence[str] = ()) -> str:
+    """What ``name`` is and how to set it, as ``benchbench show NAME`` prints it: a
+    component's summary and origin, its hyperparameters (default, allowed values, search
+    space, meaning), a task's classes, target and budget; ``loop``: the training loop's
+    settings."""
+    from .manager import load_plugins
+
+    return describe_in(load_plugins(plugins).registry, name)

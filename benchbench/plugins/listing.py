@@ -16,7 +16,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +140,22 @@ def _suite_summary(name: str, registry: Any) -> str:
     except BenchbenchError as exc:
         return f"unreadable: {exc}"
     return " ".join(description.split()).split(". ")[0].rstrip(".")
+
+
+def catalog(kind: str | None = None, *, plugins: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every registered component and suite (of ``kind``: ``task``, ``arch``,
+    ``regularizer``, ``ssl``, ``finetune`` or ``suite``): its kind, name, summary, the plugin
+    and distribution it came from (``from``, ``plugin``, ``distribution``, ``version``) and
+    its ``defaults``; the rows of ``benchbench list --json`` (``pandas.DataFrame(rows)`` for
+    a table). Served from a cache while nothing installed changes, so it imports neither the
+    plugins nor torch; a plugin that fails to load is a
+    :class:`~benchbench.errors.BenchbenchWarning`."""
+    from ..errors import unknown_name
+    from ..spec import KIND_NAMES
+    from .config import warn_not_loaded
+
+    if kind is not None and kind not in (*KIND_NAMES, "suite"):
+        raise unknown_name("kind", kind, (*KIND_NAMES, "suite"))
+    found = listing(PluginConfig.from_env(tuple(plugins)))
+    warn_not_loaded(found["errors"])
+    return [r for r in found["rows"] if kind is None or r["kind"] == kind]

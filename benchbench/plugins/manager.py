@@ -79,8 +79,8 @@ class Registry:
         """Register a component class; its kind follows from its base class.
 
         Raises ``ValueError`` naming the class and what is wrong when it breaks the contract
-        (:meth:`Component.validate_class`), or when its name is taken by a component of any
-        kind from another class."""
+        (:meth:`~benchbench.Component.validate_class`), or when its name is taken by a
+        component of any kind from another class."""
         kind = next(
             (k for k, base in KINDS.items() if isinstance(cls, type) and issubclass(cls, base)),
             None,
@@ -206,7 +206,7 @@ class PluginManager(pluggy.PluginManager):
         Plugins register in a fixed order (benchbench's own distribution, then installed
         ones by name, then ``-p`` modules as given), each all or nothing: one whose hook
         raises, or that adds a class breaking the contract or taking a name, is rolled back
-        and reported in :attr:`errors`; a ``-p`` module's failure raises, as the user named it."""
+        and reported in ``errors``; a ``-p`` module's failure raises, as the user named it."""
         if self._registry is None:
             registry = Registry()
             for plugin_name in self._registration_order():

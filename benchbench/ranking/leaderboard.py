@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from ..paths import DEFAULT_OUT, PathLike
 from ..spec import RunResult
 from .rank import GROUP, RULE, build, missing
 
@@ -308,6 +309,7 @@ COLUMNS_SHOWN = (
     ),
     Column("seeds", "seeds ok", f"seeds: {RULE}", seeds_text),
 )
+"""Every column a table can show, in order: ``--columns`` names them by key."""
 NARROW = ("rank", "candidate", "acc", "delta", "ttt", "train", "tuning", "seeds")
 """The terminal view: what decides a comparison; ``--wide`` shows every column."""
 WIDE = tuple(c.key for c in COLUMNS_SHOWN)
@@ -373,3 +375,48 @@ def render(board: pd.DataFrame, fmt: str = "markdown", columns: Sequence[str] = 
         notes.append(f"more columns: --wide, or --columns {','.join(hidden)}")
     note = ". ".join(notes) + "."
     return "\n".join(parts) + "\n" + (textwrap.fill(note, 100) if fmt == "plain" else note) + "\n"
+
+
+def leaderboard(
+    suite: str | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+    sources: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The ranked leaderboard of stored results: one row per suite, track, task and
+    candidate (every suite's when ``suite`` is None), the rows of
+    ``benchbench leaderboard --format json``: mean test accuracy with its 95% interval over
+    seeds, the change against the track's baseline with its interval, time-to-target,
+    throughput, calibration, size, latency, tuning and provenance columns.
+
+    ``sources`` builds it from exported result files or other databases instead.
+    """
+    from ..storage.files import reading
+
+    with reading(out, storage, sources) as store:
+        key = store.find_suite(suite) if suite else None
+        return build(store.frame(key), store.tunings(key))
+
+
+def leaderboard_text(
+    suite: str | None = None,
+    *,
+    format: str = "plain",
+    columns: Sequence[str] | None = None,
+    wide: bool = False,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+    sources: Sequence[str] = (),
+) -> str:
+    """The leaderboard as ``benchbench leaderboard`` prints it: ``plain`` or ``markdown``
+    tables per track and task under the runs' provenance, or ``csv`` or ``json``.
+    ``columns`` are the keys of the columns to show (see ``benchbench leaderboard --help``;
+    default: the terminal's narrow set, or every column with ``wide``); files always have
+    every column."""
+    from ..storage.files import reading
+
+    shown = column_keys(",".join(columns)) if columns else (WIDE if wide else NARROW)
+    with reading(out, storage, sources) as store:
+        key = store.find_suite(suite) if suite else None
+        return text(store, key, format, shown)

@@ -5,12 +5,11 @@ Student-t interval; the change against the track's baseline with a 95% Welch int
 reader can tell a real difference from seed noise; median time-to-target; throughput,
 data-wait share and verdict; parameters.
 
-Seeds that did not end ok count against their candidate (:data:`RULE`): a diverged seed
-enters the mean as chance accuracy and its time-to-target as never, as AlgoPerf counts a
-missed target as a failure rather than a missing value; a failed or timed-out seed has no
-accuracy, so it is left out of the mean, and a row with any such seed (or any diverged one)
-ranks below every row whose seeds all ended ok. Within each group, rows rank by mean test
-accuracy.
+Seeds that did not end ok count against their candidate (:data:`~benchbench.ranking.rank.RULE`): a
+diverged seed enters the mean as chance accuracy and its time-to-target as never, as AlgoPerf counts
+a missed target as a failure rather than a missing value; a failed or timed-out seed has no
+accuracy, so it is left out of the mean, and a row with any such seed (or any diverged one) ranks
+below every row whose seeds all ended ok. Within each group, rows rank by mean test accuracy.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ RULE = (
     "a failed or timed-out seed is left out of the mean; a row with any seed that did not "
     "end ok ranks below every row whose seeds all did"
 )
+"""How seeds that did not end ok count, in the words every leaderboard's footnote uses."""
 GROUP = ["suite", "track", "task"]
 COLUMNS = [
     "suite",
@@ -160,8 +160,9 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
 
 
 def origins(code_json: str | None) -> dict[str, str | None]:
-    """A run's code identity (JSON, as :meth:`Store.frame` gives it) as leaderboard columns:
-    ``benchbench_version`` and, per slot, ``name: origin`` of each component in it."""
+    """A run's code identity (JSON, as :meth:`Store.frame <benchbench.storage.places.Places.frame>`
+    gives it) as leaderboard columns: ``benchbench_version`` and, per slot, ``name: origin`` of each
+    component in it."""
     code = json.loads(code_json) if isinstance(code_json, str) and code_json else {}
     columns: dict[str, str | None] = {"benchbench_version": code.get("benchbench")}
     for slot in KIND_NAMES:
@@ -196,8 +197,9 @@ def _label_variants(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_tunings(rows: pd.DataFrame, tunings: pd.DataFrame | None) -> pd.DataFrame:
-    """Add what tuning found and cost to each row (from :meth:`Store.tunings`); rows of an
-    untuned suite get nothing, untuned rows of a tuned suite 0 trials (defaults)."""
+    """Add what tuning found and cost to each row (from :meth:`Store.tunings
+    <benchbench.storage.tunings.Tunings.tunings>`); rows of an untuned suite get nothing, untuned
+    rows of a tuned suite 0 trials (defaults)."""
     keys = [*GROUP, "candidate"]
     names = {
         "trials": "tuning_trials",
@@ -222,9 +224,10 @@ def _with_tunings(rows: pd.DataFrame, tunings: pd.DataFrame | None) -> pd.DataFr
 def build(
     frame: pd.DataFrame, tunings: pd.DataFrame | None = None, keep_accuracies: bool = False
 ) -> pd.DataFrame:
-    """The ranked leaderboard from :meth:`Store.frame` rows (one per suite place), with the
-    tuning of each place from :meth:`Store.tunings` where given; ``keep_accuracies`` keeps
-    each row's accuracies per seed (``_accuracies``) for comparisons."""
+    """The ranked leaderboard from :meth:`Store.frame <benchbench.storage.places.Places.frame>` rows
+    (one per suite place), with the tuning of each place from :meth:`Store.tunings
+    <benchbench.storage.tunings.Tunings.tunings>` where given; ``keep_accuracies`` keeps each row's
+    accuracies per seed (``_accuracies``) for comparisons."""
     if frame.empty:
         return pd.DataFrame(columns=[*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS)
     if "suite_name" not in frame:

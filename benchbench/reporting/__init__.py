@@ -1,18 +1,20 @@
 """Comparison reports: a results database turned into a page people would rather read.
 
-:mod:`.data` gathers the tables (pandas), :mod:`.stats` holds the statistics, :mod:`.figures`
-draws (matplotlib), :mod:`.render` writes HTML or Markdown from templates. This module says
-what the report contains, section by section, and the sentence each section opens with.
+:mod:`~benchbench.reporting.data` gathers the tables (pandas), :mod:`.stats` holds the statistics,
+:mod:`.figures` draws (matplotlib), :mod:`.render` writes HTML or Markdown from templates. This
+module says what the report contains, section by section, and the sentence each section opens with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..paths import DEFAULT_OUT, PathLike
 from ..ranking import leaderboard
 from . import data, figures
 from .render import Figure, Section, Table, write
@@ -257,24 +259,44 @@ def write_report(
     return write(sections, title, stamp, html_path, markdown_path)
 
 
-def make_report(
-    store: Any,
-    key: str,
-    targets: dict[str, float],
-    to: Path,
-    fmt: str = "html",
+def report(
+    suite: str | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+    to: PathLike | None = None,
+    format: str = "html",
     compare: tuple[str, str] | None = None,
     track: str | None = None,
     against: str | None = None,
-    storage_url: str | None = None,
+    plugins: Sequence[str] = (),
 ) -> list[Path]:
-    """Write the report of the suite stored under ``key`` (``targets``: each task's target
-    accuracy) to ``to`` as ``fmt`` (html, markdown or both): the whole suite's, or
-    ``compare`` two candidates head to head (of ``track``), or the suite beside the result
-    set ``against`` (an exported file or a database). The files written."""
-    from ..storage.files import merged
+    """Write a comparison report of ``suite`` (the only suite stored, when None) and return
+    the files written.
 
+    Per track: ranked tables, a forest plot against the baseline, learning curves,
+    accuracy against latency and size, the data-loading split, tuning curves; across tasks:
+    mean ranks, Friedman's test with a critical-difference diagram, performance profiles.
+    ``compare=(A, B)`` sets two candidates head to head (paired by seed, Holm-adjusted,
+    only ``track``'s tasks when given); ``against`` sets the result set beside another (an
+    exported file or a database). ``format``: ``html`` (one self-contained file),
+    ``markdown`` (PNG figures beside it) or ``both``; ``to`` defaults to
+    ``OUT/reports/SUITE.html`` (``.md``).
+    """
+    from ..plugins.manager import load_plugins
+    from ..storage.files import merged
+    from ..storage.store import open_results, storage_url
+
+    store = open_results(Path(out), storage)
+    key = store.only_suite(suite)
     name = store.suite_names()[key][0]
+    tasks = load_plugins(plugins).registry.entries["task"].values()
+    targets = {e.name: e.cls.target_accuracy for e in tasks}
+    to = (
+        Path(to)
+        if to
+        else Path(out) / "reports" / f"{name}.{'md' if format == 'markdown' else 'html'}"
+    )
     if compare:
         sections = compare_sections(store, key, *compare, track, targets)
         title = f"benchbench: {compare[0]} against {compare[1]} ({name})"
@@ -284,11 +306,11 @@ def make_report(
             sections = against_sections(store, other, key, other_key, against)
         title = f"benchbench: {name} against {against}"
     else:
-        sections = suite_sections(store, key, targets, storage_url)
+        sections = suite_sections(store, key, targets, storage_url(Path(out), storage))
         title = f"benchbench report: {name}"
     frame = store.frame(key)
     stamp = [leaderboard.provenance(store.results(set(frame["run_id"])))] if len(frame) else []
     code = leaderboard.code_note(frame.get("code", ()), "plain").splitlines()
     if code:
         sections.append(Section("Provenance", code[0], notes=[c.strip() for c in code[1:]]))
-    return write_report(sections, title, stamp, fmt, to)
+    return write_report(sections, title, stamp, format, to)

@@ -1,4 +1,5 @@
-"""The figures of a comparison report, drawn with matplotlib from :mod:`.data` tables.
+"""The figures of a comparison report, drawn with matplotlib from the tables of
+:mod:`~benchbench.reporting.data`.
 
 Each function returns a ``Figure`` (or None when there is nothing to draw). A candidate
 keeps one colour and line style in every figure of its track; with more than ten

@@ -25,7 +25,7 @@ def check_values(
     loop_params: Mapping[str, Param],
     components: Mapping[str, type[Component]],
 ) -> None:
-    """Raise :class:`BenchbenchError` for the first value outside its declaration.
+    """Raise :class:`~benchbench.BenchbenchError` for the first value outside its declaration.
 
     ``resolved`` is a spec's flat hyperparameters (``lr``, ``<component>.<name>``);
     ``components`` the run's component classes by name."""
@@ -58,7 +58,7 @@ class InputMismatch(BenchbenchError):
 
 def input_mismatch(task: type[Component], components: Sequence[type[Component]]) -> None:
     """Raise :class:`InputMismatch` for the first component that does not accept the task's
-    input kind (:attr:`Component.accepts`)."""
+    input kind (:attr:`~benchbench.Component.accepts`)."""
     modality = getattr(task, "modality", None)
     for cls in components:
         if modality is not None and not cls.accepts_input(modality):
@@ -75,7 +75,7 @@ def combination_problems(
     finetune: type[Finetune],
 ) -> list[str]:
     """Warnings for a combination that runs but probably measures something unintended;
-    raises :class:`BenchbenchError` for one that cannot work."""
+    raises :class:`~benchbench.BenchbenchError` for one that cannot work."""
 
     refuse = BenchbenchError
     semi = overrides(ssl, SSL, "unlabeled_loss")
@@ -112,7 +112,7 @@ def combination_problems(
 
 
 def warn(messages: Sequence[str]) -> None:
-    """Emit each message once as a :class:`BenchbenchWarning`."""
+    """Emit each message once as a :class:`~benchbench.errors.BenchbenchWarning`."""
     for message in messages:
         warnings.warn(message, BenchbenchWarning, stacklevel=3)
 

@@ -1,8 +1,8 @@
 """Running one spec: the single entry to training.
 
 :func:`execute` turns a spec (:mod:`.resolve` makes one from names) into a
-:class:`RunResult` and never raises for a problem inside the run: missing or damaged data and
-plugin exceptions alike become a ``failed`` result with a one-line reason, naming the
+:class:`~benchbench.RunResult` and never raises for a problem inside the run: missing or damaged
+data and plugin exceptions alike become a ``failed`` result with a one-line reason, naming the
 component it came from. Where runs are placed (this process, a pool of worker processes) is
 :mod:`benchbench.running.executors`.
 """

@@ -1,10 +1,10 @@
 """Ctrl-C and SIGTERM while runs are under way: the first asks to stop, the second quits.
 
 Inside :class:`StopSignals`, the first SIGINT or SIGTERM does not raise: it sets
-:attr:`StopSignals.requested`, which the loops that hand out runs check, so they end their
-workers, store every finished result and say what is left. A second signal exits at once
-(status 128 + the signal), since what was stored is already committed and the workers end
-themselves when their parent is gone (:func:`die_with_parent`).
+:attr:`StopSignals.requested <benchbench.running.interrupts.StopSignals.requested>`, which the loops
+that hand out runs check, so they end their workers, store every finished result and say what is
+left. A second signal exits at once (status 128 + the signal), since what was stored is already
+committed and the workers end themselves when their parent is gone (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class StopSignals:
 
     @property
     def requested(self) -> bool:
+        """Whether a stop was asked for."""
         return self._event.is_set()
 
     @property

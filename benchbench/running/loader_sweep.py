@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..budget import Budget
-from ..plugins.manager import PluginManager
+from ..paths import DEFAULT_OUT, PathLike, optional_path
 from ..progress import Console
 
 
@@ -33,27 +34,35 @@ class ProfileOutcome:
 
 
 def profile(
-    pm: PluginManager,
     task: str,
     *,
-    arch: str,
-    steps: int,
-    repeats: int,
-    max_workers: int | None,
-    device: str,
-    threads: int | None,
-    out: Path,
-    data_dir: Path | None,
-    console: Console,
+    arch: str = "mlp",
+    steps: int = 100,
+    repeats: int = 3,
+    max_workers: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    out: PathLike = DEFAULT_OUT,
+    plugins: Sequence[str] = (),
+    data_dir: PathLike | None = None,
+    progress: bool = True,
 ) -> ProfileOutcome:
-    """Sweep the loader settings of ``task`` (see :func:`benchbench.profile`)."""
+    """Sweep the loader settings of ``task``: where its training time goes, and the fastest
+    setting. Each setting (device-resident; in memory through a DataLoader; decoded from
+    disk with 0..``max_workers`` workers, default the CPU count; pinned memory on a GPU)
+    trains ``arch`` for ``steps`` steps, ``repeats`` times in turn after one warm-up run.
+    The rows give median rates, their spread, the data-wait share and the verdict; a plot
+    goes to ``OUT/profiles/TASK.png``."""
     from ..paths import default_data_dir
+    from ..plugins.manager import load_plugins
     from ..storage.store import prepare_out
     from ..tasks import Split
     from .execute import execute
     from .machine import pinned_threads
     from .resolve import resolve_device, resolve_spec
 
+    pm, console = load_plugins(plugins), Console(progress)
+    out, data_dir = Path(out), optional_path(data_dir)
     device = resolve_device(device)
     task_cls = pm.registry.get("task", task)
     on_disk = not isinstance(task_cls().load(data_dir or default_data_dir()).train, Split)
@@ -95,7 +104,8 @@ class SweepRow:
     status: str
     repeats: int = 1
     train_spread: float | None = None
-    """(max - min) / median of training samples/s over the repeats: the noise of the row."""
+    """The noise of the row: the spread of training samples/s over the repeats, (max - min)
+    over the median."""
     busy: bool = False
     """Other processes kept the machine busy during some repeat."""
 

@@ -106,6 +106,7 @@ class CpuWatch:
     _load: float | None = None
 
     def start(self) -> CpuWatch:
+        """Begin watching; returns the watch."""
         self._stat, self._own = _proc_stat(), _own_cpu_seconds()
         self._wall, self._load = time.perf_counter(), load_average()
         return self

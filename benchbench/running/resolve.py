@@ -52,12 +52,12 @@ def resolve_spec(
     data_dir: Path | None = None,
 ) -> RunSpec:
     """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
-    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and,
-    for a task that reads files, the fingerprint of those under ``data_dir`` (default:
-    :func:`default_data_dir`). ``device`` ``auto`` is resolved here; a ``cuda`` one is not
-    checked against this machine, which may only plan runs that train elsewhere.
+    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and, for a
+    task that reads files, the fingerprint of those under ``data_dir`` (default:
+    :func:`~benchbench.paths.default_data_dir`). ``device`` ``auto`` is resolved here; a ``cuda``
+    one is not checked against this machine, which may only plan runs that train elsewhere.
 
-    Unknown component or hyperparameter names raise :class:`BenchbenchError`.
+    Unknown component or hyperparameter names raise :class:`~benchbench.BenchbenchError`.
     """
     names = dict(task=task, arch=arch, regularizer=regularizer, ssl=ssl, finetune=finetune)
     classes = _classes(registry, names)

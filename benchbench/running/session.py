@@ -10,15 +10,15 @@ the leaderboard files, and what the failures were.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..budget import Budget
 from ..errors import BenchbenchError, Stopped
+from ..paths import DEFAULT_OUT, PathLike, optional_path
 from ..plugins.manager import PluginManager
 from ..progress import Console
 from ..spec import RunResult
@@ -86,28 +86,52 @@ class SuiteOutcome:
         return lines
 
 
-def run_suite(
-    suite: str,
-    pm: PluginManager,
+def run(
+    suite: str = "default",
     *,
-    out: Path,
-    storage: str | None,
-    seeds: int | None,
-    device: str,
-    workers: int | None,
-    executor: str,
-    address: str | None,
-    timeout: float,
-    retry_failed: bool,
-    tuned: bool,
-    threads: int | None,
-    data_dir: Path | None,
-    console: Console,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+    seeds: int | None = None,
+    device: str = "auto",
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    timeout: float = 3600.0,
+    retry_failed: bool = False,
+    tuned: bool = False,
+    threads: int | None = None,
+    plugins: Sequence[str] = (),
+    data_dir: PathLike | None = None,
+    progress: bool = True,
 ) -> SuiteOutcome:
-    """Run every run of ``suite`` not stored yet (see :func:`benchbench.run`), store each
-    result as it arrives, rank and write the leaderboard files. Raises
-    :class:`~benchbench.errors.Stopped` after storing what finished when a signal asked to
-    stop."""
+    """Run a suite: a registered name (``quick``, ``default``) or a TOML/YAML file.
+
+    Runs already in the results database are skipped, so an interrupted suite resumes
+    where it stopped, and several processes on one database share the runs. A run that
+    fails (missing data, a plugin's exception, a crash) or passes ``timeout`` seconds is
+    recorded with its reason and the suite goes on. At the end the leaderboard is ranked
+    and written to ``OUT/leaderboards/SUITE.{md,csv,json}``.
+
+    :param suite: the suite's name or file.
+    :param out: folder for the results database and the leaderboard files.
+    :param storage: results database URL instead (``sqlite:///...``, ``postgresql://...``).
+    :param seeds: seeds per candidate for every track, instead of the suite's.
+    :param device: ``auto``, ``cpu`` or ``cuda[:N]``.
+    :param workers: runs at once, each in its own process (default: 1 locally, which keeps
+        timings comparable; as many as the cluster holds on Ray).
+    :param executor: ``local`` (worker processes here) or ``ray`` (tasks on a Ray cluster).
+    :param address: with ``executor="ray"``: the cluster's head ``HOST:PORT``.
+    :param timeout: seconds after which a run is stopped and recorded ``timed-out``.
+    :param retry_failed: run again the stored runs that failed or timed out.
+    :param tuned: run the settings :func:`~benchbench.tune` found, as suite ``SUITE-tuned``.
+    :param threads: torch/OpenMP threads per run (default: this process's cores, shared).
+
+    :returns: What was run and stored, the ranked leaderboard and the runs that failed.
+
+    :raises ~benchbench.BenchbenchError: a bad suite, name, value, device or database (nothing ran).
+    :raises ~benchbench.errors.Stopped: a signal stopped the suite; what finished is stored.
+    """
+    from ..plugins.manager import load_plugins
     from ..ranking import leaderboard
     from ..storage.store import Store, prepare_out, storage_url
     from ..tuning.suite import check_tuned_code, tuned_line, tuned_settings, tuned_variant
@@ -115,6 +139,8 @@ def run_suite(
     from .identity import stale_line
     from .suite import load_suite, plan
 
+    pm, console = load_plugins(plugins), Console(progress)
+    out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
     placer, device = make_executor(
         pm.config, data_dir, executor, address, device, workers, timeout, threads
@@ -268,29 +294,47 @@ def _dispatch(
 
 
 def run_one(
-    pm: PluginManager,
-    *,
     task: str,
     arch: str,
-    regularizer: str,
-    ssl: str,
-    finetune: str,
-    seed: int,
-    budget: Budget | None,
-    hparams: Mapping[str, Any],
-    device: str,
-    threads: int | None,
-    storage: str | None,
-    data_dir: Path | None,
+    *,
+    regularizer: str = "none",
+    ssl: str = "supervised",
+    finetune: str = "full",
+    seed: int = 0,
+    epochs: float | None = None,
+    steps: int | None = None,
+    seconds: float | None = None,
+    eval_every: float = 1.0,
+    hparams: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    storage: str | None = None,
+    plugins: Sequence[str] = (),
+    data_dir: PathLike | None = None,
 ) -> RunResult:
-    """Train one configuration in this process (see :func:`benchbench.run_one`); a problem
-    inside the run is its result, a problem of the request one :class:`BenchbenchError`."""
+    """Train one configuration in this process and return what it measured.
+
+    With no ``epochs``, ``steps`` or ``seconds`` the task's own budget applies; given
+    several, whichever runs out first ends the run. ``hparams`` sets hyperparameters: the
+    loop's by name (``{"lr": 0.01}``), a component's as ``COMPONENT.NAME``
+    (``{"mixup.alpha": 0.4}``). ``storage`` also stores the result in that database. The
+    run uses ``threads`` threads (default: every core this process owns); the process's
+    own thread settings are put back afterwards.
+
+    :raises ~benchbench.BenchbenchError: an unknown name, a value outside its range, a
+        combination that cannot work, missing data. A problem inside the run is its
+        result's ``status`` (``failed``, ``diverged``) and ``error``.
+    """
+    from ..budget import budget_of
+    from ..plugins.manager import load_plugins
     from ..storage.store import Store
     from .dispatch import check_data
     from .execute import execute
     from .machine import pinned_threads
     from .resolve import resolve_device, resolve_spec
 
+    pm, data_dir = load_plugins(plugins), optional_path(data_dir)
+    budget = budget_of(epochs, steps, seconds, eval_every)
     store = Store(storage) if storage else None  # before training: a bad URL costs no run
     spec = resolve_spec(
         pm.registry,

@@ -22,7 +22,7 @@ _T = TypeVar("_T")
 class Database:
     """An open results database. ``writable=False`` opens for reading only (a read-only file
     is then fine). ``patience_seconds`` is how long a transaction keeps retrying a locked or
-    unreachable database before it gives up with :class:`~benchbench.errors.BenchbenchError`;
+    unreachable database before it gives up with :class:`~benchbench.BenchbenchError`;
     SQLite statements each wait ``busy_seconds`` for a lock; ``on_wait`` hears of each retry."""
 
     def __init__(

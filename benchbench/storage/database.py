@@ -169,7 +169,7 @@ def retrying(
 ) -> _T:
     """Call ``action`` until it succeeds or ``patience_seconds`` pass, retrying transient
     errors with a growing pause (0.5 s doubling to 15 s); any other error, or the last
-    transient one, becomes one :class:`BenchbenchError` line naming ``what``.
+    transient one, becomes one :class:`~benchbench.BenchbenchError` line naming ``what``.
 
     ``replaces``: ``action`` deletes rows and inserts their new versions. Two processes doing
     that at once under PostgreSQL's read-committed isolation both delete nothing and the

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import BenchbenchError
+from ..paths import DEFAULT_OUT, PathLike
 from ..spec import RunResult, json_safe
 
 FORMAT = "benchbench-results"
@@ -30,7 +31,7 @@ TABLES = ("runs", "suites", "places", "tunings")
 _DATES = {"runs": "created_at", "suites": "planned_at"}
 
 
-def export(store: Any, path: Path, suite: str | None = None) -> dict[str, int]:
+def write(store: Any, path: Path, suite: str | None = None) -> dict[str, int]:
     """Write ``store``'s result set (one suite's, or all) to ``path``; the row counts."""
     from ..running.identity import core_identity
 
@@ -84,7 +85,8 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def import_file(store: Any, path: Path) -> dict[str, int]:
-    """Merge an exported file into ``store`` (see :meth:`Store.merge`); the counts."""
+    """Merge an exported file into ``store`` (see :meth:`Store.merge
+    <benchbench.storage.merge.Merge.merge>`); the counts."""
     return store.merge(read(path))
 
 
@@ -160,3 +162,51 @@ def _row(record: Any, path: Path, number: int) -> tuple[str, dict[str, Any]]:
 def _utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were written in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def export(
+    to: PathLike,
+    *,
+    suite: str | None = None,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+) -> dict[str, int]:
+    """Write the stored results (``suite``'s places, runs and tunings, or everything) with
+    their specs, curves, code identity and provenance to one file (``.jsonl``, or ``.jsonl.gz``)
+    that :func:`~benchbench.import_results` merges into another database; the number of runs,
+    places, suites and tunings written."""
+    from .store import open_results
+
+    store = open_results(Path(out), storage)
+    return write(store, Path(to), store.find_suite(suite) if suite else None)
+
+
+def import_results(
+    *files: PathLike,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+) -> list[dict[str, int]]:
+    """Merge exported result ``files`` into the results database of ``out`` (or
+    ``storage``), each file checked whole first: a run already stored (same run id: same
+    spec, same code) is skipped, so importing twice adds nothing. Per file, the number of
+    runs and places added and kept."""
+    from .store import Store, prepare_out, storage_url
+
+    for path in files:
+        for _ in read(Path(path)):  # the whole file checked before the database changes
+            pass
+    where = prepare_out(Path(out)) if storage is None else Path(out)
+    store = Store(storage_url(where, storage))
+    return [import_file(store, Path(path)) for path in files]
+
+
+def reading(
+    out: PathLike, storage: str | None, sources: Sequence[str] = ()
+) -> contextlib.AbstractContextManager[Any]:
+    """The results to read: ``sources`` merged (exported files, databases), else the
+    database of ``out`` or ``storage``."""
+    from .store import open_results
+
+    if sources:
+        return merged(list(sources))
+    return contextlib.nullcontext(open_results(Path(out), storage))

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from ..errors import BenchbenchError
+from ..paths import DEFAULT_OUT, PathLike
 from .claims import Claims
 from .merge import Merge
 from .places import Places
@@ -63,3 +66,25 @@ def open_results(out: Path, storage: str | None) -> Store:
             "(or --storage URL)"
         )
     return Store(storage_url(Path(out), storage), writable=False)
+
+
+def results(
+    *,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+    suite: str | None = None,
+) -> pd.DataFrame:
+    """Every run stored in the database of ``out`` (or ``storage``) as a DataFrame, one row
+    per run id: each field of its
+    :class:`~benchbench.RunResult` (spec, metrics, status, error; ``curve``, ``loader``,
+    ``machine``, ``code`` and ``provenance`` as Python objects). ``suite`` keeps the runs
+    that fill its places."""
+    from ..spec import RunResult
+
+    store = open_results(Path(out), storage)
+    run_ids = None
+    if suite:
+        frame = store.frame(store.find_suite(suite))
+        run_ids = set(frame["run_id"]) if len(frame) else set()
+    rows = [r.to_dict() for r in store.results(run_ids)]
+    return pd.DataFrame(rows, columns=list(RunResult.__dataclass_fields__))

@@ -3,7 +3,7 @@
 A run has up to two phases on one budget clock: self-supervised pretraining (when its ssl
 method pretrains) and training (the regularizer, the joint unlabeled loss, the finetune
 strategy's parameter groups and schedule), or a closed-form fit instead of training. Both
-phases step the same way (:meth:`_Loop._steps`): the next batch (timed as data wait), the
+phases step the same way (``_Loop._steps``): the next batch (timed as data wait), the
 learning rate of the schedule, the loss, the optimizer step, the clock, the divergence
 check; the clock ends a phase when its limit is reached. Eval points, time-to-target and
 the result are recorded apart (:mod:`.recording`).

@@ -39,7 +39,7 @@ def correct_fraction(probs: Tensor, y: Tensor) -> float:
 def expected_calibration_error(probs: Tensor, y: Tensor, bins: int = ECE_BINS) -> float:
     """ECE (Guo et al., 2017): examples binned by confidence (the top probability) into
     ``bins`` equal-width bins on [0, 1]; the size-weighted mean over bins of
-    |accuracy - mean confidence|. Zero for a perfectly calibrated model."""
+    ``|accuracy - mean confidence|``. Zero for a perfectly calibrated model."""
     confidence, predicted = probs.max(dim=-1)
     correct = (predicted == y).float()
     index = torch.clamp((confidence * bins).ceil().long() - 1, 0, bins - 1)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..budget import Budget
 from ..errors import BenchbenchError, Stopped
-from ..plugins.manager import PluginManager
+from ..paths import DEFAULT_OUT, PathLike, optional_path
 from ..progress import Console
 from .study import Summary
 
@@ -73,37 +73,56 @@ def _row(candidate: TunedCandidate) -> dict[str, Any]:
     }
 
 
-def tune_candidates(
-    pm: PluginManager,
+def tune(
+    suite: str | None = None,
     *,
-    suite: str | None,
-    task: str | None,
-    arch: str | None,
-    regularizer: str,
-    ssl: str,
-    finetune: str,
-    trials: int | None,
-    budget: Budget | None,
-    sampler: str | None,
-    pruner: str | None,
-    seed: int | None,
-    fixed: dict[str, Any],
-    worker: int,
-    parallel: int,
-    device: str,
-    threads: int | None,
-    executor: str,
-    address: str | None,
-    timeout: float,
-    out: Path,
-    storage: str | None,
-    data_dir: Path | None,
-    console: Console,
+    task: str | None = None,
+    arch: str | None = None,
+    regularizer: str = "none",
+    ssl: str = "supervised",
+    finetune: str = "full",
+    trials: int | None = None,
+    epochs: float | None = None,
+    steps: int | None = None,
+    seconds: float | None = None,
+    eval_every: float = 1.0,
+    sampler: str | None = None,
+    pruner: str | None = None,
+    seed: int | None = None,
+    hparams: Mapping[str, Any] | None = None,
+    worker: int = 0,
+    parallel: int = 1,
+    device: str = "auto",
+    threads: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    timeout: float = 3600.0,
+    out: PathLike = DEFAULT_OUT,
+    storage: str | None = None,
+    plugins: Sequence[str] = (),
+    data_dir: PathLike | None = None,
+    progress: bool = True,
 ) -> TuningOutcome:
-    """Tune every candidate of ``suite``, or the one named by ``task``, ``arch`` and the
-    other components (see :func:`benchbench.tune`). Raises
-    :class:`~benchbench.errors.Stopped` when a signal asked to stop (finished trials are
-    stored; running ones are redone when tuning resumes)."""
+    """Tune every candidate of ``suite``, or one candidate (``task``, ``arch`` and the other
+    components), with Optuna.
+
+    Every candidate gets the same number of trials (``trials``, default: the suite's, 20),
+    each a run scored on the validation split, pruned on its eval points. Studies are
+    stored with the results and resumed when called again; several processes may tune one
+    database at once (give each its own ``worker``). ``parallel`` trials run at once, each
+    in a worker process or a Ray task; one that crashes or passes ``timeout`` counts as a
+    failed trial. ``hparams`` fixes hyperparameters (in a suite: for every candidate that
+    has them). The options override a suite's own ``[tuning]`` settings.
+    :func:`~benchbench.run` with ``tuned=True`` then runs the best configurations.
+
+    :returns: Each candidate's best hyperparameters, best validation accuracy and cost; its
+    :returns: Optuna study is ``outcome.candidates[i].study()``.
+
+    :raises ~benchbench.BenchbenchError: a bad suite, name or value (nothing was tuned).
+    :raises ~benchbench.errors.Stopped: a signal stopped tuning; finished trials are stored.
+    """
+    from ..budget import budget_of
+    from ..plugins.manager import load_plugins
     from ..running.executors import make_executor
     from ..running.interrupts import StopSignals
     from ..running.suite import load_suite
@@ -111,6 +130,10 @@ def tune_candidates(
     from ..storage.store import Store, prepare_out, storage_url
     from .study import Interrupted, Target, open_storage, tune
     from .suite import protocol_of, suite_tuning_jobs, tuned_variant, tuning_config
+
+    pm, console = load_plugins(plugins), Console(progress)
+    out, data_dir = Path(out), optional_path(data_dir)
+    budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
 
     if bool(suite) == bool(task or arch):
         raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")

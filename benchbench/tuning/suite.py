@@ -114,8 +114,9 @@ def tuned_variant(suite: Suite) -> Suite:
 
 def tuned_settings(suite: Suite, tunings: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Each (track, task, candidate) place's tuning summary, from what 'benchbench tune
-    SUITE' recorded (:meth:`Store.tunings` of :func:`tuned_variant`'s key). Raises one
-    error naming the places that were not tuned (or not to the end)."""
+    SUITE' recorded (:meth:`Store.tunings <benchbench.storage.tunings.Tunings.tunings>` of
+    :func:`tuned_variant`'s key). Raises one error naming the places that were not tuned (or not to
+    the end)."""
     found = (
         {}
         if tunings.empty

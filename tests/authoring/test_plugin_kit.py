@@ -471,7 +471,7 @@ def test_p_imports_from_the_current_folder_and_accepts_an_installed_module(tmp_p
 def test_scaffold_writes_a_package_and_refuses_bad_names(tmp_path):
     from benchbench.authoring.scaffold import new_plugin
 
-    folder = new_plugin("input-noise", "regularizer", tmp_path)
+    folder = new_plugin("input-noise", kind="regularizer", to=tmp_path)
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
         "README.md",
         "pyproject.toml",
@@ -485,6 +485,6 @@ def test_scaffold_writes_a_package_and_refuses_bad_names(tmp_path):
     assert "class InputNoise(Regularizer):" in source and 'name = "input-noise"' in source
     compile(source, "plugin", "exec")
     with pytest.raises(BenchbenchError, match="already exists"):
-        new_plugin("input-noise", "regularizer", tmp_path)
+        new_plugin("input-noise", kind="regularizer", to=tmp_path)
     with pytest.raises(BenchbenchError, match="must be kebab-case"):
-        new_plugin("Input_Noise", "regularizer", tmp_path)
+        new_plugin("Input_Noise", kind="regularizer", to=tmp_path)

@@ -4,7 +4,8 @@ finished, stop); one module per way of placing them:
 - :mod:`.local`: :class:`InProcessExecutor` (this process: tests, debugging) and
   :class:`ProcessPoolExecutor` (worker processes on this machine, the default), where a run
   that crashes its process or runs past its time limit costs that run only;
-- :mod:`.ray`: :class:`RayExecutor`, every run a task on a Ray cluster (``benchbench[ray]``),
+- :mod:`.ray`: :class:`~benchbench.running.executors.ray.RayExecutor`, every run a task on a Ray
+  cluster (``benchbench[ray]``),
   imported only when asked for.
 
 :mod:`.worker` is what runs in every worker process of either; :class:`Neighbours` records

@@ -150,8 +150,8 @@ class ProcessPoolExecutor(Executor):
             )
         except BrokenProcessPool as exc:
             raise BenchbenchError(
-                f"the worker processes could not start ({exc}); run from a script file or the "
-                "benchbench command"
+                f"the worker processes could not start ({exc}); in a script, call benchbench "
+                "under 'if __name__ == \"__main__\":' (its workers import the script)"
             ) from exc
         except ProcessExpired as exc:
             return RunResult.for_spec(
