@@ -57,4 +57,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    pass
+    from .authoring.conformance import check_plugin
+    from .authoring.scaffold import new_plugin
+    from .plugins.catalog import describe
+    from .plugins.listing import catalog
+    from .ranking.leaderboard import leaderboard, leaderboard_text
+    from .reporting import report
+    from .running.loader_sweep import profile
+    from .running.session import run, run_one
+    from .storage.files import export, import_results
+    from .storage.store import results
+    from .tuning.session import tune

@@ -28,7 +28,8 @@ from typing import Any
 
 import pluggy
 
-from .. import hookspecs
+import benchbench.hookspecs as hookspecs  # not 'from ..': that would fingerprint all of __init__
+
 from ..components import SSL, Architecture, Component, Finetune, Regularizer
 from ..errors import BenchbenchError, BenchbenchWarning, one_line, unknown_name
 from ..spec import KIND_NAMES

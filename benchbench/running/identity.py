@@ -18,8 +18,9 @@ A component is identified, first rule that applies:
    others, and a core helper a plugin uses (a file reader) counts for that plugin.
 
 benchbench itself follows rules 2 and 3, its fingerprint starting at
-:mod:`benchbench.running.execute`, the single entry to training: the modules that only plan, store,
-rank or show results (cli, leaderboard, store) can change without making results stale.
+:mod:`benchbench.running.execute`, the single entry to training: the modules that only plan,
+store, rank or show results (``cli``, ``storage``, ``ranking``, ``reporting``, the suite
+session) can change without making results stale.
 """
 
 from __future__ import annotations
