@@ -28,12 +28,29 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .api import WHERE as _API
 from .hookspecs import PROJECT
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's implementation of a hook in :mod:`benchbench.hookspecs`."""
 
+_API = {
+    "run": "running.session",
+    "run_one": "running.session",
+    "tune": "tuning.session",
+    "profile": "running.loader_sweep",
+    "leaderboard": "ranking.leaderboard",
+    "leaderboard_text": "ranking.leaderboard",
+    "results": "storage.store",
+    "report": "reporting",
+    "export": "storage.files",
+    "import_results": "storage.files",
+    "catalog": "plugins.listing",
+    "describe": "plugins.catalog",
+    "check_plugin": "authoring.conformance",
+    "new_plugin": "authoring.scaffold",
+}
+"""The functions of the Python API (:mod:`benchbench.api`) and the modules that hold them,
+beside the policy each carries out."""
 _PUBLIC = {
     **_API,
     "SSL": "components",

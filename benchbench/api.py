@@ -28,24 +28,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-WHERE = {
-    "run": "running.session",
-    "run_one": "running.session",
-    "tune": "tuning.session",
-    "profile": "running.loader_sweep",
-    "leaderboard": "ranking.leaderboard",
-    "leaderboard_text": "ranking.leaderboard",
-    "results": "storage.store",
-    "report": "reporting",
-    "export": "storage.files",
-    "import_results": "storage.files",
-    "catalog": "plugins.listing",
-    "describe": "plugins.catalog",
-    "check_plugin": "authoring.conformance",
-    "new_plugin": "authoring.scaffold",
-}
-"""Each function of the API and the module that holds it, beside the policy it carries out;
-imported on first use, so ``benchbench list`` never waits for torch."""
+from . import _API as WHERE
+
 __all__ = sorted(WHERE)
 
 

@@ -15,7 +15,10 @@ A component is identified, first rule that applies:
    The fingerprint is a SHA-256 over the module that defines the class and every module of
    its own top-level package or of benchbench that it imports, transitively (imports inside
    functions too), so editing one plugin module re-runs the components that use it and no
-   others, and a core helper a plugin uses (a file reader) counts for that plugin.
+   others, and a core helper a plugin uses (a file reader) counts for that plugin. A name
+   imported from the package (``from benchbench import Regularizer``) counts as the module
+   that defines it, not as the package's index; imports only a type checker reads
+   (``if TYPE_CHECKING:``) do not count.
 
 benchbench itself follows rules 2 and 3, its fingerprint starting at
 :mod:`benchbench.running.execute`, the single entry to training: the modules that only plan,
@@ -122,24 +125,45 @@ def _release(distribution: str | None, source: Path | None) -> tuple[bool, str]:
 
 @functools.cache
 def source_fingerprint(module: str) -> str:
-    """SHA-256 (12 hex digits) over ``module``'s source and that of every module of its
-    top-level package or of benchbench it imports, transitively; names and contents count."""
+    """SHA-256 (12 hex digits) over the sources of :func:`sources`: names and contents count."""
+    files = sources(module)
+    hasher = hashlib.sha256()
+    for name in sorted(files):
+        hasher.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
+    return hasher.hexdigest()[:12]
+
+
+def sources(module: str) -> dict[str, Path]:
+    """``module``'s source file and that of every module of its top-level package or of
+    benchbench it imports, transitively, by module name."""
     tops = {module.partition(".")[0], "benchbench"}
     files: dict[str, Path] = {}
     todo = [module]
     while todo:
         name = todo.pop()
-        if name in files:
+        if name in files or name == "benchbench":  # an index: see _public_module
             continue
         path = _source_file(name)
         if path is None:
+            todo.extend(_public_module(name))
             continue
         files[name] = path
         todo.extend(n for n in _imported(path, name) if n.partition(".")[0] in tops)
-    hasher = hashlib.sha256()
-    for name in sorted(files):
-        hasher.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
-    return hasher.hexdigest()[:12]
+    return files
+
+
+def _public_module(name: str) -> list[str]:
+    """The module that defines ``benchbench.<Name>``, a name of the package's public index
+    (``from benchbench import Regularizer``). The index itself (``benchbench/__init__.py``)
+    only maps names to modules, imported on first use: it is nobody's code, and a name
+    added to it makes no result stale."""
+    index, _, attr = name.partition(".")
+    if index != "benchbench" or "." in attr:
+        return []
+    import benchbench
+
+    found = benchbench._PUBLIC.get(attr)
+    return [f"benchbench.{found}"] if found else []
 
 
 def _source_file(module: str) -> Path | None:
@@ -154,10 +178,11 @@ def _source_file(module: str) -> Path | None:
 
 def _imported(path: Path, module: str) -> set[str]:
     """Every module name ``path`` (the source of ``module``) imports, relative imports
-    resolved; ``from a import b`` yields ``a`` and ``a.b`` (b may be a submodule)."""
+    resolved; ``from a import b`` yields ``a`` and ``a.b`` (b may be a submodule). Imports
+    under ``if TYPE_CHECKING:`` never run, so they are not the module's code."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_bytes(), str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -171,3 +196,16 @@ def _imported(path: Path, module: str) -> set[str]:
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
     return {n for n in names if n}
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` but those inside ``if TYPE_CHECKING:`` blocks."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return found

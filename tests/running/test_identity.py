@@ -113,6 +113,22 @@ def test_source_fingerprint_follows_the_imports_it_makes(plugin_dir):
     assert identity.source_fingerprint("bb_versioned_pkg.comp") != first
 
 
+def test_a_plugin_counts_the_core_modules_its_public_names_come_from_and_no_more(plugin_dir):
+    write_module(
+        plugin_dir,
+        "bb_versioned_public",
+        "from typing import TYPE_CHECKING\n\nimport benchbench\nfrom benchbench import Float, "
+        "Regularizer\n\nif TYPE_CHECKING:\n    from benchbench.reporting import report\n",
+    )
+    files = identity.sources("bb_versioned_public")
+    # the modules that define Regularizer and Float (and what they import), not the index
+    # (benchbench/__init__.py) and not what only a type checker reads
+    assert {"bb_versioned_public", "benchbench.components", "benchbench.params"} <= set(files)
+    assert "benchbench" not in files and "benchbench.api" not in files
+    assert not [n for n in files if n.startswith(("benchbench.reporting", "benchbench.storage"))]
+    assert all(p.suffix == ".py" and p.exists() for p in files.values())
+
+
 def test_a_spec_carries_its_code_and_the_run_id_hashes_it(registry):
     spec = resolve_spec(registry, task="blobs", arch="mlp", regularizer="label-smoothing+explode")
     assert set(spec.code) == {
