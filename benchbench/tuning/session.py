@@ -128,17 +128,17 @@ def tune(
     from ..running.suite import load_suite
     from ..storage.database import parse_url
     from ..storage.store import Store, prepare_out, storage_url
-    from .study import Interrupted, Target, open_storage, tune
+    from .study import Interrupted, Target, open_storage
+    from .study import tune as tune_candidate
     from .suite import protocol_of, suite_tuning_jobs, tuned_variant, tuning_config
 
-    pm, console = load_plugins(plugins), Console(progress)
-    out, data_dir = Path(out), optional_path(data_dir)
-    budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
-
-    if bool(suite) == bool(task or arch):
+    if bool(suite) == bool(task or arch):  # before the plugins load: one line at once
         raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
     if not suite and not (task and arch):
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
+    pm, console = load_plugins(plugins), Console(progress)
+    out, data_dir = Path(out), optional_path(data_dir)
+    budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
     placer, device = make_executor(
         pm.config, data_dir, executor, address, device, parallel, timeout, threads
     )
@@ -178,7 +178,7 @@ def tune(
                 bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
 
             try:
-                summary = tune(
+                summary = tune_candidate(
                     one, config, pm, studies, data_dir, worker, show, placer, stop, parallel
                 )
             except Interrupted:
