@@ -44,6 +44,7 @@ _API = {
     "report": "reporting",
     "export": "storage.files",
     "import_results": "storage.files",
+    "verify": "running.verify",
     "catalog": "plugins.listing",
     "describe": "plugins.catalog",
     "check_plugin": "authoring.conformance",

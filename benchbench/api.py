@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .reporting import report
     from .running.loader_sweep import profile
     from .running.session import run, run_one
+    from .running.verify import verify
     from .storage.files import export, import_results
     from .storage.store import results
     from .tuning.session import tune

@@ -15,6 +15,7 @@ naming the key, the value and what is allowed: a typo must not cost a training r
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class Param:
     def describe(self) -> str:
         """What is allowed, in words: ``a number in (0, 1]``, ``one of 'adamw', 'sgd'``."""
         if self.choices is not None:
-            text = "one of " + ", ".join(_show(c) for c in self.choices)
+            text = "one of " + ", ".join(show_value(c) for c in self.choices)
         elif self.type == "bool":
             text = "true or false"
         elif self.type == "str":
@@ -146,7 +147,7 @@ def check_declarations(
             raise ValueError(f"{owner}.params[{key!r}] must be a benchbench.Param")
         if not param.check(defaults[key]):
             raise ValueError(
-                f"{owner}'s default {key}={_show(defaults[key])} is not {param.describe()}"
+                f"{owner}'s default {key}={show_value(defaults[key])} is not {param.describe()}"
             )
 
 
@@ -154,7 +155,9 @@ def refusal(key: str, value: Any, param: Param) -> str | None:
     """One line refusing ``key=value``, or None when the value is allowed."""
     if param.check(value):
         return None
-    return f"hyperparameter {key}={_show(value)} is not allowed: {key} must be {param.describe()}"
+    return (
+        f"hyperparameter {key}={show_value(value)} is not allowed: {key} must be {param.describe()}"
+    )
 
 
 def _interval(param: Param) -> str:
@@ -162,17 +165,26 @@ def _interval(param: Param) -> str:
     if low is None and high is None:
         return ""
     if high is None:
-        return f" {'>' if param.low_open else '>='} {_show(low)}"
+        return f" {'>' if param.low_open else '>='} {show_value(low)}"
     if low is None:
-        return f" {'<' if param.high_open else '<='} {_show(high)}"
+        return f" {'<' if param.high_open else '<='} {show_value(high)}"
     left = "(" if param.low_open else "["
     right = ")" if param.high_open else "]"
-    return f" in {left}{_show(low)}, {_show(high)}{right}"
+    return f" in {left}{show_value(low)}, {show_value(high)}{right}"
 
 
-def _show(value: Any) -> str:
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxstring = _BOUNDED.maxother = 80
+_BOUNDED.maxlevel = 3
+
+
+def show_value(value: Any) -> str:
+    """A value as a message shows it, bounded: a huge or deeply nested value (from a
+    suite file) is abbreviated, never expanded in full."""
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, str):
-        return repr(value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**30 else f"{value:.3g}"
+    return _BOUNDED.repr(value)

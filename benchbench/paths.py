@@ -21,3 +21,21 @@ def default_data_dir() -> Path:
 def optional_path(value: PathLike | None) -> Path | None:
     """``value`` as a Path, or None."""
     return None if value is None else Path(value)
+
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+_MAX_NAME = 100
+
+
+def file_name(name: str) -> str:
+    """``name`` (a suite's, a task's: from a suite file or an imported result set, so any
+    text) as one file name that stays in its folder: characters other than letters, digits
+    and ``._+-`` become ``_``, no leading dot, at most 100 characters; a name that had to
+    change gets a short hash of the original, so two names never share a file."""
+    import hashlib
+
+    safe = "".join(c if c in _SAFE else "_" for c in name).lstrip(".")[:_MAX_NAME]
+    if safe == name and safe:
+        return safe
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe[: _MAX_NAME - 9] or 'unnamed'}-{digest}"

@@ -27,9 +27,9 @@ class Console:
             print(line, file=sys.stderr, flush=True)
 
     @contextmanager
-    def bar(self, total: int, unit: str, leave: bool = True) -> Iterator[Any]:
-        """A tqdm bar of ``total`` steps named ``unit`` (disabled, but still counting, when
-        silenced)."""
+    def bar(self, total: int | None, unit: str, leave: bool = True) -> Iterator[Any]:
+        """A tqdm bar of ``total`` steps (None: a count without an end) named ``unit``
+        (disabled, but still counting, when silenced)."""
         from tqdm import tqdm
 
         with tqdm(

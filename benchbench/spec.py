@@ -50,20 +50,23 @@ class RunSpec:
     data: str | None = None
     """Fingerprint of the task's data files (:mod:`benchbench.data.fingerprint`); None for
     tasks whose data is bundled or generated."""
+    numerics: str | None = None
+    """How CPU kernels compute (:mod:`benchbench.running.numerics`): ``portable`` (the same bits
+    on every x86 machine) or ``native``; None in specs made before the modes existed."""
     code: Mapping[str, str] = field(default_factory=dict)
     """The code that runs it, ``{"benchbench": ..., "<kind>:<name>": ...}``
     (:mod:`benchbench.running.identity`), filled in by
     :func:`~benchbench.running.resolve.resolve_spec`; empty in a spec made by hand."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`~benchbench.RunSpec.from_dict` inverts it. ``data`` and
-        ``code`` are left out when empty, so specs without them keep the ids they had before
-        they existed."""
+        """A JSON-ready dict; :meth:`~benchbench.RunSpec.from_dict` inverts it. ``data``,
+        ``numerics`` and ``code`` are left out when empty, so specs without them keep the ids
+        they had before they existed."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hparams"] = dict(sorted(self.hparams.items()))
         data["budget"] = self.budget.to_dict()
         data["code"] = dict(sorted(self.code.items()))
-        for key in ("data", "code"):
+        for key in ("data", "numerics", "code"):
             if not data[key]:
                 del data[key]
         return data
@@ -115,6 +118,7 @@ class RunResult:
     budget: dict[str, Any]
     device: str
     data: str | None = None
+    numerics: str | None = None
     test_accuracy: float | None = None
     test_ece: float | None = None
     best_val_accuracy: float | None = None

@@ -90,6 +90,14 @@ class PythonRandom(Conforming):
         return x + random.gauss(0, 0.1), targets
 
 
+class TorchRandom(Conforming):
+    name = "nc-torch-random"
+    summary = "draws noise from torch's global RNG (tests only)"
+
+    def transform(self, x, targets, generator):
+        return x + 0.1 * torch.rand(x.shape), targets
+
+
 class Threads(Conforming):
     name = "nc-threads"
     summary = "changes torch's thread count (tests only)"
@@ -123,6 +131,7 @@ def benchbench_register_components(registry):
         Drifting,
         NumpyRandom,
         PythonRandom,
+        TorchRandom,
         Threads,
         Float64Task,
     ):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from benchbench.running import numerics
 
-from benchbench.plugins import PluginConfig, get_plugin_manager
+numerics.select("portable")  # before torch loads here: tests that train in-process honour it
+
+import pytest  # noqa: E402
+
+from benchbench.plugins import PluginConfig, get_plugin_manager  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -159,10 +159,28 @@ class ProbeNet(Architecture):
 
 
 class _ProbePlugin:
+    """The probe task and network, and a watch on torch's global RNG while a run trains:
+    the loop seeds it per run (a network's initial weights come from it), so a component
+    that draws from it instead of the generator the loop hands over still repeats with one
+    seed, and only a state that moved between the first step and an eval point gives it
+    away."""
+
+    torch_rng: Tensor | None = None
+    drew_torch = False
+
     @benchbench.hookimpl
     def benchbench_register_components(self, registry: Any) -> None:
         for cls in (*PROBE_TASKS.values(), ProbeNet):
             registry.add(cls)
+
+    @benchbench.hookimpl
+    def benchbench_run_started(self, spec: Any, model: Any) -> None:
+        self.torch_rng, self.drew_torch = torch.random.get_rng_state(), False
+
+    @benchbench.hookimpl
+    def benchbench_eval_point(self, spec: Any, point: dict[str, Any]) -> None:
+        if self.torch_rng is not None:
+            self.drew_torch |= not torch.equal(self.torch_rng, torch.random.get_rng_state())
 
 
 PROBE_PLUGIN = "benchbench-probes"
@@ -174,6 +192,10 @@ def probe_manager(modules: Sequence[str] = (), autoload: bool = True) -> PluginM
     origin = Origin(PROBE_PLUGIN)
     pm._register_plugin(_ProbePlugin(), origin)
     return pm
+
+
+def _probe(pm: PluginManager) -> _ProbePlugin:
+    return next(p for p in pm.get_plugins() if isinstance(p, _ProbePlugin))
 
 
 # -- what is checked ---------------------------------------------------------------------------
@@ -208,9 +230,11 @@ class Subject:
     def run(self, index: int) -> RunResult:
         """Run ``index`` of its runs (0 or 1; same seed), watching global state around the
         first."""
+        from benchbench.running import numerics
         from benchbench.running.execute import execute
         from benchbench.running.resolve import resolve_spec
 
+        numerics.select(numerics.honoured())  # the runs train in this process
         while len(self.runs) <= index:
             names = self.names()
             budget = _short(self.pm.registry.get("task", names["task"]).budget)
@@ -228,6 +252,10 @@ class Subject:
                 after = global_state()
                 self.state_change = [k for k in before if not _same(before[k], after[k])]
                 drawn = result.provenance.get("global_rngs_drawn", [])
+                # an architecture's own dropout layers may draw from it: they cannot be handed
+                # a generator, and the per-run seed makes them repeat
+                if _probe(self.pm).drew_torch and self.kind != "arch":
+                    drawn = ["torch", *drawn]
                 self.state_change += [f"drew from the global {n} RNG" for n in drawn]
             self.runs.append(result)
         return self.runs[index]
@@ -445,18 +473,29 @@ class CheckOutcome:
     detail: str
 
 
+CHECK_SECONDS = 300.0
+"""How long one check may take (a probe run is a few seconds) before it counts as a hang."""
+_RUNS = ("short-run", "same-seed", "global-state")
+"""The checks that train: after one hangs, the component's others would hang as well."""
+
+
 def check_plugin(
     target: str | None = None,
     *,
     module: str | None = None,
     task: str | None = None,
+    timeout: float = CHECK_SECONDS,
     plugins: Sequence[str] = (),
     progress: bool = True,
 ) -> list[CheckOutcome]:
     """Run the conformance checks on every component of ``target`` (an installed
     distribution or plugin) or of the plugin ``module`` (not installed): contract,
     hyperparameters, a short run, same seed same numbers, global state left alone, task
-    data. Non-task components run on ``task`` instead of a probe task when given."""
+    data. Non-task components run on ``task`` instead of a probe task when given.
+
+    The checks run in a worker process, each within ``timeout`` seconds: a component that
+    hangs (or crashes its process) fails the check it was in, naming itself, and the
+    checks of the others go on in a new worker."""
     from benchbench.plugins.config import warn_not_loaded
 
     if bool(target) == bool(module):
@@ -466,19 +505,89 @@ def check_plugin(
     pm = probe_manager(modules, autoload=config.autoload)
     warn_not_loaded(pm.errors)
     checks = checks_for(pm, str(module or target), task)
+    worker = _CheckWorker(modules, config.autoload, str(module or target), task)
+    hung: set[str] = set()
     outcomes = []
-    with Console(progress).bar(len(checks), "check", leave=False) as bar:
-        for check in checks:
-            try:
-                check()
-                result, detail = "pass", ""
-            except CheckSkipped as exc:
-                result, detail = "skip", str(exc)
-            except CheckFailed as exc:
-                result, detail = "FAIL", str(exc).split(": ", 1)[1]
-            subject = check.subject
-            outcomes.append(
-                CheckOutcome(f"{subject.kind} {subject.name}", check.check, result, detail)
-            )
-            bar.update()
+    try:
+        with Console(progress).bar(len(checks), "check", leave=False) as bar:
+            for check in checks:
+                subject = check.subject
+                component = f"{subject.kind} {subject.name}"
+                if component in hung and check.check in _RUNS:
+                    result, detail = "FAIL", "not run: its short run hung"
+                else:
+                    result, detail = worker.run(check.id, timeout)
+                    if detail.startswith("did not finish"):
+                        hung.add(component)
+                outcomes.append(CheckOutcome(component, check.check, result, detail))
+                bar.update()
+    finally:
+        worker.stop()
     return outcomes
+
+
+class _CheckWorker:
+    """A process that loads the plugins once and runs the checks it is sent, one at a time;
+    replaced when a check hangs or kills it."""
+
+    def __init__(self, modules: Sequence[str], autoload: bool, target: str, task: str | None):
+        self.args = (tuple(modules), autoload, target, task)
+        self.process: Any = None
+        self.conn: Any = None
+
+    def run(self, check_id: str, timeout: float) -> tuple[str, str]:
+        """``(result, detail)`` of one check."""
+        import multiprocessing
+
+        if self.process is None:
+            context = multiprocessing.get_context("spawn")
+            self.conn, theirs = context.Pipe()
+            self.process = context.Process(
+                target=_serve_checks, args=(theirs, *self.args), daemon=True
+            )
+            self.process.start()
+            theirs.close()
+        self.conn.send(check_id)
+        try:
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+        except (EOFError, OSError):
+            self.stop()
+            return "FAIL", f"{_name(check_id)}: its check crashed the worker process"
+        self.stop()
+        return "FAIL", (
+            f"did not finish in {timeout:.0f} s: {_name(check_id)} hangs (or is far too slow "
+            "for a probe run)"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.join(timeout=10)
+            self.process = None
+
+
+def _name(check_id: str) -> str:
+    kind, name, _ = check_id.split(":")
+    return f"{kind} {name!r}"
+
+
+def _serve_checks(
+    conn: Any, modules: tuple[str, ...], autoload: bool, target: str, task: str | None
+) -> None:
+    """The worker: the checks of ``target`` built once, each run as its id arrives."""
+    pm = probe_manager(modules, autoload=autoload)
+    checks = {c.id: c for c in checks_for(pm, target, task)}
+    while True:
+        try:
+            check_id = conn.recv()
+        except EOFError:
+            return
+        try:
+            checks[check_id]()
+            reply = ("pass", "")
+        except CheckSkipped as exc:
+            reply = ("skip", str(exc))
+        except CheckFailed as exc:
+            reply = ("FAIL", str(exc).split(": ", 1)[1])
+        conn.send(reply)

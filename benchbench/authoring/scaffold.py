@@ -9,6 +9,8 @@ installing, testing and publishing it. Files come from Jinja2 templates under
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -97,13 +99,16 @@ def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
     ``benchbench.testing``, a README. The package's folder."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
+    if len(name) > MAX_NAME or not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
+        shown = name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
         raise BenchbenchError(
-            f"plugin name {name!r} must be kebab-case: lower-case letters and digits joined "
-            "by '-', starting with a letter (it becomes the component's name)"
+            f"plugin name {shown!r} must be kebab-case: lower-case letters and digits joined "
+            f"by '-', starting with a letter, at most {MAX_NAME} characters (it becomes the "
+            "component's name)"
         )
     if kind not in KIND_WORDS:
         raise BenchbenchError(f"--kind must be one of {', '.join(KIND_WORDS)}, got {kind!r}")
+    _refuse_taken(name, kind)
     dist, module = f"benchbench-{name}", module_name(name)
     folder = Path(to) / dist
     if folder.exists():
@@ -116,7 +121,7 @@ def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
         "kind_list": f"{kind}s" if kind != "ssl" else "ssl",
         "dist": dist,
         "module": module,
-        "cls": "".join(part.capitalize() for part in name.split("-")),
+        "cls": class_name(name, kind),
         "summary": _SUMMARIES[kind],
         "benchbench_version": _release(),
         "run_args": call.format(name=name),
@@ -137,11 +142,40 @@ def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
         f"src/{module}/__init__.py": "plugin.py.j2",
         "tests/test_plugin.py": "test_plugin.py.j2",
     }
-    for path, template in files.items():
-        target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(env.get_template(template).render(values))
+    try:
+        for path, template in files.items():
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(env.get_template(template).render(values))
+    except OSError as exc:
+        raise BenchbenchError(f"cannot write the plugin into {folder}: {exc.strerror}") from exc
     return folder
+
+
+MAX_NAME = 60
+"""The longest component name a plugin may take (it names a folder, a package, a class)."""
+
+
+def class_name(name: str, kind: str) -> str:
+    """The component's class: ``label-noise`` -> ``LabelNoise``; a name that is a Python
+    keyword as a class (``none`` -> ``None``) gets its kind: ``NoneRegularizer``."""
+    camel = "".join(part.capitalize() for part in name.split("-"))
+    if keyword.iskeyword(camel) or camel in dir(builtins):
+        camel += KIND_WORDS[kind].replace("-", " ").title().replace(" ", "")
+    return camel
+
+
+def _refuse_taken(name: str, kind: str) -> None:
+    """A component of this kind with this name is already installed (a built-in, another
+    plugin): the new plugin's would clash with it on every machine that has both."""
+    from ..plugins.listing import catalog
+
+    for row in catalog(kind):
+        if row["name"] == name:
+            origin = row.get("distribution") or row.get("plugin")
+            raise BenchbenchError(
+                f"{kind} {name!r} already exists (from {origin}); choose another name"
+            )
 
 
 def _release() -> str:

@@ -116,6 +116,7 @@ def benchbench_run(benchbench_pm: Any) -> Any:
     the probe network unless ``arch=`` names another (or the component is one)."""
     from benchbench.authoring.conformance import PROBE_STEPS, Subject
     from benchbench.budget import Budget
+    from benchbench.running import numerics
     from benchbench.running.execute import execute
     from benchbench.running.resolve import resolve_spec
 
@@ -129,6 +130,7 @@ def benchbench_run(benchbench_pm: Any) -> Any:
         **components: str,
     ) -> Any:
         names = {**Subject(benchbench_pm, kind, name, task).names(), **components}
+        numerics.select(numerics.honoured())  # trains in this process, torch already loaded
         spec = resolve_spec(
             benchbench_pm.registry,
             **names,

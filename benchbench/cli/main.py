@@ -12,7 +12,13 @@ import click
 from ..errors import show_warnings_as_lines
 from .plugins import list_command, plugin_group, show_command
 from .profile import profile_command
-from .results import export_command, import_command, leaderboard_command, report_command
+from .results import (
+    export_command,
+    import_command,
+    leaderboard_command,
+    report_command,
+    verify_command,
+)
 from .run import run_command, run_one_command
 from .tune import tune_command
 
@@ -54,6 +60,7 @@ for _command in (
     report_command,
     export_command,
     import_command,
+    verify_command,
     plugin_group,
 ):
     cli.add_command(_command)

@@ -1,6 +1,6 @@
 """What every ``benchbench`` command shares: one-line errors and exit statuses, the group's
 ``-p`` and ``--data-dir``, and the options several commands take (results database, budget,
-device, threads, executor, ``--set``), each declared once."""
+device, threads, numerics, executor, ``--set``), each declared once."""
 
 from __future__ import annotations
 
@@ -117,6 +117,15 @@ threads_option = click.option(
     type=click.IntRange(min=1),
     help="Torch/OpenMP threads per run (default: the cores this process may use, "
     "shared among workers).",
+)
+numerics_option = click.option(
+    "--numerics",
+    type=click.Choice(["portable", "native"]),
+    default="portable",
+    show_default=True,
+    help="portable: CPU kernels pinned so the same seed gives the same bits on every x86 "
+    "machine; native: this CPU's widest vector instructions (faster, machine-specific). "
+    "Part of every run id.",
 )
 timeout_option = click.option(
     "--timeout",

@@ -57,19 +57,29 @@ def plugin_group() -> None:
 @click.argument("target", required=False)
 @click.option("-p", "module", metavar="MODULE", help="Check this plugin module (not installed).")
 @click.option("--task", help="Run non-task components on this task instead of a probe task.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    help="Seconds one check may take before it counts as a hang.",
+)
 @click.pass_context
 @fail_cleanly
 def check_command(
-    ctx: click.Context, target: str | None, module: str | None, task: str | None
+    ctx: click.Context, target: str | None, module: str | None, task: str | None, timeout: float
 ) -> None:
     """Run the conformance checks on every component of TARGET (an installed distribution
     or plugin) or of -p MODULE: contract, hyperparameters, a short run, same seed same
-    numbers, global state left alone, task data. Exit status 1 when any fails."""
+    numbers, global state left alone, task data; in a worker process, each within
+    --timeout. Exit status 1 when any fails."""
     from tabulate import tabulate
 
     from ..api import check_plugin
 
-    outcomes = check_plugin(target, module=module, task=task, plugins=loading(ctx)["plugins"])
+    outcomes = check_plugin(
+        target, module=module, task=task, timeout=timeout, plugins=loading(ctx)["plugins"]
+    )
     rows = [(o.component, o.check, o.result, _wrap(o.detail)) for o in outcomes]
     click.echo(
         tabulate(rows, headers=("component", "check", "result", "detail"), tablefmt="simple")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..paths import DEFAULT_OUT
-from .options import device_option, fail_cleanly, loading, threads_option
+from .options import device_option, fail_cleanly, loading, numerics_option, threads_option
 
 
 @click.command("profile")
@@ -37,6 +37,7 @@ from .options import device_option, fail_cleanly, loading, threads_option
 )
 @device_option
 @threads_option
+@numerics_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),

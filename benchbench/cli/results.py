@@ -1,13 +1,14 @@
-"""The commands that read and move stored results: ``leaderboard``, ``report``, ``export``
-and ``import``."""
+"""The commands that read, move and check stored results: ``leaderboard``, ``report``,
+``export``, ``import`` and ``verify``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from .options import fail_cleanly, loading, store_options
+from .options import fail_cleanly, loading, store_options, timeout_option
 
 
 @click.command("leaderboard")
@@ -80,13 +81,26 @@ def export_command(path: Path, suite: str | None, out: Path, storage: str | None
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_options
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["keep", "replace", "fail"]),
+    default="keep",
+    show_default=True,
+    help="A run stored here with other numbers than the file's: keep the stored copy, "
+    "replace it, or import nothing of the file.",
+)
 @fail_cleanly
-def import_command(files: tuple[Path, ...], out: Path, storage: str | None) -> None:
-    """Merge exported result files into the results database: a run already stored (same
-    run id: same spec, same code) is skipped, so importing twice adds nothing."""
+def import_command(
+    files: tuple[Path, ...], out: Path, storage: str | None, on_conflict: str
+) -> None:
+    """Merge exported result files into the results database, each file whole or not at
+    all: a run already stored (same run id: same spec, code and numerics) with the same
+    numbers is skipped, so importing twice adds nothing; one stored with other numbers is a
+    conflict, listed, and --on-conflict decides. Times never conflict."""
     from ..api import import_results
 
-    for path, n in zip(files, import_results(*files, out=out, storage=storage), strict=True):
+    counts = import_results(*files, out=out, storage=storage, on_conflict=on_conflict)
+    for path, n in zip(files, counts, strict=True):
         kept = (
             f"; {n['places_kept']} places kept as they were (their runs differ)"
             if n["places_kept"]
@@ -97,6 +111,17 @@ def import_command(files: tuple[Path, ...], out: Path, storage: str | None) -> N
             f"{n['places']} suite places added{kept}",
             err=True,
         )
+        if n["conflicts"]:
+            kinds = ", ".join(f"{k} {kind}" for kind, k in n["conflict_kinds"].items())
+            done = "replaced" if on_conflict == "replace" else "kept the stored copies"
+            click.echo(
+                f"{path}: {n['conflicts']} runs stored here with other numbers ({kinds}); {done}:",
+                err=True,
+            )
+            for line in n["conflict_list"]:
+                click.echo(f"  {line}", err=True)
+            if n["conflicts"] > len(n["conflict_list"]):
+                click.echo(f"  ... {n['conflicts'] - len(n['conflict_list'])} more", err=True)
 
 
 @click.command("report")
@@ -148,3 +173,63 @@ def report_command(
     )
     for file in written:
         click.echo(f"report written to {file}", err=True)
+
+
+@click.command("verify")
+@click.argument("source")
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs drawn at random from those that ended ok or diverged.",
+)
+@click.option("--all", "every", is_flag=True, help="Every such run instead of a sample.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw.")
+@click.option(
+    "--any-code",
+    is_flag=True,
+    help="Rerun runs made by other code under the code installed here (a regression check).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Reruns at once (default: as many as the cores hold at each run's thread count).",
+)
+@timeout_option
+@click.pass_context
+@fail_cleanly
+def verify_command(
+    ctx: click.Context,
+    source: str,
+    sample: int,
+    every: bool,
+    seed: int,
+    any_code: bool,
+    workers: int | None,
+    timeout: float,
+) -> None:
+    """Train runs of a result set again here and compare what they measure.
+
+    SOURCE is an exported file (leaderboards/default.jsonl.gz), an SQLite file or a database
+    URL. Each run trains with its own spec, numerics mode and recorded thread count; portable
+    CPU runs must repeat exactly (test accuracy, validation curve, steps, parameters), native
+    and GPU runs within 0.02 accuracy; times are shown, not judged. A run made by other code
+    than is installed here is not rerun unless --any-code. Exit status 1 unless every sampled
+    run was rerun and agreed.
+    """
+    from ..api import verify
+    from .text import verify_table
+
+    outcome = verify(
+        source,
+        sample=None if every else sample,
+        seed=seed,
+        any_code=any_code,
+        workers=workers,
+        timeout=timeout,
+        **loading(ctx),
+    )
+    click.echo(verify_table(outcome.rows))
+    click.echo(outcome.summary())
+    sys.exit(0 if outcome.ok else 1)

@@ -14,6 +14,7 @@ from .options import (
     executor_options,
     fail_cleanly,
     loading,
+    numerics_option,
     parse_sets,
     sets_option,
     store_options,
@@ -28,6 +29,7 @@ from .options import (
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
 @device_option
 @threads_option
+@numerics_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -85,6 +87,7 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
 )
 @device_option
 @threads_option
+@numerics_option
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
 @click.pass_context

@@ -1,5 +1,5 @@
 """A run's result as the lines ``benchbench run-one`` prints, conditions of its timings
-included."""
+included; ``verify``'s table."""
 
 from __future__ import annotations
 
@@ -64,3 +64,27 @@ def conditions(machine: dict[str, Any]) -> str:
     if machine.get("busy"):
         text += ": BUSY, timings are not comparable (run again on a quiet machine)"
     return text
+
+
+def verify_table(rows: Any) -> str:
+    """``verify``'s rows as a table: each run, its verdict, its accuracy before and after,
+    its training seconds before and after (shown, not judged) and what differs."""
+    from tabulate import tabulate
+
+    def number(value: Any, spec: str) -> str:
+        return "-" if value is None or value != value else format(value, spec)
+
+    table = [
+        [
+            row["run_id"],
+            row["run"],
+            row["numerics"],
+            row["verdict"],
+            f"{number(row['test_accuracy'], '.4f')} / {number(row['rerun_test_accuracy'], '.4f')}",
+            f"{number(row['train_seconds'], '.2f')} / {number(row['rerun_train_seconds'], '.2f')}",
+            row["detail"] or "",
+        ]
+        for row in rows.to_dict("records")
+    ]
+    headers = ["run", "spec", "numerics", "verdict", "test acc (set / here)", "train s", "detail"]
+    return tabulate(table, headers, tablefmt="simple", maxcolwidths=[None] * 6 + [60])

@@ -13,6 +13,7 @@ from .options import (
     executor_options,
     fail_cleanly,
     loading,
+    numerics_option,
     parse_sets,
     sets_option,
     store_options,
@@ -58,6 +59,7 @@ from .options import (
 )
 @device_option
 @threads_option
+@numerics_option
 @executor_options
 @timeout_option
 @store_options

@@ -12,7 +12,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ..errors import unknown_name
-from ..params import Param, _show, schema
+from ..params import Param, schema, show_value
 from ..running.identity import component_identity
 
 LOOP = "loop"
@@ -28,7 +28,7 @@ class _Recorder:
     def suggest_float(
         self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
     ) -> float:
-        self.space[name] = f"[{_show(low)}, {_show(high)}]" + (" log" if log else "")
+        self.space[name] = f"[{show_value(low)}, {show_value(high)}]" + (" log" if log else "")
         return low
 
     def suggest_int(
@@ -38,7 +38,7 @@ class _Recorder:
         return low
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
-        self.space[name] = "{" + ", ".join(_show(c) for c in choices) + "}"
+        self.space[name] = "{" + ", ".join(show_value(c) for c in choices) + "}"
         return choices[0]
 
 
@@ -55,7 +55,7 @@ def _hparam_table(
     rows = [
         [
             f"{prefix}{key}",
-            _show(value),
+            show_value(value),
             param.describe(),
             tuned.get(f"{prefix}{key}", "-"),
             param.help,
@@ -111,14 +111,14 @@ def _describe_entry(entry: Any) -> str:
 
 def _task_lines(cls: Any) -> list[str]:
     budget = cls.budget.to_dict() if cls.budget else {}
-    limits = ", ".join(f"{k} {_show(v)}" for k, v in budget.items() if v is not None)
+    limits = ", ".join(f"{k} {show_value(v)}" for k, v in budget.items() if v is not None)
     lines = [
         f"{cls.num_classes} classes, inputs {tuple(cls.input_shape)} ({cls.modality})",
         f"target: {cls.target_accuracy:.0%} validation accuracy (time-to-target)",
         f"budget when a suite or the options name none: {limits}",
     ]
     if cls.trainer_defaults:
-        changed = ", ".join(f"{k}={_show(v)}" for k, v in cls.trainer_defaults.items())
+        changed = ", ".join(f"{k}={show_value(v)}" for k, v in cls.trainer_defaults.items())
         lines.append(f"loop defaults changed by this task: {changed}")
     if cls.has_unlabeled is not None:
         lines.append("unlabeled data: " + ("yes" if cls.has_unlabeled else "none"))

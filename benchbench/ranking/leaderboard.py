@@ -4,6 +4,7 @@ The ranking itself is :mod:`.rank`."""
 
 from __future__ import annotations
 
+import html
 import json
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
@@ -15,7 +16,7 @@ from tabulate import tabulate
 
 from ..paths import DEFAULT_OUT, PathLike
 from ..spec import RunResult
-from .rank import GROUP, RULE, build, missing
+from .rank import GROUP, RULE, build_groups, missing
 
 FORMATS = ("markdown", "plain", "csv", "json")
 
@@ -23,38 +24,87 @@ FORMATS = ("markdown", "plain", "csv", "json")
 @dataclass
 class Ranked:
     """One suite's stored places (every suite's when its key is None) ranked once, with
-    their tuning, to be rendered in as many formats as wanted."""
+    their tuning, to be rendered in as many formats as wanted. The ranking is aggregated in
+    the database (:meth:`Store.groups <benchbench.storage.places.Places.groups>`): no
+    run's JSON is read, so a million runs rank in seconds."""
 
     store: Any
-    frame: pd.DataFrame
+    key: str | None
     board: pd.DataFrame
-    _origin: str | None = None
+    _heading: tuple[str, list[str]] | None = None
 
     @classmethod
     def read(cls, store: Any, key: str | None) -> Ranked:
         """The places of suite ``key`` in ``store`` (a :class:`~benchbench.storage.store.Store`),
         ranked."""
-        frame = store.frame(key)
-        return cls(store, frame, build(frame, store.tunings(key)))
+        return cls(store, key, build_groups(store.groups(key), store.tunings(key)))
 
     def text(self, fmt: str, columns: Sequence[str], title: str = "") -> str:
         """The leaderboard in ``fmt`` showing ``columns``; in Markdown or plain text, a title
         and the provenance line of its runs above the tables and their code below."""
         rendered = render(self.board, fmt, columns)
-        if fmt in ("csv", "json") or self.frame.empty:
+        if fmt in ("csv", "json") or self.board.empty:
             return rendered
-        if self._origin is None:  # read once: it needs every run's provenance
-            self._origin = provenance(self.store.results(set(self.frame["run_id"])))
-        heading = f"# {title}" if fmt == "markdown" and title else title
-        code = code_note(self.frame.get("code", ()), fmt)
-        parts = (heading, self._origin, rendered, code)
+        if self._heading is None:  # read once: what every run was made with
+            keys = [self.key] if self.key is not None else self.store.suites()
+            contexts, codes = [], []
+            for key in keys:
+                found = self.store.place_summary(key)
+                contexts += found[0]
+                codes += found[1]
+            self._heading = (origin_line(contexts), codes_seen(codes))
+        origin, seen = self._heading
+        heading = f"# {markdown_text(title)}" if fmt == "markdown" and title else title
+        code = code_note(seen, fmt)
+        if fmt == "markdown":
+            origin, code = markdown_text(origin), markdown_text(code)
+        parts = (heading, origin, rendered, code)
         return "\n\n".join(p.strip("\n") for p in parts if p) + "\n"
+
+
+def codes_seen(found: list[tuple[str, int]]) -> list[str]:
+    """Code identities as :func:`code_note` takes them: each once, except the places
+    whose runs recorded none, once per place (it counts them)."""
+    return [body for body, n in found for _ in range(n if body in ("{}", "") else 1)]
+
+
+def origin_line(contexts: list[tuple[str, int]]) -> str:
+    """:func:`provenance` from provenance contexts (JSON) and the runs each produced."""
+    runs = sum(n for _, n in contexts)
+    if not runs:
+        return "No results."
+    parsed = [json.loads(body) for body, _ in contexts]
+
+    def values(key: str) -> str:
+        return ", ".join(sorted({str(c.get(key)) for c in parsed}))
+
+    plugins = sorted(
+        {
+            f"{p['plugin']} ({p['distribution']} {p['version']})"
+            if p["distribution"]
+            else f"{p['plugin']} (-p)"
+            for c in parsed
+            for p in c.get("plugins") or []
+        }
+    )
+    return (
+        f"{runs} runs by benchbench {values('benchbench')}, torch {values('torch')}, "
+        f"on {values('device')} ({values('device_name')}, {values('torch_threads')} threads) "
+        f"of {values('host')}; plugins: {', '.join(plugins)}."
+    )
 
 
 def text(store: Any, key: str | None, fmt: str, columns: Sequence[str], title: str = "") -> str:
     """One suite's leaderboard (every suite's when ``key`` is None) in ``fmt``: see
     :meth:`Ranked.text`."""
     return Ranked.read(store, key).text(fmt, columns, title)
+
+
+def markdown_text(text: str) -> str:
+    """Text from plugins, suite files and imported result sets as Markdown shows it
+    literally: HTML escaped (GitHub and documentation sites render Markdown as HTML, so a
+    label holding ``<script>`` must not become one) and table pipes escaped."""
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def code_note(codes: Iterable[str], fmt: str = "markdown") -> str:
@@ -88,27 +138,14 @@ def code_note(codes: Iterable[str], fmt: str = "markdown") -> str:
 
 
 def provenance(results: Sequence[RunResult]) -> str:
-    """One line saying what produced the results: benchbench, torch, device, plugins, host."""
-    if not results:
-        return "No results."
+    """One line saying what produced the results: benchbench, torch, device, plugins, host
+    (:func:`origin_line` of their provenance contexts)."""
+    from ..storage.schema import CONTEXT
 
-    def values(key: str) -> str:
-        return ", ".join(sorted({str(r.provenance.get(key)) for r in results}))
-
-    plugins = sorted(
-        {
-            f"{p['plugin']} ({p['distribution']} {p['version']})"
-            if p["distribution"]
-            else f"{p['plugin']} (-p)"
-            for r in results
-            for p in r.provenance.get("plugins", [])
-        }
-    )
-    return (
-        f"{len(results)} runs by benchbench {values('benchbench')}, torch {values('torch')}, "
-        f"on {values('device')} ({values('device_name')}, {values('torch_threads')} threads) "
-        f"of {values('host')}; plugins: {', '.join(plugins)}."
-    )
+    contexts = [
+        (json.dumps({k: r.provenance.get(k) for k in CONTEXT}, sort_keys=True), 1) for r in results
+    ]
+    return origin_line(contexts)
 
 
 def percent(value: float | None, ci: float | None = None, signed: bool = False) -> str:
@@ -353,8 +390,10 @@ def render(board: pd.DataFrame, fmt: str = "markdown", columns: Sequence[str] = 
     for (suite, track, task), group in board.groupby(GROUP, sort=False):
         name = group["suite_name"].iloc[0] if "suite_name" in group else suite
         title = f"{suite if name in ambiguous else name} / {track} / {task}"
-        heading = f"### {title}" if fmt == "markdown" else title
+        heading = f"### {markdown_text(title)}" if fmt == "markdown" else title
         cells = {c.key: [c.show(row) for _, row in group.iterrows()] for c in chosen}
+        if fmt == "markdown":
+            cells = {k: [markdown_text(v) for v in values] for k, values in cells.items()}
         kept = [c for c in chosen if any(v != "-" for v in cells[c.key])]
         shown_keys.update(c.key for c in kept)
         table = tabulate(
@@ -396,7 +435,7 @@ def leaderboard(
 
     with reading(out, storage, sources) as store:
         key = store.find_suite(suite) if suite else None
-        return build(store.frame(key), store.tunings(key))
+        return build_groups(store.groups(key), store.tunings(key))
 
 
 def leaderboard_text(

@@ -104,6 +104,30 @@ def welch_ci95(a: Sequence[float], b: Sequence[float]) -> float | None:
     return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
 
 
+def welch_moments(
+    mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int
+) -> float | None:
+    """:func:`welch_ci95` from each sample's mean, variance (``ddof=1``) and size."""
+    from scipy import stats
+
+    if n_a < 2 or n_b < 2:
+        return None
+    va, vb = var_a / n_a, var_b / n_b
+    if va + vb == 0:
+        return 0.0
+    dof = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
+    return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
+
+
+def ci95_moments(var: float | None, n: int) -> float | None:
+    """:func:`ci95` from a sample's variance (``ddof=1``) and size."""
+    from scipy import stats
+
+    if n < 2 or var is None:
+        return None
+    return float(stats.t.ppf(0.975, n - 1) * math.sqrt(var) / math.sqrt(n))
+
+
 def _mean(runs: pd.DataFrame, column: str) -> float | None:
     """Mean of a column over runs, ``None`` when absent or empty (older results lack it)."""
     if column not in runs or runs[column].isna().all():
@@ -153,6 +177,8 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "source_train_seconds": _mean(ok, "source_train_seconds"),
             "busy": int((ok["busy"] == True).sum()) if "busy" in ok else None,  # noqa: E712
             "baseline": bool(runs["baseline"].any()),
+            "acc_n": len(accuracy),
+            "acc_var": float(accuracy.var(ddof=1)) if len(accuracy) > 1 else None,
             "_accuracies": accuracy.tolist(),
             **origins(runs["code"].iloc[0] if "code" in runs else None),
         }
@@ -227,7 +253,8 @@ def build(
     """The ranked leaderboard from :meth:`Store.frame <benchbench.storage.places.Places.frame>` rows
     (one per suite place), with the tuning of each place from :meth:`Store.tunings
     <benchbench.storage.tunings.Tunings.tunings>` where given; ``keep_accuracies`` keeps each row's
-    accuracies per seed (``_accuracies``) for comparisons."""
+    accuracies per seed (``_accuracies``) for comparisons. :func:`build_groups` ranks the same
+    from rows the database aggregated."""
     if frame.empty:
         return pd.DataFrame(columns=[*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS)
     if "suite_name" not in frame:
@@ -238,24 +265,67 @@ def build(
         .apply(_summarise, include_groups=False)
         .reset_index()
     )
+    return _finish(rows, tunings, keep_accuracies)
+
+
+def build_groups(groups: pd.DataFrame, tunings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ranked leaderboard from :meth:`Store.groups <benchbench.storage.places.Places.groups>`
+    (one row per candidate and variant, aggregated in the database): the same rules and
+    columns as :func:`build`, the accuracies' mean and spread from their sums."""
+    if groups.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = groups.copy()
+    n = rows["acc_n"].astype(int)
+    total = pd.to_numeric(rows["acc_sum"], errors="coerce").astype(float)
+    squares = pd.to_numeric(rows["acc_sumsq"], errors="coerce").astype(float)
+    mean = total / n.where(n > 0)
+    spread = ((squares - total * mean) / (n - 1).where(n > 1)).clip(lower=0.0)
+    # equal accuracies leave a rounding residue (~1e-16) from the sums, not a spread: an
+    # accuracy's real variance is at least (1/test size)^2 / seeds, far above 1e-12
+    spread = spread.where(spread > 1e-12, 0.0).where(n > 1)
+    rows["test_accuracy_mean"] = [None if pd.isna(v) else float(v) for v in mean]
+    rows["acc_var"] = [None if pd.isna(v) else float(v) for v in spread]
+    rows["test_accuracy_ci95"] = [
+        ci95_moments(v, k) for v, k in zip(rows["acc_var"], n, strict=True)
+    ]
+    for column in ("seeds", "ok", "diverged", "reached_target", "busy"):
+        rows[column] = rows[column].fillna(0).astype(int)
+    rows["failed"] = rows["seeds"] - rows["ok"] - rows["diverged"]
+    rows["complete"] = rows["ok"] == rows["seeds"]
+    rows["baseline"] = rows["baseline"] > 0
+    rows["params"] = [None if pd.isna(p) else int(p) for p in rows["params"]]
+    for column in ("time_to_target_s", "test_ece_mean"):
+        rows[column] = [None if pd.isna(v) else float(v) for v in rows[column]]
+    found = pd.DataFrame([origins(c) for c in rows["code"]], index=rows.index)
+    return _finish(pd.concat([rows, found], axis=1), tunings, False)
+
+
+def _finish(
+    rows: pd.DataFrame, tunings: pd.DataFrame | None, keep_accuracies: bool
+) -> pd.DataFrame:
+    """Deltas against each group's baseline (Welch intervals), tunings, variant labels,
+    verdicts and ranks, for rows summarised either way."""
+    base = rows[rows["baseline"]].drop_duplicates(GROUP)
+    base = base[[*GROUP, "test_accuracy_mean", "acc_var", "acc_n"]].rename(
+        columns={"test_accuracy_mean": "base_mean", "acc_var": "base_var", "acc_n": "base_n"}
+    )
+    rows = rows.merge(base, on=GROUP, how="left")
     deltas, delta_cis, delta_ns = [], [], []
-    for _, row in rows.iterrows():
-        same = rows[(rows[GROUP] == row[GROUP]).all(axis=1)]
-        base = same[same["baseline"]]
-        if (
-            base.empty
-            or row["test_accuracy_mean"] is None
-            or base.iloc[0]["test_accuracy_mean"] is None
-        ):
+    for row in rows.itertuples(index=False):
+        mean, base_mean = row.test_accuracy_mean, row.base_mean
+        if missing(base_mean) or mean is None or missing(mean):
             deltas.append(None)
             delta_cis.append(None)
             delta_ns.append(None)
             continue
-        base = base.iloc[0]
-        delta_ns.append(min(len(row["_accuracies"]), len(base["_accuracies"])))
-        deltas.append(row["test_accuracy_mean"] - base["test_accuracy_mean"])
+        delta_ns.append(min(int(row.acc_n), int(row.base_n)))
+        deltas.append(mean - base_mean)
         delta_cis.append(
-            None if row["baseline"] else welch_ci95(row["_accuracies"], base["_accuracies"])
+            None
+            if row.baseline or missing(row.acc_var) or missing(row.base_var)
+            else welch_moments(
+                mean, row.acc_var, int(row.acc_n), base_mean, row.base_var, int(row.base_n)
+            )
         )
     rows = _label_variants(_with_tunings(rows, tunings))
     rows["delta_vs_baseline"] = deltas

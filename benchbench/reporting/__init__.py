@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..paths import DEFAULT_OUT, PathLike
+from ..errors import BenchbenchError, one_line
+from ..paths import DEFAULT_OUT, PathLike, file_name
 from ..ranking import leaderboard
 from . import data, figures
 from .render import Figure, Section, Table, write
@@ -295,7 +296,7 @@ def report(
     to = (
         Path(to)
         if to
-        else Path(out) / "reports" / f"{name}.{'md' if format == 'markdown' else 'html'}"
+        else Path(out) / "reports" / f"{file_name(name)}.{'md' if format == 'markdown' else 'html'}"
     )
     if compare:
         sections = compare_sections(store, key, *compare, track, targets)
@@ -308,9 +309,13 @@ def report(
     else:
         sections = suite_sections(store, key, targets, storage_url(Path(out), storage))
         title = f"benchbench report: {name}"
-    frame = store.frame(key)
-    stamp = [leaderboard.provenance(store.results(set(frame["run_id"])))] if len(frame) else []
-    code = leaderboard.code_note(frame.get("code", ()), "plain").splitlines()
+    contexts, codes = store.place_summary(key)
+    stamp = [leaderboard.origin_line(contexts)] if contexts else []
+    code = leaderboard.code_note(leaderboard.codes_seen(codes), "plain").splitlines()
     if code:
         sections.append(Section("Provenance", code[0], notes=[c.strip() for c in code[1:]]))
-    return write_report(sections, title, stamp, format, to)
+    try:
+        return write_report(sections, title, stamp, format, to)
+    except (OSError, ValueError) as exc:  # a read-only folder, a name the OS refuses
+        detail = getattr(exc, "strerror", None) or one_line(exc, 120)
+        raise BenchbenchError(f"cannot write the report to {to}: {detail}") from exc

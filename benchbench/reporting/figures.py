@@ -148,11 +148,21 @@ def pareto(report: TrackReport) -> Any | None:
                     textcoords="offset points",
                     fontweight="bold" if front[index] else "normal",
                 )
-            ax.set_xscale("log")
+            log_x(ax)
             ax.set_xlabel(label)
             ax.set_ylabel("test accuracy %")
             ax.set_title(task)
     return fig
+
+
+def log_x(ax: Any) -> None:
+    """A log x axis whose ticks are plain numbers (``0.1``, ``20``): matplotlib's default
+    labels are mathtext (``$10^{-1}$``), which this module's literal text would show raw."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def loader(report: TrackReport) -> Any | None:

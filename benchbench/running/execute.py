@@ -31,6 +31,7 @@ from ..plugins.manager import PluginManager, Registry, get_plugin_manager, notif
 from ..spec import KIND_NAMES, RunResult, RunSpec
 from ..tasks import Splits, check_splits, default_data_dir
 from ..training.loop import RunComponents, train_model
+from . import numerics
 from .identity import changes
 from .machine import CpuWatch
 from .resolve import build_components, code_of, data_fingerprint, members, resolve_spec
@@ -133,6 +134,9 @@ def execute(
     try:
         _check_code(registry, spec)
         _check_data(registry, spec, data_dir)
+        unable = numerics.check(spec.numerics)
+        if unable:
+            raise BenchbenchError(unable)
         parts, splits = _built(registry, spec, data_dir, score_test)
         encoder, source = None, {}
         if parts.task.source is not None and parts.finetune.uses_pretrained:
@@ -143,6 +147,7 @@ def execute(
                 spec, parts, splits, device, pm.hook, on_eval, encoder, score_test
             )
         result.machine = watch.stop(torch.get_num_threads())
+        result.machine["numerics"] = numerics.observed()
         result.source = source
     except Exception as exc:
         if exc in callback_errors:  # the caller's own exception (e.g. optuna.TrialPruned)

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..budget import Budget
-from ..paths import DEFAULT_OUT, PathLike, optional_path
+from ..errors import BenchbenchError
+from ..paths import DEFAULT_OUT, PathLike, file_name, optional_path
 from ..progress import Console
 
 
@@ -42,6 +43,7 @@ def profile(
     max_workers: int | None = None,
     device: str = "auto",
     threads: int | None = None,
+    numerics: str = "portable",
     out: PathLike = DEFAULT_OUT,
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
@@ -52,15 +54,18 @@ def profile(
     disk with 0..``max_workers`` workers, default the CPU count; pinned memory on a GPU)
     trains ``arch`` for ``steps`` steps, ``repeats`` times in turn after one warm-up run.
     The rows give median rates, their spread, the data-wait share and the verdict; a plot
-    goes to ``OUT/profiles/TASK.png``."""
+    goes to ``OUT/profiles/TASK.png``. ``numerics``: as for :func:`~benchbench.run`; it must
+    be the mode torch was loaded with in this process (the sweep trains here)."""
     from ..paths import default_data_dir
     from ..plugins.manager import load_plugins
     from ..storage.store import prepare_out
     from ..tasks import Split
     from .execute import execute
     from .machine import pinned_threads
+    from .numerics import check, select
     from .resolve import resolve_device, resolve_spec
 
+    select(numerics)
     pm, console = load_plugins(plugins), Console(progress)
     out, data_dir = Path(out), optional_path(data_dir)
     device = resolve_device(device)
@@ -73,6 +78,9 @@ def profile(
         resolve_spec(pm.registry, task=task, arch=arch, hparams=s, budget=budget, device=device)
         for s in settings
     ]
+    unable = check(specs[0].numerics)
+    if unable:
+        raise BenchbenchError(unable.replace("start a new process", "profile in a new process"))
     folder = prepare_out(Path(out) / "profiles")  # before the sweep, not after it
     runs: list[list[Any]] = [[] for _ in specs]
     with pinned_threads(threads), console.bar(repeats * len(specs), "run", leave=False) as bar:
@@ -82,7 +90,7 @@ def profile(
                 runs[i].append(execute(spec, pm, data_dir))
                 bar.update()
     rows = [sweep_row(s, results) for s, results in zip(settings, runs, strict=True)]
-    plot = folder / f"{task}.png"
+    plot = folder / f"{file_name(task)}.png"
     plot_sweep(rows, f"{task} / {arch} on {device}", plot)
     return ProfileOutcome(task, arch, device, rows, summarize(rows), plot)
 

@@ -20,6 +20,7 @@ from ..spec import KIND_NAMES, RunSpec
 from ..tasks import default_data_dir
 from ..training.loop import RunComponents
 from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS
+from . import numerics
 from .checks import check_values, combination_problems, input_mismatch, unknown_hparam, warn
 from .identity import run_code
 
@@ -54,7 +55,8 @@ def resolve_spec(
     """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
     then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and, for a
     task that reads files, the fingerprint of those under ``data_dir`` (default:
-    :func:`~benchbench.paths.default_data_dir`). ``device`` ``auto`` is resolved here; a ``cuda``
+    :func:`~benchbench.paths.default_data_dir`); the numerics mode this process chose
+    (:func:`benchbench.running.numerics.current`). ``device`` ``auto`` is resolved here; a ``cuda``
     one is not checked against this machine, which may only plan runs that train elsewhere.
 
     Unknown component or hyperparameter names raise :class:`~benchbench.BenchbenchError`.
@@ -78,6 +80,7 @@ def resolve_spec(
         budget=budget or task_cls.budget,
         device=resolve_device(device, here=False),
         data=data_fingerprint(task_cls, resolved, data_dir),
+        numerics=numerics.current(),
         code=code_of(registry, names),
     )
 

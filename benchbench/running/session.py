@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import BenchbenchError, Stopped
-from ..paths import DEFAULT_OUT, PathLike, optional_path
+from ..paths import DEFAULT_OUT, PathLike, file_name, optional_path
 from ..plugins.manager import PluginManager
 from ..progress import Console
 from ..spec import RunResult
@@ -100,6 +100,7 @@ def run(
     retry_failed: bool = False,
     tuned: bool = False,
     threads: int | None = None,
+    numerics: str = "portable",
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
     progress: bool = True,
@@ -125,6 +126,9 @@ def run(
     :param retry_failed: run again the stored runs that failed or timed out.
     :param tuned: run the settings :func:`~benchbench.tune` found, as suite ``SUITE-tuned``.
     :param threads: torch/OpenMP threads per run (default: this process's cores, shared).
+    :param numerics: ``portable`` (CPU kernels pinned: the same bits on every x86 machine) or
+        ``native`` (this CPU's widest vector instructions); see
+        :mod:`benchbench.running.numerics`.
 
     :returns: What was run and stored, the ranked leaderboard and the runs that failed.
 
@@ -137,8 +141,10 @@ def run(
     from ..tuning.suite import check_tuned_code, tuned_line, tuned_settings, tuned_variant
     from .executors import LOST, make_executor
     from .identity import stale_line
+    from .numerics import select
     from .suite import load_suite, plan
 
+    select(numerics)  # before the workers start: they load torch with its settings
     pm, console = load_plugins(plugins), Console(progress)
     out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
@@ -207,13 +213,11 @@ def run(
     folder = prepare_out(out / "leaderboards")
     files = []
     for fmt, suffix in LEADERBOARD_FILES:
-        path = folder / f"{loaded.name}.{suffix}"
+        path = folder / f"{file_name(loaded.name)}.{suffix}"
         path.write_text(ranked.text(fmt, leaderboard.WIDE, loaded.name))
         files.append(path)
-    frame = ranked.frame
-    broken = (
-        set(frame[frame["status"].isin(["failed", "timed-out"])]["run_id"]) if len(frame) else ()
-    )
+    places = store.place_statuses(loaded.key)
+    broken = places["broken"]
     return SuiteOutcome(
         suite=loaded.name,
         key=loaded.key,
@@ -224,8 +228,8 @@ def run(
         leaderboard=ranked.board,
         table=ranked.text("plain", leaderboard.NARROW, loaded.name),
         files=files,
-        runs=len(frame),
-        busy=int((frame["busy"] == True).sum()) if "busy" in frame else 0,  # noqa: E712
+        runs=places["places"],
+        busy=places["busy"],
         broken=store.results(broken) if broken else [],
     )
 
@@ -308,6 +312,7 @@ def run_one(
     hparams: Mapping[str, Any] | None = None,
     device: str = "auto",
     threads: int | None = None,
+    numerics: str = "portable",
     storage: str | None = None,
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
@@ -319,7 +324,10 @@ def run_one(
     loop's by name (``{"lr": 0.01}``), a component's as ``COMPONENT.NAME``
     (``{"mixup.alpha": 0.4}``). ``storage`` also stores the result in that database. The
     run uses ``threads`` threads (default: every core this process owns); the process's
-    own thread settings are put back afterwards.
+    own thread settings are put back afterwards. ``numerics`` is ``portable`` or ``native``
+    (:mod:`benchbench.running.numerics`); where torch was loaded in this process before the
+    mode could be set (a notebook that imported torch first), the run trains in a fresh
+    worker process instead.
 
     :raises ~benchbench.BenchbenchError: an unknown name, a value outside its range, a
         combination that cannot work, missing data. A problem inside the run is its
@@ -331,8 +339,10 @@ def run_one(
     from .dispatch import check_data
     from .execute import execute
     from .machine import pinned_threads
+    from .numerics import check, select
     from .resolve import resolve_device, resolve_spec
 
+    select(numerics)
     pm, data_dir = load_plugins(plugins), optional_path(data_dir)
     budget = budget_of(epochs, steps, seconds, eval_every)
     store = Store(storage) if storage else None  # before training: a bad URL costs no run
@@ -352,8 +362,26 @@ def run_one(
     unusable = check_data([spec], pm.registry, data_dir)
     if unusable:
         raise BenchbenchError(unusable[spec.run_id].error or "the task's data cannot be loaded")
-    with pinned_threads(threads):
-        result = execute(spec, pm, data_dir)
+    if check(spec.numerics) is None:
+        with pinned_threads(threads):
+            result = execute(spec, pm, data_dir)
+    else:
+        result = _in_fresh_process(spec, pm.config, data_dir, threads)
     if store is not None:
         store.save(result)
     return result
+
+
+def _in_fresh_process(
+    spec: Any, config: Any, data_dir: Path | None, threads: int | None
+) -> RunResult:
+    """``spec`` trained in a new worker process, which loads torch with the numerics mode's
+    settings (this one loaded it before they could be set)."""
+    from .executors import ProcessPoolExecutor
+    from .machine import thread_share
+
+    pool = ProcessPoolExecutor(config, data_dir, 1, None, thread_share(1, threads))
+    try:
+        return next(pool.run([spec]))
+    finally:
+        pool.stop()

@@ -36,6 +36,7 @@ import yaml
 
 from ..budget import Budget
 from ..errors import BenchbenchError, one_line, unknown_name
+from ..params import show_value
 from ..plugins.manager import KINDS, Registry
 from ..spec import DEFAULT_COMPONENTS, RunSpec
 from ..tuning.study import Target, TuningConfig
@@ -142,11 +143,26 @@ def _read(path: Path) -> Any:
         if path.suffix == ".toml":
             return tomllib.loads(text)
         if path.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a safe loader)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         detail = one_line(exc)
         raise _fail(str(path), f"malformed {path.suffix[1:].upper()}: {detail}") from exc
+    except RecursionError as exc:
+        raise _fail(str(path), "nested too deeply to be a suite file") from exc
     raise _fail(str(path), "a suite file must end in .toml, .yaml or .yml")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases (``*name``): a suite never needs them, and nested
+    aliases expand exponentially (a few hundred bytes that become gigabytes when read)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a suite file", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, what: str) -> None:
@@ -162,7 +178,7 @@ MAX_SEEDS = 1000
 
 def _positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(where, f"must be a whole number >= 1, got {value!r}")
+        raise _fail(where, f"must be a whole number >= 1, got {show_value(value)}")
     return value
 
 
@@ -177,7 +193,7 @@ def _budget(value: Any, where: str) -> Budget | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a table such as {{ epochs = 10 }}, got {value!r}")
+        raise _fail(where, f"must be a table such as {{ epochs = 10 }}, got {show_value(value)}")
     try:
         return Budget.from_dict(value)
     except (TypeError, ValueError) as exc:
@@ -189,17 +205,17 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a table, got {value!r}")
+        raise _fail(where, f"must be a table, got {show_value(value)}")
     bad = [key for key in value if not isinstance(key, str)]
     if bad:
-        raise _fail(where, f"keys must be names (text), got {bad[0]!r}")
+        raise _fail(where, f"keys must be names (text), got {show_value(bad[0])}")
     return dict(value)
 
 
 def _name(value: Any, where: str) -> str:
     """A non-empty name: text, or a number written without quotes."""
     if isinstance(value, bool) or not isinstance(value, str | int | float) or str(value) == "":
-        raise _fail(where, f"must be a name, got {value!r}")
+        raise _fail(where, f"must be a name, got {show_value(value)}")
     return str(value)
 
 
@@ -207,7 +223,7 @@ def _tuning(value: Any, where: str, default: TuningConfig | None) -> TuningConfi
     if value is None:
         return default
     if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a table such as {{ trials = 20 }}, got {value!r}")
+        raise _fail(where, f"must be a table such as {{ trials = 20 }}, got {show_value(value)}")
     merged = {**(asdict(default) if default else {}), **value}
     if isinstance(merged.get("budget"), Budget):
         merged["budget"] = merged["budget"].to_dict()
@@ -227,7 +243,9 @@ def _candidate(value: Any, where: str) -> Candidate:
             _name(value.get("label", value["name"]), f"{where}.label"),
             _mapping(value.get("hparams"), f"{where}.hparams"),
         )
-    raise _fail(where, f"a candidate is a name or {{ name = ..., hparams = ... }}, got {value!r}")
+    raise _fail(
+        where, f"a candidate is a name or {{ name = ..., hparams = ... }}, got {show_value(value)}"
+    )
 
 
 def _track(
@@ -243,7 +261,8 @@ def _track(
     where = f"{where} ({name})"
     if not isinstance(raw["kind"], str) or raw["kind"] not in KINDS or raw["kind"] == "task":
         raise _fail(
-            f"{where}.kind", f"must be one of arch, regularizer, ssl, finetune; got {raw['kind']!r}"
+            f"{where}.kind",
+            f"must be one of arch, regularizer, ssl, finetune; got {show_value(raw['kind'])}",
         )
     if not isinstance(raw["candidates"], list) or not raw["candidates"]:
         raise _fail(f"{where}.candidates", "must be a non-empty list")
@@ -255,7 +274,9 @@ def _track(
         raise _fail(f"{where}.candidates", f"labels must be unique, got {labels}")
     baseline = raw.get("baseline", labels[0])
     if baseline not in labels:
-        raise _fail(f"{where}.baseline", f"{baseline!r} is not one of the candidates {labels}")
+        raise _fail(
+            f"{where}.baseline", f"{show_value(baseline)} is not one of the candidates {labels}"
+        )
     tasks = raw["tasks"]
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
         raise _fail(f"{where}.tasks", "must be a non-empty list of task names")
@@ -269,7 +290,9 @@ def _track(
         )
     for slot, component in fixed.items():
         if not isinstance(component, str) or not component:
-            raise _fail(f"{where}.fixed.{slot}", f"must be a component name, got {component!r}")
+            raise _fail(
+                f"{where}.fixed.{slot}", f"must be a component name, got {show_value(component)}"
+            )
     if raw["kind"] != "arch" and "arch" not in fixed:
         raise _fail(f"{where}.fixed", "must name the arch every candidate runs on")
     return Track(

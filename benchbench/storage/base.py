@@ -5,6 +5,7 @@ connection drops, and named in one line when it cannot be done
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import BenchbenchError
-from . import database
+from . import database, migrate
 from .schema import metadata
 
 _T = TypeVar("_T")
@@ -38,6 +39,8 @@ class Database:
         database.check_sqlite_file(url, writable)
         path = database.sqlite_path(url)
         existed = path is not None and path.exists()
+        if path is not None and not existed and not writable:
+            raise BenchbenchError(f"cannot open storage {path}: no such database file")
         try:
             self.engine = database.engine(url, busy_seconds)
         except (SQLAlchemyError, ImportError) as exc:
@@ -57,6 +60,25 @@ class Database:
                 raise BenchbenchError(
                     f"cannot open storage {self.display_url}: {database.reason(exc)}"
                 ) from exc
+        self._upgrade(url)
+
+    def _upgrade(self, url: str) -> None:
+        """Bring a database an earlier benchbench wrote up to today's tables (:mod:`.migrate`):
+        once, by whichever process opens it first; one line where it cannot be written."""
+        try:
+            if not migrate.missing_columns(self.engine) and not migrate.unfilled(self.engine):
+                return
+        except SQLAlchemyError as exc:
+            raise BenchbenchError(
+                f"cannot read storage {self.display_url}: {database.reason(exc)}"
+            ) from exc
+        path = database.sqlite_path(url)
+        if path is not None and not os.access(path, os.W_OK):
+            raise BenchbenchError(
+                f"storage {path} was written by an earlier benchbench and must be upgraded "
+                "once, but it is read-only: make it writable, or read a copy"
+            )
+        self._retry(lambda: migrate.migrate(self.engine), "upgrading its tables", replaces=True)
 
     def _retry(self, action: Callable[[], _T], what: str, replaces: bool = False) -> _T:
         return database.retrying(

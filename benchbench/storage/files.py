@@ -16,12 +16,13 @@ import contextlib
 import gzip
 import json
 import tempfile
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import BenchbenchError
+from ..errors import BenchbenchError, one_line
 from ..paths import DEFAULT_OUT, PathLike
 from ..spec import RunResult, json_safe
 
@@ -59,8 +60,11 @@ def write(store: Any, path: Path, suite: str | None = None) -> dict[str, int]:
 
 
 def read(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The rows of an exported file, checked line by line: a file that is not one, or is
-    damaged, or comes from a newer format, is one clear error naming the line."""
+    """The rows of an exported file, checked line by line as they stream: a file that is not
+    one, or is damaged, or comes from a newer format, or holds a run that contradicts
+    itself, is one clear error naming the line. A run's row keeps its JSON text
+    (``text``) when the file holds it in the exporter's canonical form, so an import need
+    not write it again."""
     path = Path(path)
     if not path.is_file():
         raise BenchbenchError(f"no result file {path}")
@@ -71,23 +75,32 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         )
     try:
         with _open(path, "rt") as lines:
-            header = json.loads(next(lines))
-            if header.get("format_version", 0) > FORMAT_VERSION:
+            header = _json(next(lines), path, 1)
+            version = header.get("format_version", 0) if isinstance(header, dict) else None
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise BenchbenchError(f"{path}, line 1: format_version must be a whole number")
+            if version > FORMAT_VERSION:
                 raise BenchbenchError(
-                    f"{path} has result format {header['format_version']}; this benchbench "
+                    f"{path} has result format {version}; this benchbench "
                     f"reads up to {FORMAT_VERSION}: upgrade benchbench to import it"
                 )
             for number, line in enumerate(lines, start=2):
                 if line.strip():
-                    yield _row(_json(line, path, number), path, number)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
-        raise BenchbenchError(f"cannot read {path}: {exc}") from exc
+                    yield _row(line, path, number)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        # gzip.BadGzipFile is an OSError; garbage inside a gzip stream is a zlib.error
+        raise BenchbenchError(f"cannot read {path}: {one_line(exc, 200)}") from exc
 
 
-def import_file(store: Any, path: Path) -> dict[str, int]:
-    """Merge an exported file into ``store`` (see :meth:`Store.merge
+def import_file(
+    store: Any,
+    path: Path,
+    on_conflict: str = "keep",
+    on_runs: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Merge an exported file into ``store`` in one transaction (see :meth:`Store.merge
     <benchbench.storage.merge.Merge.merge>`); the counts."""
-    return store.merge(read(path))
+    return store.merge(read(path), on_conflict, on_runs)
 
 
 def is_result_file(path: Path) -> bool:
@@ -95,26 +108,37 @@ def is_result_file(path: Path) -> bool:
     try:
         with _open(Path(path), "rt") as lines:
             return json.loads(lines.readline()).get("format") == FORMAT
-    except (OSError, EOFError, UnicodeDecodeError, ValueError, AttributeError):
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, AttributeError, zlib.error):
         return False
 
 
 @contextlib.contextmanager
 def merged(sources: Sequence[str]) -> Iterator[Any]:
     """A read-only view of several sources at once: result files and database URLs (or
-    SQLite files), merged into a temporary database as :func:`import_file` would."""
+    SQLite files), merged into a temporary database as :func:`import_file` would. Sources
+    that hold one run with different numbers are one clear error naming it: which copy
+    is right is for an import's ``on_conflict`` to decide, never for the order of the
+    sources."""
     from .store import Store, default_url
 
     with tempfile.TemporaryDirectory(prefix="benchbench-sources-") as folder:
         store = Store(default_url(Path(folder)))
         for source in sources:
             if is_result_file(Path(source)):
-                store.merge(read(Path(source)))
-                continue
-            url = source if "://" in source else f"sqlite:///{Path(source).resolve()}"
-            if "://" not in source and not Path(source).is_file():
-                raise BenchbenchError(f"no result file or database {source}")
-            store.merge(Store(url, writable=False).rows())
+                rows = read(Path(source))
+            else:
+                url = source if "://" in source else f"sqlite:///{Path(source).resolve()}"
+                if "://" not in source and not Path(source).is_file():
+                    raise BenchbenchError(f"no result file or database {source}")
+                rows = Store(url, writable=False).rows()
+            try:
+                store.merge(rows, on_conflict="fail")
+            except BenchbenchError as exc:
+                raise BenchbenchError(
+                    f"{source}: {exc}".replace(
+                        "nothing was imported", "import the sources with --on-conflict to choose"
+                    )
+                ) from None
         try:
             yield store
         finally:
@@ -127,36 +151,138 @@ def _open(path: Path, mode: str) -> IO[str]:
     return path.open(mode.replace("t", ""), encoding="utf-8")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _json(line: str, path: Path, number: int) -> Any:
     try:
-        return json.loads(line)
-    except ValueError as exc:
-        raise BenchbenchError(f"{path}, line {number}: not JSON ({exc})") from exc
+        return json.loads(line, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BenchbenchError(f"{path}, line {number}: not JSON ({one_line(exc, 120)})") from exc
 
 
-def _row(record: Any, path: Path, number: int) -> tuple[str, dict[str, Any]]:
+_FIELDS = {
+    "runs": {"created_at": str, "result": dict},
+    "suites": {"suite": str, "name": str, "source": str, "planned_at": str},
+    "places": {
+        "suite": str,
+        "track": str,
+        "task": str,
+        "candidate": str,
+        "seed": int,
+        "baseline": bool,
+        "run_id": str,
+    },
+    "tunings": {"suite": str, "track": str, "task": str, "candidate": str, "summary": str},
+}
+"""What each row must hold, with the type of each value."""
+_SUFFIX = '}, "table": "runs"}'
+
+
+def _row(line: str, path: Path, number: int) -> tuple[str, dict[str, Any]]:
     """One checked ``(table, row)``; a run's id must be the hash of its own spec, so a
-    damaged or edited run can never pass for another."""
+    damaged or edited run can never pass for another, and its numbers must agree with each
+    other (:func:`contradiction`)."""
     where = f"{path}, line {number}"
+    record = _json(line, path, number)
     if not isinstance(record, dict) or record.get("table") not in TABLES:
         raise BenchbenchError(f"{where}: not a row of {', '.join(TABLES)}")
     table, row = record["table"], record.get("row")
     if not isinstance(row, dict):
         raise BenchbenchError(f"{where}: the {table} row is missing")
-    if table in _DATES and row.get(_DATES[table]) is not None:
-        row[_DATES[table]] = _utc(datetime.fromisoformat(row[_DATES[table]]))
+    for key, kind in _FIELDS[table].items():
+        value = row.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise BenchbenchError(
+                f"{where}: the {table} row's {key!r} must be {kind.__name__}, got "
+                f"{type(value).__name__}"
+            )
+    if table in _DATES:
+        try:
+            row[_DATES[table]] = _utc(datetime.fromisoformat(row[_DATES[table]]))
+        except ValueError as exc:
+            raise BenchbenchError(f"{where}: {_DATES[table]} is not a date ({exc})") from exc
+    if table == "tunings":
+        _json(row["summary"], path, number)
     if table == "runs":
         try:
             result = RunResult.from_dict(row["result"])
             spec_id = result.spec().run_id
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BenchbenchError(f"{where}: not a run result ({exc})") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BenchbenchError(f"{where}: not a run result ({one_line(exc, 120)})") from exc
         if spec_id != result.run_id:
             raise BenchbenchError(
                 f"{where}: run {result.run_id} does not match its own spec (it hashes to "
                 f"{spec_id}): the file was edited or damaged"
             )
+        problem = contradiction(row["result"])
+        if problem:
+            raise BenchbenchError(f"{where}: run {result.run_id} contradicts itself: {problem}")
+        row["text"] = _result_text(line, record)
     return table, row
+
+
+def _result_text(line: str, record: dict[str, Any]) -> str | None:
+    """The result's JSON exactly as the line holds it, when the line is in the exporter's
+    form ``{"row": {"created_at": ..., "result": R}, "table": "runs"}``; else None."""
+    row = record["row"]
+    if set(record) != {"row", "table"} or set(row) != {"created_at", "result"}:
+        return None
+    created = row["created_at"].isoformat()
+    prefix = '{"row": {"created_at": ' + json.dumps(created) + ', "result": '
+    body = line.rstrip("\n")
+    if body.startswith(prefix) and body.endswith(_SUFFIX):
+        return body[len(prefix) : -len(_SUFFIX)]
+    return None
+
+
+IMPLAUSIBLE_GAP = 0.3
+"""How far a test accuracy may lie above the best validation accuracy of its own curve
+before the two contradict each other. Validation and test are samples of one
+distribution: in the published default set the test accuracy lies at most 0.11 above the
+best validation point (10 labels per class on a transfer task); 0.3 is far outside chance."""
+
+
+def contradiction(result: dict[str, Any]) -> str | None:
+    """Why a result's numbers cannot all be true, or None: accuracies outside [0, 1]; a best
+    or final validation accuracy, or a time-to-target, that is not what its own curve says;
+    a test accuracy far above every validation point (:data:`IMPLAUSIBLE_GAP`). A check of
+    consistency, not of truth: ``benchbench verify`` reruns the run."""
+    accuracies = ("test_accuracy", "best_val_accuracy", "final_val_accuracy", "chance_accuracy")
+    for name in accuracies:
+        value = result.get(name)
+        if value is not None and not (isinstance(value, int | float) and 0 <= value <= 1):
+            return f"{name} {value!r} is not an accuracy"
+    curve = result.get("curve") or []
+    points = (isinstance(p, dict) and isinstance(p.get("val_accuracy"), int | float) for p in curve)
+    if not all(points):
+        return "its curve has points without a validation accuracy"
+    values = [p["val_accuracy"] for p in curve]
+    best = max(values, default=None)
+    if result.get("best_val_accuracy") != best:
+        return f"best_val_accuracy {result.get('best_val_accuracy')} but its curve's best is {best}"
+    final = result.get("final_val_accuracy")
+    if final is not None and (not values or final != values[-1]):
+        return f"final_val_accuracy {final} but its curve ends at {values[-1] if values else None}"
+    steps = result.get("time_to_target_steps")
+    if steps is not None:
+        hit = next((i for i, p in enumerate(curve) if p.get("step") == steps), None)
+        if hit is None:
+            return f"time_to_target_steps {steps} is no point of its curve"
+        if any(v >= values[hit] for v in values[:hit]):
+            return f"an earlier point of its curve already reached the target of step {steps}"
+        if result.get("time_to_target_s") != curve[hit].get("train_seconds"):
+            return "time_to_target_s is not the training time of its target point"
+    elif result.get("time_to_target_s") is not None:
+        return "time_to_target_s without time_to_target_steps"
+    test = result.get("test_accuracy")
+    if test is not None and best is not None and test - best > IMPLAUSIBLE_GAP:
+        return (
+            f"test accuracy {test:.4g} lies {test - best:.2f} above the best validation "
+            f"accuracy of its own curve ({best:.4g})"
+        )
+    return None
 
 
 def _utc(moment: datetime) -> datetime:
@@ -185,19 +311,64 @@ def import_results(
     *files: PathLike,
     out: PathLike = DEFAULT_OUT,
     storage: str | None = None,
-) -> list[dict[str, int]]:
+    on_conflict: str = "keep",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Merge exported result ``files`` into the results database of ``out`` (or
-    ``storage``), each file checked whole first: a run already stored (same run id: same
-    spec, same code) is skipped, so importing twice adds nothing. Per file, the number of
-    runs and places added and kept."""
+    ``storage``), each file in one transaction, checked as it streams (a damaged line leaves
+    the database as it was). A run already stored with the same numbers is skipped, so
+    importing twice adds nothing; one stored with other numbers is a conflict, listed, and
+    ``on_conflict`` decides: ``keep`` the stored copy, ``replace`` it, or ``fail`` (nothing
+    of the file is imported). Per file: runs added, present, in conflict (how many, of
+    which kind, the first few described), replaced; places, suites and tunings added."""
+    from ..progress import Console
+    from .merge import ON_CONFLICT
     from .store import Store, prepare_out, storage_url
 
+    if on_conflict not in ON_CONFLICT:
+        raise BenchbenchError(
+            f"on_conflict must be one of {', '.join(ON_CONFLICT)}, got {on_conflict!r}"
+        )
     for path in files:
-        for _ in read(Path(path)):  # the whole file checked before the database changes
-            pass
+        if not is_result_file(Path(path)):
+            next(read(Path(path)))  # the one-line reason
     where = prepare_out(Path(out)) if storage is None else Path(out)
     store = Store(storage_url(where, storage))
-    return [import_file(store, Path(path)) for path in files]
+    console, counts = Console(progress), []
+    with _stopped_by_signals(counts):
+        for path in files:
+            with console.bar(None, "run", leave=False) as bar:
+                counts.append(import_file(store, Path(path), on_conflict, bar.update))
+    return counts
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(done: list[Any]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during an import: the file being imported is rolled back (its
+    transaction never commits) and the import ends with :class:`~benchbench.errors.Stopped`
+    saying so."""
+    import signal
+    import threading
+
+    from ..errors import Stopped
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(
+            signum,
+            f"import stopped: {len(done)} files imported whole, the one being imported "
+            "left out (nothing of it was kept); run the same command again",
+        )
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def reading(

@@ -1,20 +1,68 @@
 """Result sets in and out: every row of a suite (or of the whole database) as export writes
-it, and merging such rows without duplicates, as import does."""
+it, and merging such rows without duplicates, as import does.
+
+A merge is one transaction: a file that turns out to be damaged half-way, or a conflict
+under ``on_conflict="fail"``, leaves the database as it was. Rows stream through in batches,
+so memory does not grow with the file. A run id already stored is the same run (same spec,
+code and numerics); if the two copies measured different numbers (:data:`~.schema.NUMBERS`
+and the curve: a rerun under the same conditions repeats them), that is a conflict, listed
+and decided by ``on_conflict``: ``keep`` the stored copy (the default), ``replace`` it, or
+``fail``. Times are the machine's and never conflict.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..errors import BenchbenchError
 from .base import Database
-from .schema import memberships, run_row, runs, suites, tunings
+from .database import reason
+from .migrate import add_blobs
+from .schema import NUMBERS, memberships, run_row, runs, suites, tunings
 
-_BATCH = 200
-"""Runs inserted per transaction when merging."""
+_BATCH = 1000
+"""Rows per statement when merging (well under every database's bound-parameter limit)."""
+ON_CONFLICT = ("keep", "replace", "fail")
+SHOWN_CONFLICTS = 10
+
+
+@dataclass
+class MergeCounts:
+    """What a merge did: runs added, already present (same numbers), in conflict (listed,
+    kept or replaced), and places, suites and tunings added or kept."""
+
+    runs: int = 0
+    runs_present: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    conflict_kinds: Counter[str] = field(default_factory=Counter)
+    replaced: int = 0
+    places: int = 0
+    places_kept: int = 0
+    suites: int = 0
+    tunings: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as a dict (``conflicts``: how many; ``conflict_list``: the first
+        :data:`SHOWN_CONFLICTS` described)."""
+        return {
+            "runs": self.runs,
+            "runs_present": self.runs_present,
+            "conflicts": sum(self.conflict_kinds.values()),
+            "replaced": self.replaced,
+            "conflict_kinds": dict(self.conflict_kinds),
+            "conflict_list": list(self.conflicts),
+            "places": self.places,
+            "places_kept": self.places_kept,
+            "suites": self.suites,
+            "tunings": self.tunings,
+        }
 
 
 class Merge(Database):
@@ -23,102 +71,225 @@ class Merge(Database):
     def rows(self, suite: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every row of a result set as ``(table, row)``: the runs (with ``created_at`` and
         the whole result), then suites, places and tunings; one suite's (its places' runs)
-        or the whole database's."""
+        or the whole database's. Streamed in batches: memory does not grow with the set."""
         place_query = select(memberships)
-        run_query = select(runs.c.created_at, runs.c.result)
         suite_query, tuning_query = select(suites), select(tunings)
+        held = None
         if suite is not None:
             place_query = place_query.where(memberships.c.suite == suite)
             held = select(memberships.c.run_id).where(memberships.c.suite == suite)
-            run_query = run_query.where(runs.c.run_id.in_(held))
             suite_query = suite_query.where(suites.c.suite == suite)
             tuning_query = tuning_query.where(tunings.c.suite == suite)
-        named = {"suites": suite_query, "places": place_query, "tunings": tuning_query}
-
-        def query(conn) -> list[tuple[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
-            out = [
-                ("runs", {"created_at": row.created_at, "result": json.loads(row.result)})
-                for row in conn.execute(run_query)
-            ]
-            for table, each in named.items():
-                out.extend((table, dict(row)) for row in conn.execute(each).mappings())
-            return out
-
-        yield from self._read(query, "reading the result set")
-
-    def merge(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
-        """Add a result set's rows (as :meth:`rows` gives them) without duplicates: a run
-        whose id is stored is the same run and is skipped; a suite place, suite or tuning
-        that exists is kept, unless the place's run is missing here and the incoming one is
-        stored (machines that shared a suite's runs fill each other's places). Returns the
-        counts: runs added and present, places added and kept, suites and tunings added."""
-        counts = dict.fromkeys(
-            ("runs", "runs_present", "places", "places_kept", "suites", "tunings"), 0
+        last = ""
+        while True:  # by run id, one batch per connection: never the whole table at once
+            query = select(runs.c.run_id, runs.c.created_at, runs.c.result).where(
+                runs.c.run_id > last
+            )
+            if held is not None:
+                query = query.where(runs.c.run_id.in_(held))
+            query = query.order_by(runs.c.run_id).limit(_BATCH)
+            batch = self._read(lambda conn, q=query: conn.execute(q).all(), "reading runs")
+            for _, created_at, body in batch:
+                yield "runs", {"created_at": created_at, "result": json.loads(body)}
+            if len(batch) < _BATCH:
+                break
+            last = batch[-1][0]
+        for table, each in (("suites", suite_query), ("places", place_query)):
+            found = self._read(
+                lambda conn, q=each: [dict(r) for r in conn.execute(q).mappings()],
+                f"reading {table}",
+            )
+            yield from ((table, row) for row in found)
+        found = self._read(
+            lambda conn: [dict(r) for r in conn.execute(tuning_query).mappings()],
+            "reading tunings",
         )
-        pending: dict[str, list[dict[str, Any]]] = {"suites": [], "places": [], "tunings": []}
-        batch: list[dict[str, Any]] = []
-        for table, row in rows:
-            if table == "runs":
-                batch.append(row)
-                if len(batch) >= _BATCH:
-                    self._add_runs(batch, counts)
-                    batch = []
-            else:
+        yield from (("tunings", row) for row in found)
+
+    def merge(
+        self,
+        rows: Iterable[tuple[str, dict[str, Any]]],
+        on_conflict: str = "keep",
+        on_runs: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Add a result set's rows (as :meth:`rows` gives them, runs first) in one
+        transaction, without duplicates: a run whose id is stored is the same run and is
+        skipped, unless its numbers differ (a conflict: see the module); a suite, place or
+        tuning that exists is kept, unless the place's run is missing here and the incoming
+        one is stored (machines that shared a suite's runs fill each other's places).
+        ``on_runs`` hears how many runs each batch held (a progress bar). The counts:
+        :meth:`MergeCounts.as_dict`."""
+        if on_conflict not in ON_CONFLICT:
+            raise BenchbenchError(
+                f"on_conflict must be one of {', '.join(ON_CONFLICT)}, got {on_conflict!r}"
+            )
+
+        def change(conn: Any) -> MergeCounts:
+            counts = MergeCounts()
+            batch: list[dict[str, Any]] = []
+            pending: dict[str, list[dict[str, Any]]] = {"suites": [], "places": [], "tunings": []}
+            for table, row in rows:
+                if table == "runs":
+                    batch.append(row)
+                    if len(batch) >= _BATCH:
+                        _add_runs(conn, batch, counts, on_conflict, on_runs)
+                        batch = []
+                    continue
                 pending[table].append(row)
-        self._add_runs(batch, counts)
-        merged = self._write(
-            lambda conn: _merge_places(conn, pending), "merging a result set", replaces=True
-        )
-        counts.update({k: counts[k] + n for k, n in merged.items()})
-        return counts
+                if len(pending[table]) >= _BATCH:
+                    _add_others(conn, table, pending[table], counts)
+                    pending[table] = []
+            _add_runs(conn, batch, counts, on_conflict, on_runs)
+            for table, left in pending.items():
+                _add_others(conn, table, left, counts)
+            if counts.conflicts and on_conflict == "fail":
+                raise _ConflictsFound(counts)
+            return counts
 
-    def _add_runs(self, batch: list[dict[str, Any]], counts: dict[str, int]) -> None:
-        """Insert the runs of ``batch`` (``created_at`` and ``result``) not stored yet."""
-        if not batch:
-            return
-        by_id = {row["result"]["run_id"]: row for row in batch}
-
-        def change(conn) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-            query = select(runs.c.run_id).where(runs.c.run_id.in_(list(by_id)))
-            present = set(conn.scalars(query))
-            new = [
-                run_row(r["result"], r["created_at"]) for i, r in by_id.items() if i not in present
-            ]
-            if new:
-                conn.execute(runs.insert(), new)
-            return len(new), len(present)
-
-        added, present = self._write(change, "adding runs", replaces=True)  # counted once
-        counts["runs"] += added
-        counts["runs_present"] += present
+        try:  # once: the rows stream past and cannot be read again for a retry
+            with self.engine.begin() as conn:
+                return change(conn).as_dict()
+        except SQLAlchemyError as exc:
+            raise BenchbenchError(
+                f"storage {self.display_url}: merging a result set: {reason(exc)} "
+                "(nothing of it was kept)"
+            ) from exc
+        except _ConflictsFound as found:
+            raise BenchbenchError(
+                f"{sum(found.counts.conflict_kinds.values())} runs are stored here with other "
+                f"numbers ({conflict_summary(found.counts)}); nothing was imported: "
+                + "; ".join(found.counts.conflicts[:3])
+            ) from None
 
 
-def _merge_places(conn: Any, pending: dict[str, list[dict[str, Any]]]) -> Counter[str]:
-    """Add the suites and tunings that are new here, and the places that are new or whose
-    run is missing here while the incoming one is stored; what was added and kept."""
-    counts: Counter[str] = Counter()
-    for name, table, keys in (
-        ("suites", suites, ("suite",)),
-        ("tunings", tunings, ("suite", "track", "task", "candidate")),
-    ):
-        for row in pending[name]:
-            where = [table.c[k] == row[k] for k in keys]
-            if conn.scalar(select(table.c.suite).where(*where)) is None:
-                conn.execute(insert(table).values(**row))
-                counts[name] += 1
-    for row in pending["places"]:
-        keys = ("suite", "track", "task", "candidate", "seed")
-        where = [memberships.c[k] == row[k] for k in keys]
-        held = conn.scalar(select(memberships.c.run_id).where(*where))
-        if held is None:
-            conn.execute(insert(memberships).values(**row))
-            counts["places"] += 1
-        elif held != row["run_id"]:
-            both = select(runs.c.run_id).where(runs.c.run_id.in_([held, row["run_id"]]))
-            stored = set(conn.scalars(both))
-            if held not in stored and row["run_id"] in stored:
-                conn.execute(update(memberships).where(*where).values(run_id=row["run_id"]))
-                counts["places"] += 1
-            else:
-                counts["places_kept"] += 1
-    return counts
+class _ConflictsFound(Exception):
+    def __init__(self, counts: MergeCounts) -> None:
+        self.counts = counts
+
+
+def conflict_summary(counts: MergeCounts) -> str:
+    """How the conflicting runs differed: ``2 test_accuracy, 3 curve``."""
+    return ", ".join(f"{n} {kind}" for kind, n in counts.conflict_kinds.most_common())
+
+
+def _add_runs(
+    conn: Any,
+    batch: list[dict[str, Any]],
+    counts: MergeCounts,
+    on_conflict: str,
+    on_runs: Callable[[int], None] | None,
+) -> None:
+    """Insert the runs of ``batch`` not stored yet; compare the others' numbers."""
+    if not batch:
+        return
+    made = {}
+    shared: dict[str, str] = {}
+    for incoming in batch:
+        row, blobs = run_row(incoming["result"], incoming["created_at"], incoming.get("text"))
+        made[row["run_id"]] = (row, incoming["result"])
+        shared.update(blobs)
+    query = select(runs.c.run_id, runs.c.numbers).where(runs.c.run_id.in_(list(made)))
+    stored = dict(conn.execute(query).all())
+    new = [row for run_id, (row, _) in made.items() if run_id not in stored]
+    differ = [i for i in stored if stored[i] is not None and stored[i] != made[i][0]["numbers"]]
+    counts.runs_present += len(stored) - len(differ)
+    if differ:
+        query = select(runs.c.run_id, runs.c.result).where(runs.c.run_id.in_(differ))
+        bodies = {run_id: body for run_id, body in conn.execute(query)}
+        for run_id in differ:
+            kinds, line = describe_conflict(json.loads(bodies[run_id]), made[run_id][1])
+            counts.conflict_kinds.update(kinds)
+            if len(counts.conflicts) < SHOWN_CONFLICTS:
+                counts.conflicts.append(line)
+        if on_conflict == "replace":
+            conn.execute(delete(runs).where(runs.c.run_id.in_(differ)))
+            new += [made[i][0] for i in differ]
+            counts.replaced += len(differ)
+    if new:
+        conn.execute(insert(runs), new)
+    add_blobs(conn, shared)
+    counts.runs += len(new) - (len(differ) if on_conflict == "replace" else 0)
+    if on_runs is not None:
+        on_runs(len(batch))
+
+
+def describe_conflict(stored: dict[str, Any], incoming: dict[str, Any]) -> tuple[list[str], str]:
+    """What differs between two copies of one run: the fields (``curve`` for the curve) and
+    one line naming the run, each difference and whether it should have: two portable CPU
+    runs with one thread count repeat bit for bit, anything else may differ by machine."""
+    fields = [n for n in NUMBERS if stored.get(n) != incoming.get(n)]
+    parts = []
+    for name in fields:
+        old, new = stored.get(name), incoming.get(name)
+        if isinstance(old, float) and isinstance(new, float):
+            parts.append(f"{name} {old:.4g} here, {new:.4g} incoming")
+        else:
+            parts.append(f"{name} {old} here, {new} incoming")
+    curve = [
+        [(p.get("step"), p.get("val_accuracy")) for p in r.get("curve") or ()]
+        for r in (stored, incoming)
+    ]
+    if curve[0] != curve[1]:
+        fields.append("curve")
+        same = sum(a == b for a, b in zip(*curve, strict=False))
+        parts.append(f"curve {same} of {max(map(len, curve))} points equal")
+    threads = [(r.get("machine") or {}).get("threads") for r in (stored, incoming)]
+    portable = stored.get("numerics") == "portable" and not str(stored.get("device")).startswith(
+        "cuda"
+    )
+    if not portable:
+        why = "native numerics or a GPU: machines may differ"
+    elif threads[0] != threads[1]:
+        why = f"portable, but {threads[0]} threads here and {threads[1]} incoming"
+    else:
+        why = "portable CPU runs with one thread count: they should be identical"
+    named = f"{stored.get('task')}/{stored.get('arch')} seed {stored.get('seed')}"
+    run = f"{stored.get('run_id')} ({named})"
+    return fields, f"{run}: {', '.join(parts)} [{why}]"
+
+
+_KEYS = {
+    "suites": ("suite",),
+    "tunings": ("suite", "track", "task", "candidate"),
+    "places": ("suite", "track", "task", "candidate", "seed"),
+}
+_TABLES = {"suites": suites, "tunings": tunings, "places": memberships}
+
+
+def _add_others(conn: Any, name: str, rows: list[dict[str, Any]], counts: MergeCounts) -> None:
+    """Add the suites, tunings or places of ``rows`` that are new here; a place whose run is
+    missing here while the incoming one is stored takes the incoming run."""
+    if not rows:
+        return
+    table, keys = _TABLES[name], _KEYS[name]
+    columns = [table.c[k] for k in keys]
+    wanted = list({tuple(r[k] for k in keys): r for r in rows}.values())
+    if len(keys) == 1:
+        condition = columns[0].in_([r[keys[0]] for r in wanted])
+    else:
+        condition = tuple_(*columns).in_([tuple(r[k] for k in keys) for r in wanted])
+    extra = [table.c.run_id] if name == "places" else []
+    found = conn.execute(select(*columns, *extra).where(condition))
+    held = {tuple(r[:-1] if extra else r): r for r in found}
+    new = [r for r in wanted if tuple(r[k] for k in keys) not in held]
+    if new:
+        conn.execute(insert(table), new)
+    if name != "places":
+        setattr(counts, name, getattr(counts, name) + len(new))
+        return
+    counts.places += len(new)
+    clashing = [r for r in wanted if tuple(r[k] for k in keys) in held]
+    clashing = [r for r in clashing if held[tuple(r[k] for k in keys)][-1] != r["run_id"]]
+    if not clashing:
+        return
+    ids = {r["run_id"] for r in clashing} | {held[tuple(r[k] for k in keys)][-1] for r in clashing}
+    present = set(conn.scalars(select(runs.c.run_id).where(runs.c.run_id.in_(list(ids)))))
+    moved = 0
+    for row in clashing:
+        mine = held[tuple(row[k] for k in keys)][-1]
+        if mine not in present and row["run_id"] in present:
+            where = and_(*[memberships.c[k] == row[k] for k in keys])
+            conn.execute(update(memberships).where(where).values(run_id=row["run_id"]))
+            moved += 1
+    counts.places += moved
+    counts.places_kept += len(clashing) - moved

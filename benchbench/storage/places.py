@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, case, delete, func, insert, select
 
 from ..errors import BenchbenchError
 from .base import Database
-from .schema import memberships, runs, suites
+from .schema import blobs, memberships, runs, suites
 
 
 class Places(Database):
@@ -133,3 +133,182 @@ class Places(Database):
             row["suite_name"] = names.get(row["suite"], (row["suite"], ""))[0]
             rows.append({**scalars, **row})
         return pd.DataFrame(rows)
+
+    def groups(self, suite: str | None = None) -> pd.DataFrame:
+        """The leaderboard's raw rows, aggregated in the database: per suite, track, task,
+        candidate and variant (code, device, data and numerics of its runs) the seeds and how
+        they ended, the sum, sum of squares and count of their accuracies (a diverged seed's
+        is chance), the median time-to-target (never: infinite) and parameters, and the
+        means over ok seeds of the time, throughput, calibration and size columns; the
+        rules of :mod:`benchbench.ranking.rank`. A million places read a few scalars each,
+        never a result's JSON."""
+        m, r = memberships, runs
+        ok, diverged = r.c.status == "ok", r.c.status == "diverged"
+        accuracy = case((ok, r.c.test_accuracy), (diverged, r.c.chance_accuracy), else_=None)
+        keys = [m.c.suite, m.c.track, m.c.task, m.c.candidate, r.c.variant]
+
+        def count(condition: Any) -> Any:
+            return func.sum(case((condition, 1), else_=0))
+
+        def ok_mean(column: Any) -> Any:
+            return func.avg(case((ok, column), else_=None))
+
+        joined = m.join(r, m.c.run_id == r.c.run_id)
+        query = (
+            select(
+                *keys,
+                func.count().label("seeds"),
+                count(ok).label("ok"),
+                count(diverged).label("diverged"),
+                func.count(accuracy).label("acc_n"),
+                func.sum(accuracy).label("acc_sum"),
+                func.sum(accuracy * accuracy).label("acc_sumsq"),
+                ok_mean(r.c.test_ece).label("test_ece_mean"),
+                count(and_(ok, r.c.time_to_target_s.is_not(None))).label("reached_target"),
+                ok_mean(r.c.train_seconds).label("train_seconds"),
+                ok_mean(r.c.samples_per_s).label("samples_per_s"),
+                ok_mean(r.c.data_wait_fraction).label("data_wait_fraction"),
+                ok_mean(r.c.model_bytes).label("model_bytes"),
+                ok_mean(r.c.latency_batch1_ms).label("latency_batch1_ms"),
+                ok_mean(r.c.latency_batch1024_ms).label("latency_batch1024_ms"),
+                ok_mean(r.c.source_train_seconds).label("source_train_seconds"),
+                count(and_(ok, r.c.busy.is_(True))).label("busy"),
+                count(m.c.baseline.is_(True)).label("baseline"),
+                func.min(r.c.code_id).label("code_id"),
+            )
+            .select_from(joined)
+            .group_by(*keys)
+        )
+        never = case((ok, r.c.time_to_target_s), else_=None)  # diverged: never reached
+        ended = r.c.status.in_(["ok", "diverged"])
+        medians = [
+            ("time_to_target_s", never, ended, True),
+            ("params", r.c.params, r.c.params.is_not(None), False),
+        ]
+        if suite is not None:
+            query = query.where(m.c.suite == suite)
+
+        def read(conn: Any) -> pd.DataFrame:
+            frame = pd.DataFrame(conn.execute(query).mappings().all())
+            for name, value, where, infinite in medians:
+                found = _median(conn, joined, keys, value, where, suite, infinite)
+                frame = frame.merge(found.rename(columns={"median": name}), how="left")
+            return frame
+
+        frame = self._read(read, "ranking the leaderboard's runs")
+        if frame.empty:
+            return frame
+        names = self.suite_names()
+        frame["suite_name"] = [names.get(k, (k, ""))[0] for k in frame["suite"]]
+        frame["code"] = frame["code_id"].map(self.blob_texts(set(frame["code_id"].dropna())))
+        return frame
+
+    def blob_texts(self, digests: Iterable[str]) -> dict[str, str]:
+        """The JSON stored under each digest (code identities, provenance contexts)."""
+        wanted = list(digests)
+
+        def query(conn: Any) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(conn.execute(select(blobs).where(blobs.c.digest.in_(chunk))).all())
+            return found
+
+        return self._read(query, "reading code identities")
+
+    def place_summary(self, suite: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """What a leaderboard's heading and footer sum up over a suite's places: each
+        provenance context (JSON) with the number of distinct runs it produced, and each
+        code identity (JSON) with the number of places its runs fill."""
+        m, r = memberships, runs
+        joined = m.join(r, m.c.run_id == r.c.run_id)
+        where = m.c.suite == suite
+        contexts = (
+            select(r.c.context_id, func.count(func.distinct(r.c.run_id)))
+            .select_from(joined)
+            .where(where)
+            .group_by(r.c.context_id)
+        )
+        codes = (
+            select(r.c.code_id, func.count()).select_from(joined).where(where).group_by(r.c.code_id)
+        )
+
+        def read(conn: Any) -> tuple[list[Any], list[Any]]:
+            return conn.execute(contexts).all(), conn.execute(codes).all()
+
+        found_contexts, found_codes = self._read(read, "reading the leaderboard's provenance")
+        texts = self.blob_texts({d for d, _ in [*found_contexts, *found_codes] if d})
+        return (
+            [(texts.get(d, "{}"), n) for d, n in found_contexts],
+            [(texts.get(d, "{}"), n) for d, n in found_codes],
+        )
+
+    def place_statuses(self, suite: str) -> dict[str, Any]:
+        """A suite's places at a glance: how many have a stored run, how many of those were
+        timed on busy hardware, and the run ids that failed or timed out."""
+        m, r = memberships, runs
+        joined = m.join(r, m.c.run_id == r.c.run_id)
+        query = (
+            select(func.count(), func.sum(case((r.c.busy.is_(True), 1), else_=0)))
+            .select_from(joined)
+            .where(m.c.suite == suite)
+        )
+        broken = (
+            select(r.c.run_id)
+            .select_from(joined)
+            .where(m.c.suite == suite, r.c.status.in_(["failed", "timed-out"]))
+            .distinct()
+        )
+
+        def read(conn: Any) -> dict[str, Any]:
+            places, busy = conn.execute(query).one()
+            return {"places": places, "busy": int(busy or 0), "broken": list(conn.scalars(broken))}
+
+        return self._read(read, "reading the suite's places")
+
+
+def _median(
+    conn: Any,
+    joined: Any,
+    keys: list[Any],
+    value: Any,
+    where: Any,
+    suite: str | None,
+    infinite: bool,
+) -> pd.DataFrame:
+    """Per group of ``keys``, the median of ``value`` over the rows ``where`` holds, in SQL
+    (window functions: SQLite and PostgreSQL alike). ``infinite``: a NULL value counts as
+    infinity (never reached), which sorts last and makes a median it touches infinite
+    (None); else NULL rows are left out by ``where``."""
+    missing = case((value.is_(None), 1), else_=0)
+    partition = list(keys)
+    inner = (
+        select(
+            *[k.label(k.name) for k in keys],
+            value.label("value"),
+            missing.label("missing"),
+            func.row_number().over(partition_by=partition, order_by=[missing, value]).label("rn"),
+            func.count().over(partition_by=partition).label("n"),
+        )
+        .select_from(joined)
+        .where(where)
+    )
+    if suite is not None:
+        inner = inner.where(memberships.c.suite == suite)
+    inner = inner.subquery()
+    middle = inner.c.rn.in_([(inner.c.n + 1) // 2, (inner.c.n + 2) // 2])
+    outer = (
+        select(
+            *[inner.c[k.name] for k in keys],
+            func.max(inner.c.missing).label("missing"),
+            func.avg(inner.c.value).label("median"),
+        )
+        .where(middle)
+        .group_by(*[inner.c[k.name] for k in keys])
+    )
+    frame = pd.DataFrame(conn.execute(outer).mappings().all())
+    if frame.empty:
+        return pd.DataFrame(columns=[k.name for k in keys] + ["median"])
+    if infinite:
+        frame.loc[frame["missing"] > 0, "median"] = None
+    return frame.drop(columns="missing")

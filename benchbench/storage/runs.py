@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 
 from ..spec import RunResult, RunSpec
 from .base import Database
+from .migrate import add_blobs
 from .schema import claims, run_row, runs
 
 _CHUNK = 500
@@ -32,14 +33,22 @@ class Runs(Database):
 
         return self._read(query, "reading stored runs")
 
+    def run_ids(self, statuses: Iterable[str] | None = None) -> list[str]:
+        """The ids of every stored run, or of those with one of ``statuses``."""
+        query = select(runs.c.run_id)
+        if statuses is not None:
+            query = query.where(runs.c.status.in_(list(statuses)))
+        return self._read(lambda conn: list(conn.scalars(query)), "reading run ids")
+
     def save(self, result: RunResult, owner: str | None = None) -> None:
         """Insert or replace one result, committed at once; releases ``owner``'s claim on
         it in the same transaction."""
-        row = run_row(result.to_dict(), datetime.now(timezone.utc))
+        row, shared = run_row(result.to_dict(), datetime.now(timezone.utc))
 
         def change(conn) -> None:  # type: ignore[no-untyped-def]
             conn.execute(delete(runs).where(runs.c.run_id == result.run_id))
             conn.execute(runs.insert().values(**row))
+            add_blobs(conn, shared)
             if owner is not None:
                 mine = (claims.c.run_id == result.run_id) & (claims.c.owner == owner)
                 conn.execute(delete(claims).where(mine))

@@ -1,6 +1,10 @@
 """The results database's tables (SQLAlchemy Core), apart from what is done with them.
 
-``runs`` holds one row per run id (the key columns for queries, the whole result as JSON);
+``runs`` holds one row per run id: the columns a leaderboard ranks by and groups on (so
+ranking a million runs reads a few scalars each, aggregated in SQL), the digest of the
+numbers a rerun must repeat (``numbers``: imports compare it to find conflicts), and the
+whole result as JSON for reports and exports; ``blobs`` holds what many runs share once (a
+code identity, a provenance context), keyed by its digest;
 ``suites`` names each suite that was planned (its key, display name and source);
 ``memberships`` says which place of which suite a run fills — replaced whole each time the
 suite is planned, so a leaderboard shows the suite as it is now — and a run shared by two
@@ -12,12 +16,24 @@ the same database, in Optuna's own tables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from ..spec import json_safe
 
@@ -44,7 +60,48 @@ runs = Table(
     Column("params", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("result", Text, nullable=False),
+    # added after the first release: existing databases gain them on first open
+    Column("numerics", String(16)),
+    Column("threads", Integer),
+    Column("test_ece", Float),
+    Column("chance_accuracy", Float),
+    Column("model_bytes", Integer),
+    Column("latency_batch1_ms", Float),
+    Column("latency_batch1024_ms", Float),
+    Column("source_train_seconds", Float),
+    Column("busy", Boolean),
+    Column("variant", String(16)),
+    Column("numbers", String(16)),
+    Column("code_id", String(16)),
+    Column("context_id", String(16)),
 )
+ADDED_COLUMNS = [
+    runs.c[name]
+    for name in (
+        "numerics",
+        "threads",
+        "test_ece",
+        "chance_accuracy",
+        "model_bytes",
+        "latency_batch1_ms",
+        "latency_batch1024_ms",
+        "source_train_seconds",
+        "busy",
+        "variant",
+        "numbers",
+        "code_id",
+        "context_id",
+    )
+]
+"""The columns of ``runs`` that databases written before them lack (see :mod:`.migrate`)."""
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", String(16), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+"""What many runs share, stored once: a code identity or a provenance context (JSON)."""
 
 suites = Table(
     "suites",
@@ -79,6 +136,13 @@ tunings = Table(
 )
 """Which tuning each suite place ran with (the study's summary as JSON); no row: defaults."""
 
+INDEXES = (
+    Index("ix_memberships_run_id", memberships.c.run_id),
+    Index("ix_runs_numbers", runs.c.numbers),
+)
+"""The leaderboard joins places to runs by run id; the backfill of an older database finds
+its unfilled rows by ``numbers``."""
+
 claims = Table(
     "claims",
     metadata,
@@ -90,14 +154,80 @@ claims = Table(
 it was alive (Unix seconds). A claim whose heartbeat is older than its time to live belongs
 to a process that died: another may take the run over."""
 
-RUN_COLUMNS = [c.name for c in runs.columns if c.name not in ("created_at", "result")]
+_DIRECT = [
+    c.name
+    for c in runs.columns
+    if c.name
+    not in (
+        "created_at",
+        "result",
+        "data_wait_fraction",
+        "threads",
+        "source_train_seconds",
+        "busy",
+        "variant",
+        "numbers",
+        "code_id",
+        "context_id",
+    )
+]
+NUMBERS = (
+    "status",
+    "test_accuracy",
+    "test_ece",
+    "best_val_accuracy",
+    "final_val_accuracy",
+    "time_to_target_steps",
+    "steps",
+    "samples_seen",
+    "params",
+    "chance_accuracy",
+    "pretrain_loss",
+)
+"""What a run measured that does not depend on the machine's speed: a rerun with the same
+spec, numerics and thread count repeats it (with every point of the validation curve), and
+two stored copies of one run that differ here are a conflict. Times are left out."""
+CONTEXT = ("benchbench", "torch", "device", "device_name", "torch_threads", "host", "plugins")
+"""The provenance fields a leaderboard's heading sums up (the rest is per run)."""
 
 
-def run_row(data: Mapping[str, Any], created_at: datetime) -> dict[str, Any]:
-    """The ``runs`` row of a result (as a dict): its key columns and the whole as JSON."""
-    data = json_safe(dict(data))
-    row = {name: data.get(name) for name in RUN_COLUMNS}
-    row["data_wait_fraction"] = (data.get("loader") or {}).get("data_wait_fraction")
-    row["created_at"] = created_at
-    row["result"] = json.dumps(data, sort_keys=True)
-    return row
+def digest(value: Any) -> str:
+    """16 hex digits of the SHA-256 of a value's canonical JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def numbers_of(data: Mapping[str, Any]) -> list[Any]:
+    """The machine-independent measurements of a result (:data:`NUMBERS` and the curve)."""
+    curve = [(p.get("step"), p.get("val_accuracy")) for p in data.get("curve") or ()]
+    return [*(data.get(name) for name in NUMBERS), curve]
+
+
+def run_row(
+    data: Mapping[str, Any], created_at: datetime, text: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``runs`` row of a result (as a dict): its ranked and grouped columns, its
+    digests and the whole as JSON (``text`` when the caller has it already); with the
+    ``blobs`` it refers to, digest -> JSON."""
+    if text is None:
+        data = json_safe(dict(data))
+        text = json.dumps(data, sort_keys=True)
+    row = {name: data.get(name) for name in _DIRECT}
+    machine, source = data.get("machine") or {}, data.get("source") or {}
+    provenance = data.get("provenance") or {}
+    code = json.dumps(data.get("code") or {}, sort_keys=True)
+    context = json.dumps({k: provenance.get(k) for k in CONTEXT}, sort_keys=True)
+    code_id, context_id = digest(code), digest(context)
+    row.update(
+        data_wait_fraction=(data.get("loader") or {}).get("data_wait_fraction"),
+        threads=machine.get("threads"),
+        busy=machine.get("busy"),
+        source_train_seconds=source.get("train_seconds"),
+        variant=digest([code, data.get("device"), data.get("data"), data.get("numerics")]),
+        numbers=digest(numbers_of(data)),
+        code_id=code_id,
+        context_id=context_id,
+        created_at=created_at,
+        result=text,
+    )
+    return row, {code_id: code, context_id: context}

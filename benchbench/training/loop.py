@@ -12,6 +12,7 @@ the result are recorded apart (:mod:`.recording`).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,15 +23,15 @@ import torch.nn.functional as F
 from ..budget import BudgetClock
 from ..components import SSL, Architecture, Finetune, Model, Regularizer, RunContext, set_trainable
 from ..data.streams import DeviceStream, batches, make_stream, materialize
+from ..errors import BenchbenchWarning
 from ..plugins.manager import notify
 from ..spec import RunResult, RunSpec
 from ..tasks import Splits, Task
 from .divergence import Divergence
+from .metrics import EVAL_BATCH
 from .profiling import LoaderProfile, measure_loader
 from .recording import Recorder
 from .settings import derived_seed, lr_factor, make_optimizer
-
-_EVAL_BATCH = 2048
 
 
 @dataclass
@@ -86,6 +87,13 @@ class _Loop:
             pin_memory=hp["pin_memory"],
             prefetch_factor=int(hp["prefetch_factor"]),
         )
+        if self.data.stream.batch_size < int(hp["batch_size"]):
+            warnings.warn(
+                f"batch_size {int(hp['batch_size'])} is larger than the task's "
+                f"{self.data.stream.batch_size} training examples: every step uses all of them",
+                BenchbenchWarning,
+                stacklevel=2,
+            )
         self.unlabeled = (
             self._unlabeled_stream(splits.unlabeled, 2) if parts.ssl.uses_unlabeled else None
         )
@@ -284,7 +292,7 @@ class _Loop:
         train = materialize(self.splits.train, int(self.hp["workers"]))
         x, y = train.x.to(self.device), train.y
         with torch.no_grad():
-            features = torch.cat([self.model.features(xb) for xb in batches(x, _EVAL_BATCH)])
+            features = torch.cat([self.model.features(xb) for xb in batches(x, EVAL_BATCH)])
         weight, bias = parts.finetune.fit(features.cpu().numpy(), y.numpy(), parts.task.num_classes)
         head = torch.nn.Linear(weight.shape[1], weight.shape[0]).to(self.device)
         with torch.no_grad():

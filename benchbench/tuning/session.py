@@ -94,6 +94,7 @@ def tune(
     parallel: int = 1,
     device: str = "auto",
     threads: int | None = None,
+    numerics: str = "portable",
     executor: str = "local",
     address: str | None = None,
     timeout: float = 3600.0,
@@ -112,7 +113,8 @@ def tune(
     database at once (give each its own ``worker``). ``parallel`` trials run at once, each
     in a worker process or a Ray task; one that crashes or passes ``timeout`` counts as a
     failed trial. ``hparams`` fixes hyperparameters (in a suite: for every candidate that
-    has them). The options override a suite's own ``[tuning]`` settings.
+    has them). The options override a suite's own ``[tuning]`` settings. ``numerics``:
+    as for :func:`~benchbench.run`.
     :func:`~benchbench.run` with ``tuned=True`` then runs the best configurations.
 
     :returns: Each candidate's best hyperparameters, best validation accuracy and cost; its
@@ -125,6 +127,7 @@ def tune(
     from ..plugins.manager import load_plugins
     from ..running.executors import make_executor
     from ..running.interrupts import StopSignals
+    from ..running.numerics import select
     from ..running.suite import load_suite
     from ..storage.database import parse_url
     from ..storage.store import Store, prepare_out, storage_url
@@ -136,6 +139,7 @@ def tune(
         raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
     if not suite and not (task and arch):
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
+    select(numerics)  # before the workers start: they load torch with its settings
     pm, console = load_plugins(plugins), Console(progress)
     out, data_dir = Path(out), optional_path(data_dir)
     budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})

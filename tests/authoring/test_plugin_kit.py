@@ -380,6 +380,7 @@ def checks():
         ("regularizer:nc-drifting:same-seed", "two runs with seed 0 gave different accuracies"),
         ("regularizer:nc-numpy-random:global-state", "drew from the global numpy RNG"),
         ("regularizer:nc-python-random:global-state", "drew from the global random RNG"),
+        ("regularizer:nc-torch-random:global-state", "drew from the global torch RNG"),
         ("regularizer:nc-threads:global-state", "its run changed process-wide state: thread count"),
         ("task:nc-float64:task-data", "train inputs are torch.float64, not torch.float32"),
         ("task:nc-float64:short-run", "train inputs are torch.float64"),
@@ -422,7 +423,7 @@ def test_plugin_check_command_prints_a_table_and_fails(tmp_path):
         line.split()[:4] == ["regularizer", "nc-nan-loss", "short-run", "FAIL"] for line in lines
     )
     assert (
-        "39 passed, 12 failed, 0 skipped: 51 checks of 10 component(s) from bb_nonconforming"
+        "43 passed, 13 failed, 0 skipped: 56 checks of 11 component(s) from bb_nonconforming"
         in out.stdout
     )
 
@@ -488,3 +489,40 @@ def test_scaffold_writes_a_package_and_refuses_bad_names(tmp_path):
         new_plugin("input-noise", kind="regularizer", to=tmp_path)
     with pytest.raises(BenchbenchError, match="must be kebab-case"):
         new_plugin("Input_Noise", kind="regularizer", to=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"), [("none", "NoneArchitecture"), ("true", "TrueArchitecture")]
+)
+def test_a_name_that_is_a_python_keyword_gets_a_class_that_compiles(tmp_path, name, cls):
+    from benchbench.authoring.scaffold import module_name, new_plugin
+
+    folder = new_plugin(name, kind="arch", to=tmp_path)
+    source = (folder / "src" / module_name(name) / "__init__.py").read_text()
+    assert f"class {cls}(Architecture):" in source
+    compile(source, "plugin", "exec")
+
+
+def test_scaffold_refuses_a_taken_name_and_an_overlong_one_in_one_line(tmp_path):
+    from benchbench.authoring.scaffold import new_plugin
+
+    with pytest.raises(BenchbenchError, match="regularizer 'mixup' already exists"):
+        new_plugin("mixup", kind="regularizer", to=tmp_path)
+    with pytest.raises(BenchbenchError, match="at most 60 characters") as info:
+        new_plugin("a" * 300, kind="regularizer", to=tmp_path)
+    assert len(str(info.value)) < 300
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_component_that_hangs_fails_its_check_in_time_and_names_itself():
+    """Each check runs in a worker within its time limit; the component's other training
+    checks are not waited for again."""
+    import benchbench as bb
+
+    outcomes = bb.check_plugin(module="bb_hanging", timeout=4, progress=False)
+    by_check = {o.check: o for o in outcomes}
+    assert by_check["contract"].result == "pass"
+    assert by_check["short-run"].result == "FAIL"
+    assert "did not finish in 4 s: arch 'hang-build' hangs" in by_check["short-run"].detail
+    assert by_check["same-seed"].detail == "not run: its short run hung"
+    assert by_check["global-state"].result == "FAIL"

@@ -151,9 +151,20 @@ def test_the_report_renders_in_a_real_browser(results, tmp_path):
     assert len(check["sizes"]) == 11 and all(w > 100 and h > 100 for w, h in check["sizes"])
     assert check["errors"] == []
     assert "Uncaught" not in dom.stderr and ":CONSOLE" not in dom.stderr
+    assert "$\\" not in dom.stdout and "mathdefault" not in dom.stdout  # raw mathtext ticks
     shot = tmp_path / "report.png"
     subprocess.run(
         [browser, *flags, "--hide-scrollbars", "--window-size=1400,3000", f"--screenshot={shot}",
          to.as_uri()], capture_output=True, timeout=120,
     )  # fmt: skip
     assert shot.stat().st_size > 50_000  # a page with figures, not a blank one
+
+
+def test_log_axes_label_their_ticks_as_plain_numbers_not_raw_mathtext(results, tmp_path):
+    """The accuracy-against-latency and -size figures: names stay literal, so the axes must
+    not produce mathtext (``$\\mathdefault{10^{-1}}$`` was printed as is)."""
+    to = tmp_path / "ticks.html"
+    assert invoke("report", "--out", str(results / "out"), "--to", str(to)).exit_code == 0
+    page = to.read_text()
+    assert "mathdefault" not in page and "$\\" not in page
+    assert page.count("<svg") >= 5

@@ -137,3 +137,39 @@ def test_unreachable_storage_is_one_clear_error(tmp_path):
         Store("not a url")
     with pytest.raises(BenchbenchError, match="cannot open storage"):
         Store(f"sqlite:///{tmp_path}/missing/dir/x.db")
+
+
+def test_a_database_written_before_the_ranked_columns_is_upgraded_on_first_open(tmp_path):
+    """``data/before-columns.db`` was written by the code before the leaderboard ranked from
+    columns (a 4-run suite, ``tiny``); ``before-columns.csv`` is the leaderboard that code
+    wrote. Opened now, the database gains its columns, filled from the stored JSON, and ranks
+    to the same numbers in SQL."""
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    import benchbench as bb
+    from benchbench.storage import migrate
+
+    data = Path(__file__).parent / "data"
+    shutil.copy(data / "before-columns.db", tmp_path / "benchbench.db")
+    url = f"sqlite:///{tmp_path / 'benchbench.db'}"
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "benchbench.db") as raw:
+        before = {row[1] for row in raw.execute("PRAGMA table_info(runs)")}
+    assert "numbers" not in before and "variant" not in before
+    store = Store(url)
+    assert migrate.missing_columns(store.engine) == [] and not migrate.unfilled(store.engine)
+    assert len(store.run_ids()) == 4
+    board = bb.leaderboard("tiny", out=tmp_path)
+    old = pd.read_csv(data / "before-columns.csv")
+    assert list(board["candidate"]) == list(old["candidate"])
+    assert list(board["rank"]) == list(old["rank"])
+    for column in ("test_accuracy_mean", "test_ece_mean", "time_to_target_s", "train_seconds",
+                   "samples_per_s", "data_wait_fraction", "params", "delta_ci95"):  # fmt: skip
+        np.testing.assert_allclose(
+            board[column].astype(float), old[column].astype(float), rtol=1e-9, err_msg=column
+        )

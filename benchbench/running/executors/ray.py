@@ -32,6 +32,7 @@ from typing import Any
 from ...errors import BenchbenchError, one_line
 from ...plugins.config import PluginConfig
 from ...spec import RunResult
+from .. import numerics
 from ..execute import failed
 from .base import LOST, Executor, Finished, Job, Neighbours
 from .ray_remote import Raised, Started, StartTimes, module_roots, ray_task
@@ -121,7 +122,12 @@ class RayExecutor(Executor):
             .remote()
         )
         self._task = ray.remote(ray_task).options(
-            num_cpus=self.threads, num_gpus=self.gpus, max_retries=1, retry_exceptions=False
+            num_cpus=self.threads,
+            num_gpus=self.gpus,
+            max_retries=1,
+            retry_exceptions=False,
+            # workers of their own, which load torch with the numerics mode's settings
+            runtime_env={"env_vars": numerics.environment()},
         )
         return ray
 
