@@ -9,9 +9,13 @@ new seeds. Then, each in a fresh process as a user would run it, times
 2. ``benchbench leaderboard --out DIR --suite default --format csv``,
 3. ``benchbench report default --out DIR`` (up to ``--report-max`` runs),
 
-with each process's peak resident memory. Run: ``python bench/scale.py [--sizes 10000,100000,
-1000000] [--keep DIR]``; the sets and databases go to a temporary folder (about 5 GB at a
-million runs) unless ``--keep``.
+with each process's peak resident memory. ``--tracks N`` instead times the leaderboard of one
+suite with N tracks (each the published architecture track's places on both tasks, over the
+same stored runs), the case that grew with tracks rather than runs.
+
+Run: ``python bench/scale.py [--sizes 10000,100000,1000000] [--keep DIR]``, or ``python
+bench/scale.py --tracks 2000``; the sets and databases go to a temporary folder (about 5 GB
+at a million runs) unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -64,6 +68,33 @@ def build(source: Path, runs: int, to: Path) -> int:
     return written
 
 
+def build_tracks(source: Path, tracks: int, out: Path) -> None:
+    """A database in ``out`` holding the source's runs and a suite ``wide`` of ``tracks``
+    tracks, each with the places of the source's architecture track."""
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["benchbench", "import", str(source), "--out", str(out)], check=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from types import SimpleNamespace
+
+    from benchbench.storage.store import Store
+
+    store = Store(f"sqlite:///{out / 'benchbench.db'}")
+    with gzip.open(source, "rt") as lines:
+        rows = [json.loads(line) for line in lines][1:]
+    places = [
+        r["row"] for r in rows if r["table"] == "places" and r["row"]["track"] == "architectures"
+    ]
+    planned = [
+        SimpleNamespace(
+            track=f"track-{t:05d}", task=p["task"], candidate=p["candidate"], seed=p["seed"],
+            baseline=p["baseline"], spec=SimpleNamespace(run_id=p["run_id"]),
+        )
+        for t in range(tracks)
+        for p in places
+    ]  # fmt: skip
+    store.set_places("wide", "wide", "bench/scale.py", planned)
+
+
 def timed(command: list[str]) -> tuple[float, float, int]:
     """Wall seconds, peak resident memory (MB) and exit status of ``command``."""
     started = time.perf_counter()
@@ -79,16 +110,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--source", type=Path, default=SOURCE)
-    parser.add_argument("--report-max", type=int, default=1_000_000)
+    parser.add_argument("--report-max", type=int, default=10_000_000)
     parser.add_argument("--keep", type=Path, help="Keep the sets and databases here.")
+    parser.add_argument("--tracks", type=int, help="Time one suite of this many tracks.")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="benchbench-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.tracks:
+        build_tracks(args.source, args.tracks, folder / "wide")
+        board = ["benchbench", "leaderboard", "--out", str(folder / "wide"), "--suite", "wide"]
+        seconds, memory, status = timed(board)
+        said = f"{seconds:.1f} s, {memory:,.0f} MB, exit status {status}"
+        print(f"leaderboard of {args.tracks:,} tracks: {said}")
+        return
     print("| stored runs | import | leaderboard | report |")
     print("|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        path = folder / f"set-{size}.jsonl.gz"
-        runs = build(args.source, size, path)
+        path, counted = folder / f"set-{size}.jsonl.gz", folder / f"set-{size}.runs"
+        if args.keep and counted.exists():  # built by an earlier call with --keep
+            runs = int(counted.read_text())
+        else:
+            runs = build(args.source, size, path)
+            counted.write_text(str(runs))
         out = folder / f"out-{size}"
         seconds, memory, status = timed(["benchbench", "import", str(path), "--out", str(out)])
         cells = [f"{seconds:.0f} s ({runs / seconds:,.0f} runs/s), {memory:,.0f} MB"]
@@ -108,6 +151,7 @@ def main() -> None:
         print(f"| {runs:,} | " + " | ".join(cells) + " |", flush=True)
         if args.keep is None:
             path.unlink()
+            counted.unlink()
             for file in out.glob("*"):
                 if file.is_file():
                     file.unlink()

@@ -31,13 +31,15 @@ class Ranked:
     store: Any
     key: str | None
     board: pd.DataFrame
+    groups: pd.DataFrame
     _heading: tuple[str, list[str]] | None = None
 
     @classmethod
     def read(cls, store: Any, key: str | None) -> Ranked:
         """The places of suite ``key`` in ``store`` (a :class:`~benchbench.storage.store.Store`),
         ranked."""
-        return cls(store, key, build_groups(store.groups(key), store.tunings(key)))
+        groups = store.groups(key)
+        return cls(store, key, build_groups(groups, store.tunings(key)), groups)
 
     def text(self, fmt: str, columns: Sequence[str], title: str = "") -> str:
         """The leaderboard in ``fmt`` showing ``columns``; in Markdown or plain text, a title
@@ -49,7 +51,8 @@ class Ranked:
             keys = [self.key] if self.key is not None else self.store.suites()
             contexts, codes = [], []
             for key in keys:
-                found = self.store.place_summary(key)
+                mine = self.groups[self.groups["suite"] == key] if len(self.groups) else None
+                found = self.store.place_summary(key, mine)
                 contexts += found[0]
                 codes += found[1]
             self._heading = (origin_line(contexts), codes_seen(codes))

@@ -339,9 +339,11 @@ def _finish(
     ]
     # accuracies lie in [0, 1]: + 2 puts every complete row above every incomplete one
     score = pd.to_numeric(rows["test_accuracy_mean"], errors="coerce") + 2 * rows["complete"]
+    score = score.round(12)  # equal means summed in another order are still a tie
     rows["rank"] = score.groupby([rows[g] for g in GROUP]).rank(ascending=False, method="min")
     rows["rank"] = rows["rank"].astype("Int64")
-    rows = rows.sort_values([*GROUP, "rank"], kind="stable", na_position="last")
+    # equal ranks in name order: the same board whichever way the rows were gathered
+    rows = rows.sort_values([*GROUP, "rank", "candidate"], kind="stable", na_position="last")
     kept = [*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS
     return rows[kept].reset_index(drop=True)
 

@@ -91,6 +91,9 @@ class Outcome:
     stopped it."""
 
     stored: Counter = field(default_factory=Counter)
+    meanwhile: int = 0
+    """Runs that finished here but were stored meanwhile by an import or another process:
+    the stored result was kept, and they are not counted as stored this time."""
     left: int = 0
     spilled: list[Path] = field(default_factory=list)
     signal: int | None = None
@@ -100,6 +103,11 @@ class Outcome:
         text = f"{sum(self.stored.values())} runs stored this time" + (
             f" ({counts})" if counts else ""
         )
+        if self.meanwhile:
+            text += (
+                f"; {self.meanwhile} finished here but were stored meanwhile by an import or "
+                "another process (kept as stored)"
+            )
         return text + (f"; {self.left} left" if self.left else "")
 
 
@@ -163,7 +171,9 @@ def run_specs(
 
     def save(result: RunResult) -> None:
         try:
-            store.save(result, owner)
+            if not store.save(result, owner, replace=result.run_id in redo):
+                outcome.meanwhile += 1
+                return
         except BenchbenchError as exc:
             spill_folder.mkdir(parents=True, exist_ok=True)
             path = spill_folder / f"{result.run_id}.json"

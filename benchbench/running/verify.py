@@ -49,7 +49,7 @@ CHECKED_STATUSES = ("ok", "diverged")
 
 @dataclass(frozen=True)
 class VerifyOutcome:
-    """What :func:`verify` found: one row per sampled run (``verdict`` is ``agrees``,
+    """What :func:`benchbench.verify` found: one row per sampled run (``verdict`` is ``agrees``,
     ``differs`` or ``not rerun``; ``detail`` says what differs and by how much, or why the
     run was not rerun) and the source's size."""
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, case, delete, func, insert, select
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select
 
 from ..errors import BenchbenchError
 from .base import Database
-from .schema import blobs, memberships, runs, suites
+from .schema import blobs, memberships, run_results, runs, suites
 
 
 class Places(Database):
@@ -113,10 +115,13 @@ class Places(Database):
 
         Metrics are read from the stored JSON, so a metric added to results later needs no
         change of the table schema."""
-        query = select(memberships, runs.c.result)
-        query = query.join_from(memberships, runs, memberships.c.run_id == runs.c.run_id)
+        query = select(memberships, run_results.c.result)
+        query = query.join_from(
+            memberships, run_results, memberships.c.run_id == run_results.c.run_id
+        )
         if suite is not None:
             query = query.where(memberships.c.suite == suite)
+        query = query.order_by(*memberships.primary_key.columns)
         found = self._read(
             lambda conn: [dict(row) for row in conn.execute(query).mappings()],
             "reading the leaderboard's runs",
@@ -175,24 +180,41 @@ class Places(Database):
                 count(and_(ok, r.c.busy.is_(True))).label("busy"),
                 count(m.c.baseline.is_(True)).label("baseline"),
                 func.min(r.c.code_id).label("code_id"),
+                func.min(r.c.context_id).label("context_lo"),
+                func.max(r.c.context_id).label("context_hi"),
+                func.min(r.c.params).label("params_lo"),
+                func.max(r.c.params).label("params_hi"),
             )
             .select_from(joined)
             .group_by(*keys)
         )
         never = case((ok, r.c.time_to_target_s), else_=None)  # diverged: never reached
         ended = r.c.status.in_(["ok", "diverged"])
-        medians = [
-            ("time_to_target_s", never, ended, True),
-            ("params", r.c.params, r.c.params.is_not(None), False),
-        ]
         if suite is not None:
             query = query.where(m.c.suite == suite)
 
         def read(conn: Any) -> pd.DataFrame:
             frame = pd.DataFrame(conn.execute(query).mappings().all())
-            for name, value, where, infinite in medians:
-                found = _median(conn, joined, keys, value, where, suite, infinite)
-                frame = frame.merge(found.rename(columns={"median": name}), how="left")
+            if frame.empty:
+                return frame
+            for column in frame.columns:  # PostgreSQL averages integers as NUMERIC
+                if frame[column].map(lambda v: isinstance(v, Decimal)).any():
+                    frame[column] = frame[column].map(
+                        lambda v: float(v) if isinstance(v, Decimal) else v
+                    )
+            median = _GroupMedian(conn, joined, never, ended)
+            frame["time_to_target_s"] = [median(row) for row in frame.itertuples()]
+            # a candidate's seeds share one network: its parameter count is the median only
+            # where they differ (rare), so that window query runs on those groups alone
+            low, high = frame["params_lo"], frame["params_hi"]
+            frame["params"] = low.astype(float)
+            varies = low.notna() & high.notna() & (low != high)
+            if varies.any():
+                where = and_(r.c.params.is_not(None), m.c.candidate.in_(frame["candidate"][varies]))
+                found = _median(conn, joined, keys, r.c.params, where, suite, False)
+                found = found.rename(columns={"median": "params_median"})
+                frame = frame.merge(found, how="left")
+                frame.loc[varies, "params"] = frame.loc[varies, "params_median"]
             return frame
 
         frame = self._read(read, "ranking the leaderboard's runs")
@@ -216,32 +238,71 @@ class Places(Database):
 
         return self._read(query, "reading code identities")
 
-    def place_summary(self, suite: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    def place_summary(
+        self, suite: str, groups: pd.DataFrame | None = None
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """What a leaderboard's heading and footer sum up over a suite's places: each
         provenance context (JSON) with the number of distinct runs it produced, and each
-        code identity (JSON) with the number of places its runs fill."""
+        code identity (JSON) with the number of places its runs fill. From the suite's
+        :meth:`groups` when given (each group's runs share one code; their contexts too,
+        unless a group's differ, which is then read run by run)."""
         m, r = memberships, runs
         joined = m.join(r, m.c.run_id == r.c.run_id)
         where = m.c.suite == suite
-        contexts = (
+        if groups is None or groups.empty:
+            groups = self.groups(suite)
+        if groups.empty:
+            return [], []
+        codes = groups.groupby("code_id", dropna=False)["seeds"].sum()
+        distinct = select(func.count(func.distinct(m.c.run_id))).where(where)
+        contexts_query = (
             select(r.c.context_id, func.count(func.distinct(r.c.run_id)))
             .select_from(joined)
             .where(where)
             .group_by(r.c.context_id)
         )
-        codes = (
-            select(r.c.code_id, func.count()).select_from(joined).where(where).group_by(r.c.code_id)
-        )
+        mixed = (groups["context_lo"] != groups["context_hi"]).any()
 
-        def read(conn: Any) -> tuple[list[Any], list[Any]]:
-            return conn.execute(contexts).all(), conn.execute(codes).all()
+        def read(conn: Any) -> list[tuple[str, int]]:
+            if mixed:
+                return [tuple(row) for row in conn.execute(contexts_query).all()]
+            runs_count = conn.execute(distinct).scalar() or 0
+            shared = sorted(set(groups["context_lo"].dropna()))
+            # the runs' count belongs to the line, not to a context: put it on the first
+            return [(d, runs_count if i == 0 else 0) for i, d in enumerate(shared)]
 
-        found_contexts, found_codes = self._read(read, "reading the leaderboard's provenance")
-        texts = self.blob_texts({d for d, _ in [*found_contexts, *found_codes] if d})
+        found_contexts = self._read(read, "reading the leaderboard's provenance")
+        texts = self.blob_texts({d for d, _ in found_contexts if d} | set(codes.index.dropna()))
         return (
             [(texts.get(d, "{}"), n) for d, n in found_contexts],
-            [(texts.get(d, "{}"), n) for d, n in found_codes],
+            [
+                (texts.get(d, "{}") if isinstance(d, str) else "{}", int(n))
+                for d, n in codes.items()
+            ],
         )
+
+    def sample_places(self, suite: str, per_candidate: int) -> pd.DataFrame:
+        """At most ``per_candidate`` places (the lowest seeds) of each track, task and
+        candidate of a suite, with their run's id and architecture: the runs whose curves a
+        report draws, bounded however many seeds are stored."""
+        m, r = memberships, runs
+        order = (
+            func.row_number()
+            .over(partition_by=[m.c.track, m.c.task, m.c.candidate], order_by=m.c.seed)
+            .label("nth")
+        )
+        inner = (
+            select(m.c.track, m.c.task, m.c.candidate, m.c.seed, m.c.run_id, r.c.arch, order)
+            .select_from(m.join(r, m.c.run_id == r.c.run_id))
+            .where(m.c.suite == suite)
+            .subquery()
+        )
+        query = select(inner).where(inner.c.nth <= per_candidate)
+        found = self._read(
+            lambda conn: conn.execute(query).mappings().all(), "reading the report's runs"
+        )
+        columns = ["track", "task", "candidate", "seed", "run_id", "arch", "nth"]
+        return pd.DataFrame(found, columns=columns)
 
     def place_statuses(self, suite: str) -> dict[str, Any]:
         """A suite's places at a glance: how many have a stored run, how many of those were
@@ -265,6 +326,46 @@ class Places(Database):
             return {"places": places, "busy": int(busy or 0), "broken": list(conn.scalars(broken))}
 
         return self._read(read, "reading the suite's places")
+
+
+class _GroupMedian:
+    """The median of ``value`` over one group's places at a time (a range of the places'
+    primary key, so no sort of the whole suite), a NULL counting as infinity (never
+    reached): None when the median touches one. The statement is compiled once and run by
+    the driver itself: SQLAlchemy's per-statement and per-row handling cost more than the
+    query at 24,000 groups or a million places."""
+
+    _KEYS = ("suite", "track", "task", "candidate", "variant")
+
+    def __init__(self, conn: Any, joined: Any, value: Any, where: Any) -> None:
+        m, r = memberships, runs
+        columns = [m.c.suite, m.c.track, m.c.task, m.c.candidate, r.c.variant]
+        query = (
+            select(value)
+            .select_from(joined)
+            .where(
+                *[c == bindparam(f"k_{k}", "") for c, k in zip(columns, self._KEYS, strict=True)]
+            )
+            .where(where)
+        )
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        self.sql, self.compiled, self.conn = str(compiled), compiled, conn
+        self.positional = conn.dialect.paramstyle in ("qmark", "numeric")
+
+    def __call__(self, group: Any) -> float | None:
+        params: Any = {**self.compiled.params, **{f"k_{k}": getattr(group, k) for k in self._KEYS}}
+        if self.positional:
+            params = tuple(params[name] for name in self.compiled.positiontup)
+        cursor = self.conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            values = sorted(math.inf if v is None else v for (v,) in cursor.fetchall())
+        finally:
+            cursor.close()
+        if not values:
+            return None
+        middle = values[(len(values) - 1) // 2 : len(values) // 2 + 1]
+        return None if math.inf in middle else float(sum(middle) / len(middle))
 
 
 def _median(

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from ..spec import RunResult, RunSpec
 from .base import Database
 from .migrate import add_blobs
-from .schema import claims, run_row, runs
+from .schema import claims, run_results, run_row, runs, without_result
 
 _CHUNK = 500
 """Run ids per ``IN (...)`` query: databases limit how many a statement may hold."""
@@ -40,26 +40,38 @@ class Runs(Database):
             query = query.where(runs.c.status.in_(list(statuses)))
         return self._read(lambda conn: list(conn.scalars(query)), "reading run ids")
 
-    def save(self, result: RunResult, owner: str | None = None) -> None:
+    def save(self, result: RunResult, owner: str | None = None, replace: bool = True) -> bool:
         """Insert or replace one result, committed at once; releases ``owner``'s claim on
-        it in the same transaction."""
+        it in the same transaction. ``replace=False`` keeps a result of the same run that
+        ended ok or diverged and was stored meanwhile (by an import, or another process):
+        then nothing is written and the answer is False."""
         row, shared = run_row(result.to_dict(), datetime.now(timezone.utc))
 
-        def change(conn) -> None:  # type: ignore[no-untyped-def]
-            conn.execute(delete(runs).where(runs.c.run_id == result.run_id))
-            conn.execute(runs.insert().values(**row))
-            add_blobs(conn, shared)
+        def change(conn) -> bool:  # type: ignore[no-untyped-def]
+            held = None
+            if not replace:
+                query = select(runs.c.status).where(runs.c.run_id == result.run_id)
+                held = conn.scalar(query)
+            if held not in ("ok", "diverged"):
+                for table in (runs, run_results):
+                    conn.execute(delete(table).where(table.c.run_id == result.run_id))
+                conn.execute(runs.insert().values(**without_result(row)))
+                conn.execute(
+                    run_results.insert().values(run_id=result.run_id, result=row["result"])
+                )
+                add_blobs(conn, shared)
             if owner is not None:
                 mine = (claims.c.run_id == result.run_id) & (claims.c.owner == owner)
                 conn.execute(delete(claims).where(mine))
+            return held not in ("ok", "diverged")
 
-        self._write(change, f"saving run {result.run_id}")
+        return self._write(change, f"saving run {result.run_id}")
 
     def results(
         self, run_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None
     ) -> list[RunResult]:
         """Stored results, all or those of ``run_ids``, of any status or of ``statuses``."""
-        query = select(runs.c.result)
+        query = select(run_results.c.result).join(runs, runs.c.run_id == run_results.c.run_id)
         if run_ids is not None:
             query = query.where(runs.c.run_id.in_(list(run_ids)))
         if statuses is not None:
@@ -72,7 +84,11 @@ class Runs(Database):
         another run id), each with its spec: stale results, which a suite does not reuse."""
         by_config = {spec.config_id: spec for spec in specs}
         tasks = sorted({spec.task for spec in by_config.values()})
-        query = select(runs.c.run_id, runs.c.result).where(runs.c.task.in_(tasks))
+        query = (
+            select(runs.c.run_id, run_results.c.result)
+            .join(run_results, run_results.c.run_id == runs.c.run_id)
+            .where(runs.c.task.in_(tasks))
+        )
         rows = self._read(lambda conn: [tuple(r) for r in conn.execute(query)], "reading runs")
         stale = []
         for run_id, text in rows:

@@ -1,10 +1,10 @@
 """The results database's tables (SQLAlchemy Core), apart from what is done with them.
 
 ``runs`` holds one row per run id: the columns a leaderboard ranks by and groups on (so
-ranking a million runs reads a few scalars each, aggregated in SQL), the digest of the
-numbers a rerun must repeat (``numbers``: imports compare it to find conflicts), and the
-whole result as JSON for reports and exports; ``blobs`` holds what many runs share once (a
-code identity, a provenance context), keyed by its digest;
+ranking a million runs reads a few scalars each, aggregated in SQL) and the digest of the
+numbers a rerun must repeat (``numbers``: imports compare it to find conflicts);
+``run_results`` the whole result as JSON, for reports and exports; ``blobs`` holds what many
+runs share once (a code identity, a provenance context), keyed by its digest;
 ``suites`` names each suite that was planned (its key, display name and source);
 ``memberships`` says which place of which suite a run fills — replaced whole each time the
 suite is planned, so a leaderboard shows the suite as it is now — and a run shared by two
@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Column,
@@ -59,7 +60,6 @@ runs = Table(
     Column("data_wait_fraction", Float),
     Column("params", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("result", Text, nullable=False),
     # added after the first release: existing databases gain them on first open
     Column("numerics", String(16)),
     Column("threads", Integer),
@@ -94,6 +94,16 @@ ADDED_COLUMNS = [
     )
 ]
 """The columns of ``runs`` that databases written before them lack (see :mod:`.migrate`)."""
+
+run_results = Table(
+    "run_results",
+    metadata,
+    Column("run_id", String(16), primary_key=True),
+    Column("result", Text, nullable=False),
+)
+"""Each run's whole result as JSON (curve, loader profile, provenance), apart from ``runs``:
+a leaderboard scans the narrow ``runs`` rows (a few hundred bytes each, a million of them fit
+in memory) and never reads past a result; reports and exports read these by run id."""
 
 blobs = Table(
     "blobs",
@@ -137,11 +147,11 @@ tunings = Table(
 """Which tuning each suite place ran with (the study's summary as JSON); no row: defaults."""
 
 INDEXES = (
-    Index("ix_memberships_run_id", memberships.c.run_id),
+    Index("ix_memberships_suite_run_id", memberships.c.suite, memberships.c.run_id),
     Index("ix_runs_numbers", runs.c.numbers),
 )
-"""The leaderboard joins places to runs by run id; the backfill of an older database finds
-its unfilled rows by ``numbers``."""
+"""A suite's runs by id (how many distinct runs its places hold, in index order); the backfill
+of an older database finds its unfilled rows by ``numbers``."""
 
 claims = Table(
     "claims",
@@ -160,7 +170,6 @@ _DIRECT = [
     if c.name
     not in (
         "created_at",
-        "result",
         "data_wait_fraction",
         "threads",
         "source_train_seconds",
@@ -191,9 +200,14 @@ CONTEXT = ("benchbench", "torch", "device", "device_name", "torch_threads", "hos
 """The provenance fields a leaderboard's heading sums up (the rest is per run)."""
 
 
+def canonical(value: Any) -> str:
+    """A value's JSON with sorted keys (orjson: an import computes several per run)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def digest(value: Any) -> str:
-    """16 hex digits of the SHA-256 of a value's canonical JSON."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    """16 hex digits of the SHA-256 of a value's canonical JSON (of the text itself)."""
+    text = value if isinstance(value, str) else canonical(value)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -206,17 +220,17 @@ def numbers_of(data: Mapping[str, Any]) -> list[Any]:
 def run_row(
     data: Mapping[str, Any], created_at: datetime, text: str | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The ``runs`` row of a result (as a dict): its ranked and grouped columns, its
-    digests and the whole as JSON (``text`` when the caller has it already); with the
-    ``blobs`` it refers to, digest -> JSON."""
+    """The ``runs`` row of a result (as a dict): its ranked and grouped columns and its
+    digests, with ``result``: the whole as JSON for ``run_results`` (``text`` when the
+    caller has it already); and the ``blobs`` it refers to, digest -> JSON."""
     if text is None:
-        data = json_safe(dict(data))
-        text = json.dumps(data, sort_keys=True)
+        text = json.dumps(json_safe(dict(data)), sort_keys=True)
+        data = orjson.loads(text)  # plain floats, as an import of the exported row reads them
     row = {name: data.get(name) for name in _DIRECT}
     machine, source = data.get("machine") or {}, data.get("source") or {}
     provenance = data.get("provenance") or {}
-    code = json.dumps(data.get("code") or {}, sort_keys=True)
-    context = json.dumps({k: provenance.get(k) for k in CONTEXT}, sort_keys=True)
+    code = canonical(data.get("code") or {})
+    context = canonical({k: provenance.get(k) for k in CONTEXT})
     code_id, context_id = digest(code), digest(context)
     row.update(
         data_wait_fraction=(data.get("loader") or {}).get("data_wait_fraction"),
@@ -231,3 +245,8 @@ def run_row(
         result=text,
     )
     return row, {code_id: code, context_id: context}
+
+
+def without_result(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A :func:`run_row` row as ``runs`` holds it: without the JSON (``run_results`` does)."""
+    return {k: v for k, v in row.items() if k != "result"}

@@ -171,3 +171,40 @@ def test_provenance_names_versions_device_and_plugins():
         "plugins: archs (benchbench 0.1.0), mine (-p)."
     )
     assert leaderboard.provenance([]) == "No results."
+
+
+def test_the_database_ranks_the_published_set_as_pandas_does(tmp_path):
+    """The leaderboard aggregated in SQL (:meth:`Store.groups`, medians by window
+    functions) and the one ranked in pandas from every place's JSON agree on every row of
+    the published default set, rank for rank and number for number."""
+    from pathlib import Path
+
+    import numpy as np
+
+    import benchbench as bb
+    from benchbench.ranking import rank
+    from benchbench.storage.store import Store
+
+    published = Path(__file__).parents[2] / "leaderboards" / "default.jsonl.gz"
+    bb.import_results(published, out=tmp_path, progress=False)
+    store = Store(f"sqlite:///{tmp_path / 'benchbench.db'}")
+    key = store.find_suite("default")
+    sql = rank.build_groups(store.groups(key), store.tunings(key))
+    pandas = rank.build(store.frame(key), store.tunings(key))
+    assert len(sql) == len(pandas) == 118
+    for column in rank.COLUMNS:
+        if column == "variant":
+            continue
+        mine, theirs = sql[column].tolist(), pandas[column].tolist()
+        if column in ("test_accuracy_ci95", "delta_ci95", "delta_vs_baseline",
+                      "test_accuracy_mean", "test_ece_mean", "time_to_target_s",
+                      "train_seconds", "samples_per_s", "data_wait_fraction", "model_bytes",
+                      "latency_batch1_ms", "latency_batch1024_ms", "source_train_seconds"):  # fmt: skip
+            np.testing.assert_allclose(
+                np.array(mine, dtype=float), np.array(theirs, dtype=float),
+                rtol=1e-9, atol=1e-12, err_msg=column,
+            )  # fmt: skip
+        else:
+            assert [None if rank.missing(v) else v for v in mine] == [
+                None if rank.missing(v) else v for v in theirs
+            ], column

@@ -26,7 +26,7 @@ def test_results_the_database_refuses_are_kept_and_stored_next_time(
     store = Store(default_url(tmp_path))
     save = Store.save
 
-    def locked(self, result, owner=None):
+    def locked(self, result, owner=None, replace=True):
         raise BenchbenchError("storage x: saving run: database is locked")
 
     monkeypatch.setattr(Store, "save", locked)
@@ -98,3 +98,27 @@ def test_stop_signals_request_a_stop_and_restore_the_handlers(signum):
         os.kill(os.getpid(), signum)
         assert stop.requested and stop.exit_code == 128 + signum
     assert signal.getsignal(signum) is before
+
+
+def test_a_run_imported_while_it_trained_is_kept_and_not_counted_twice(tmp_path, pm, data_dir):
+    """An import (or another process) stores a run while this process trains it: the stored
+    result stays, and this invocation does not count the run as its own."""
+    from dataclasses import replace as altered
+
+    store = Store(default_url(tmp_path))
+    todo = specs(pm.registry)
+    imported = {}
+
+    class ImportWhileTraining(InProcessExecutor):
+        def submit(self, job):
+            super().submit(job)
+            finished = self._done[-1][1]
+            if job.spec.run_id == todo[0].run_id:  # the import lands before the run is saved
+                imported[job.spec.run_id] = altered(finished, train_seconds=123.0)
+                store.save(imported[job.spec.run_id])
+
+    outcome = run_specs(todo, store, ImportWhileTraining(pm, data_dir), StopSignals(), tmp_path)
+    assert outcome.stored["ok"] == 1 and outcome.meanwhile == 1
+    assert "1 finished here but were stored meanwhile" in outcome.summary()
+    assert store.results([todo[0].run_id])[0].train_seconds == 123.0
+    assert len(store.run_ids()) == 2

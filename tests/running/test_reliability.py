@@ -57,7 +57,7 @@ def stored(out: Path) -> dict[str, dict]:
         return {}
     with sqlite3.connect(path, timeout=60) as conn:
         try:
-            rows = conn.execute("select run_id, result from runs").fetchall()
+            rows = conn.execute("select run_id, result from run_results").fetchall()
         except sqlite3.OperationalError:  # tables not created yet
             return {}
     return {run_id: json.loads(text) for run_id, text in rows}

@@ -130,3 +130,28 @@ def test_damaged_and_foreign_files_are_one_clear_line(tmp_path, pm, data_dir):
     )
     # one transaction: a damaged line leaves nothing of the file behind
     assert Store(f"sqlite:///{tmp_path / 'c' / 'benchbench.db'}").run_ids() == []
+
+
+def test_the_fast_spec_identity_is_the_run_id_of_the_spec_on_every_published_run():
+    """Imports check each run's id with :func:`spec_identity` instead of building the
+    spec; it must agree with ``RunResult.spec().run_id`` exactly, and refuse what a spec
+    cannot hold."""
+    from pathlib import Path
+
+    import pytest
+
+    from benchbench.spec import RunResult
+    from benchbench.storage.files import spec_identity
+
+    published = Path(__file__).parents[2] / "leaderboards" / "default.jsonl.gz"
+    with gzip.open(published, "rt") as lines:
+        results = [r["row"]["result"] for r in map(json.loads, lines) if r.get("table") == "runs"]
+    assert len(results) == 354
+    for result in results:
+        assert spec_identity(result) == RunResult.from_dict(result).spec().run_id
+        older = {k: v for k, v in result.items() if k not in ("numerics", "data", "code")}
+        assert spec_identity(older) == RunResult.from_dict(older).spec().run_id
+    with pytest.raises(ValueError, match="unknown budget key"):
+        spec_identity({**results[0], "budget": {"epochs": 1, "minutes": 3}})
+    with pytest.raises(KeyError, match="missing seed"):
+        spec_identity({k: v for k, v in results[0].items() if k != "seed"})

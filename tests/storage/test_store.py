@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from benchbench import BenchbenchError
@@ -172,4 +174,34 @@ def test_a_database_written_before_the_ranked_columns_is_upgraded_on_first_open(
                    "samples_per_s", "data_wait_fraction", "params", "delta_ci95"):  # fmt: skip
         np.testing.assert_allclose(
             board[column].astype(float), old[column].astype(float), rtol=1e-9, err_msg=column
+        )
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    not os.environ.get("BENCHBENCH_TEST_POSTGRES"),
+    reason="needs a PostgreSQL server: BENCHBENCH_TEST_POSTGRES=postgresql://... (.ci/run sets it)",
+)
+def test_postgresql_imports_and_ranks_in_sql_as_sqlite_does(tmp_path):
+    """The upgrade, the streaming import and the SQL ranking (medians by window functions)
+    on PostgreSQL give the leaderboard SQLite gives."""
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+
+    import benchbench as bb
+
+    url = os.environ["BENCHBENCH_TEST_POSTGRES"]
+    data = Path(__file__).parent / "data"
+    (tmp_path / "s").mkdir()
+    shutil.copy(data / "before-columns.db", tmp_path / "s" / "benchbench.db")
+    bb.export(tmp_path / "set.jsonl", out=tmp_path / "s")
+    counts = bb.import_results(tmp_path / "set.jsonl", storage=url, progress=False)[0]
+    assert counts["runs"] + counts["runs_present"] == 4 and counts["conflicts"] == 0
+    mine, theirs = bb.leaderboard("tiny", out=tmp_path / "s"), bb.leaderboard("tiny", storage=url)
+    assert list(mine["candidate"]) == list(theirs["candidate"])
+    for column in ("test_accuracy_mean", "time_to_target_s", "params", "delta_ci95", "rank"):
+        np.testing.assert_allclose(
+            mine[column].astype(float), theirs[column].astype(float), rtol=1e-9, err_msg=column
         )

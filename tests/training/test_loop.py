@@ -218,3 +218,15 @@ def test_result_reports_what_deploying_the_model_costs(pm, data_dir):
     result = run(pm, data_dir, budget=Budget(steps=2))
     assert result.model_bytes == 4 * result.params  # float32 weights, an mlp has no buffers
     assert 0 < result.latency_batch1_ms < result.latency_batch1024_ms
+
+
+def test_a_batch_larger_than_the_training_split_is_said_not_silently_shrunk(data_dir):
+    import benchbench as bb
+    from benchbench.errors import BenchbenchWarning
+
+    with pytest.warns(BenchbenchWarning, match=r"batch_size 1000000000000 is larger") as said:
+        result = bb.run_one("digits", "mlp", steps=2, device="cpu", hparams={"batch_size": 10**12})
+    examples = int(str(said[0].message).split("task's ")[1].split()[0])
+    assert 1000 < examples < 1797  # digits' training split
+    assert result.status == "ok" and result.steps == 2
+    assert result.samples_seen == 2 * examples  # every step used the whole split
