@@ -114,10 +114,10 @@ def verify(
             rows[run_id] = _row(original, "not rerun", why_not)
         else:
             todo.append((original, spec, why_not))
+    notes = {original.run_id: note for original, _, note in todo}
     with console.bar(len(todo), "run") as bar:
         for original, rerun in _rerun(todo, pm.config, optional_path(data_dir), workers, timeout):
-            note = next(n for o, _, n in todo if o.run_id == original.run_id)
-            rows[original.run_id] = _compare(original, rerun, note)
+            rows[original.run_id] = _compare(original, rerun, notes[original.run_id])
             bar.update()
     frame = pd.DataFrame([rows[i] for i in chosen])
     return VerifyOutcome(str(source), frame, len(ids))

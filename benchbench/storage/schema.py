@@ -164,22 +164,19 @@ claims = Table(
 it was alive (Unix seconds). A claim whose heartbeat is older than its time to live belongs
 to a process that died: another may take the run over."""
 
-_DIRECT = [
-    c.name
-    for c in runs.columns
-    if c.name
-    not in (
-        "created_at",
-        "data_wait_fraction",
-        "threads",
-        "source_train_seconds",
-        "busy",
-        "variant",
-        "numbers",
-        "code_id",
-        "context_id",
-    )
-]
+_DERIVED = (
+    "data_wait_fraction",
+    "threads",
+    "source_train_seconds",
+    "busy",
+    "variant",
+    "numbers",
+    "code_id",
+    "context_id",
+)
+"""The ``runs`` columns :func:`run_row` derives (from nested fields, or digests); the other
+columns are the result's fields of the same name."""
+_DIRECT = [c.name for c in runs.columns if c.name not in ("created_at", *_DERIVED)]
 NUMBERS = (
     "status",
     "test_accuracy",
