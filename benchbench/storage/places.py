@@ -205,16 +205,13 @@ class Places(Database):
             median = _GroupMedian(conn, joined, never, ended)
             frame["time_to_target_s"] = [median(row) for row in frame.itertuples()]
             # a candidate's seeds share one network: its parameter count is the median only
-            # where they differ (rare), so that window query runs on those groups alone
+            # where they differ (rare), so that query runs on those groups alone
             low, high = frame["params_lo"], frame["params_hi"]
             frame["params"] = low.astype(float)
             varies = low.notna() & high.notna() & (low != high)
             if varies.any():
-                where = and_(r.c.params.is_not(None), m.c.candidate.in_(frame["candidate"][varies]))
-                found = _median(conn, joined, keys, r.c.params, where, suite, False)
-                found = found.rename(columns={"median": "params_median"})
-                frame = frame.merge(found, how="left")
-                frame.loc[varies, "params"] = frame.loc[varies, "params_median"]
+                median = _GroupMedian(conn, joined, r.c.params, r.c.params.is_not(None))
+                frame.loc[varies, "params"] = [median(row) for row in frame[varies].itertuples()]
             return frame
 
         frame = self._read(read, "ranking the leaderboard's runs")
@@ -366,50 +363,3 @@ class _GroupMedian:
             return None
         middle = values[(len(values) - 1) // 2 : len(values) // 2 + 1]
         return None if math.inf in middle else float(sum(middle) / len(middle))
-
-
-def _median(
-    conn: Any,
-    joined: Any,
-    keys: list[Any],
-    value: Any,
-    where: Any,
-    suite: str | None,
-    infinite: bool,
-) -> pd.DataFrame:
-    """Per group of ``keys``, the median of ``value`` over the rows ``where`` holds, in SQL
-    (window functions: SQLite and PostgreSQL alike). ``infinite``: a NULL value counts as
-    infinity (never reached), which sorts last and makes a median it touches infinite
-    (None); else NULL rows are left out by ``where``."""
-    missing = case((value.is_(None), 1), else_=0)
-    partition = list(keys)
-    inner = (
-        select(
-            *[k.label(k.name) for k in keys],
-            value.label("value"),
-            missing.label("missing"),
-            func.row_number().over(partition_by=partition, order_by=[missing, value]).label("rn"),
-            func.count().over(partition_by=partition).label("n"),
-        )
-        .select_from(joined)
-        .where(where)
-    )
-    if suite is not None:
-        inner = inner.where(memberships.c.suite == suite)
-    inner = inner.subquery()
-    middle = inner.c.rn.in_([(inner.c.n + 1) // 2, (inner.c.n + 2) // 2])
-    outer = (
-        select(
-            *[inner.c[k.name] for k in keys],
-            func.max(inner.c.missing).label("missing"),
-            func.avg(inner.c.value).label("median"),
-        )
-        .where(middle)
-        .group_by(*[inner.c[k.name] for k in keys])
-    )
-    frame = pd.DataFrame(conn.execute(outer).mappings().all())
-    if frame.empty:
-        return pd.DataFrame(columns=[k.name for k in keys] + ["median"])
-    if infinite:
-        frame.loc[frame["missing"] > 0, "median"] = None
-    return frame.drop(columns="missing")

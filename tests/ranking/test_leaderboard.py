@@ -174,8 +174,8 @@ def test_provenance_names_versions_device_and_plugins():
 
 
 def test_the_database_ranks_the_published_set_as_pandas_does(tmp_path):
-    """The leaderboard aggregated in SQL (:meth:`Store.groups`, medians by window
-    functions) and the one ranked in pandas from every place's JSON agree on every row of
+    """The leaderboard aggregated in SQL (:meth:`Store.groups`, medians per group by
+    primary-key range) and the one ranked in pandas from every place's JSON agree on every row of
     the published default set, rank for rank and number for number."""
     from pathlib import Path
 

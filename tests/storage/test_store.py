@@ -183,7 +183,7 @@ def test_a_database_written_before_the_ranked_columns_is_upgraded_on_first_open(
     reason="needs a PostgreSQL server: BENCHBENCH_TEST_POSTGRES=postgresql://... (.ci/run sets it)",
 )
 def test_postgresql_imports_and_ranks_in_sql_as_sqlite_does(tmp_path):
-    """The upgrade, the streaming import and the SQL ranking (medians by window functions)
+    """The upgrade, the streaming import and the SQL ranking (medians per group by primary-key range)
     on PostgreSQL give the leaderboard SQLite gives."""
     import shutil
     from pathlib import Path
@@ -205,3 +205,27 @@ def test_postgresql_imports_and_ranks_in_sql_as_sqlite_does(tmp_path):
         np.testing.assert_allclose(
             mine[column].astype(float), theirs[column].astype(float), rtol=1e-9, err_msg=column
         )
+
+
+def test_a_candidate_whose_seeds_differ_in_size_shows_their_median_parameter_count(tmp_path):
+    """Seeds of one candidate share a network, so the count is read from the group's
+    minimum; where seeds differ (another network per seed), the median of their counts."""
+    import shutil
+    from pathlib import Path
+
+    from sqlalchemy import update
+
+    from benchbench.storage.schema import runs
+
+    shutil.copy(Path(__file__).parent / "data" / "before-columns.db", tmp_path / "benchbench.db")
+    store = Store(f"sqlite:///{tmp_path / 'benchbench.db'}")
+    key = store.find_suite("tiny")
+    groups = store.groups(key).set_index("candidate")
+    stored = int(groups.loc["none", "params"])
+    seeds = store.frame(key)
+    one = seeds[seeds["candidate"] == "none"]["run_id"].iloc[0]
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.run_id == one).values(params=stored + 1000))
+    changed = store.groups(key).set_index("candidate")
+    assert changed.loc["none", "params"] == stored + 500  # the median of two seeds
+    assert changed.loc["label-smoothing", "params"] == stored
