@@ -78,22 +78,26 @@ COLUMNS = [
 ]
 
 
+def t975(dof: float) -> float:
+    """Student's t 97.5% quantile at ``dof`` degrees of freedom (``scipy.stats.t.ppf``'s
+    own function, from ``scipy.special``, without importing all of ``scipy.stats``)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(dof, 0.975))
+
+
 def ci95(values: Sequence[float]) -> float | None:
     """Half-width of the 95% Student-t interval of the mean; ``None`` below two values."""
-    from scipy import stats  # slow import: only when ranking
-
     values = np.asarray(values, dtype=float)
     n = len(values)
     if n < 2:
         return None
-    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return float(t975(n - 1) * values.std(ddof=1) / math.sqrt(n))
 
 
 def welch_ci95(a: Sequence[float], b: Sequence[float]) -> float | None:
     """Half-width of the 95% Welch interval of ``mean(a) - mean(b)``; ``None`` if either has
     fewer than two values. Zero spread in both gives zero."""
-    from scipy import stats
-
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or len(b) < 2:
         return None
@@ -101,31 +105,27 @@ def welch_ci95(a: Sequence[float], b: Sequence[float]) -> float | None:
     if va + vb == 0:
         return 0.0
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
+    return float(t975(dof) * math.sqrt(va + vb))
 
 
 def welch_moments(
     mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int
 ) -> float | None:
     """:func:`welch_ci95` from each sample's mean, variance (``ddof=1``) and size."""
-    from scipy import stats
-
     if n_a < 2 or n_b < 2:
         return None
     va, vb = var_a / n_a, var_b / n_b
     if va + vb == 0:
         return 0.0
     dof = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
-    return float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
+    return float(t975(dof) * math.sqrt(va + vb))
 
 
 def ci95_moments(var: float | None, n: int) -> float | None:
     """:func:`ci95` from a sample's variance (``ddof=1``) and size."""
-    from scipy import stats
-
     if n < 2 or var is None:
         return None
-    return float(stats.t.ppf(0.975, n - 1) * math.sqrt(var) / math.sqrt(n))
+    return float(t975(n - 1) * math.sqrt(var) / math.sqrt(n))
 
 
 def _mean(runs: pd.DataFrame, column: str) -> float | None:

@@ -66,7 +66,7 @@ class Database:
         """Bring a database an earlier benchbench wrote up to today's tables (:mod:`.migrate`):
         once, by whichever process opens it first; one line where it cannot be written."""
         try:
-            if not migrate.missing_columns(self.engine) and not migrate.unfilled(self.engine):
+            if not migrate.pending(self.engine):
                 return
         except SQLAlchemyError as exc:
             raise BenchbenchError(

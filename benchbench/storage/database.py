@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -25,6 +25,7 @@ from sqlalchemy.exc import (
 )
 
 from ..errors import BenchbenchError, one_line
+from . import median
 
 SQLITE_BUSY_SECONDS = 60.0
 """How long one SQLite statement waits for another process's lock (Optuna's storage here
@@ -111,14 +112,19 @@ def check_sqlite_file(url: str, writable: bool) -> None:
 
 
 def engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
-    """An engine whose SQLite connections wait ``busy_seconds`` for a lock."""
+    """An engine whose SQLite connections wait ``busy_seconds`` for a lock and know the
+    median aggregate (:mod:`.median`)."""
     parsed = parse_url(url)
     kwargs: dict[str, Any] = {}
-    if parsed.drivername.startswith("sqlite"):
+    sqlite = parsed.drivername.startswith("sqlite")
+    if sqlite:
         kwargs["connect_args"] = {"timeout": busy_seconds}
     else:
         kwargs["pool_pre_ping"] = True  # a connection the server dropped is replaced
-    return create_engine(url, **kwargs)
+    made = create_engine(url, **kwargs)
+    if sqlite:
+        event.listen(made, "connect", median.register)
+    return made
 
 
 CHECKED_BYTES = 256 * 2**20

@@ -12,11 +12,16 @@ This is how a plugin author publishes numbers beside the published leaderboard.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import functools
 import gzip
 import hashlib
+import itertools
 import json
+import os
+import re
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +35,7 @@ from ..budget import Budget
 from ..errors import BenchbenchError, one_line
 from ..paths import DEFAULT_OUT, PathLike
 from ..spec import STATUSES, RunResult, RunSpec, json_safe
+from .schema import prepare_run
 
 FORMAT = "benchbench-results"
 FORMAT_VERSION = 1
@@ -71,6 +77,85 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     (``text``) when the file holds it in the exporter's canonical form, so an import need
     not write it again."""
     path = Path(path)
+    for number, line in _numbered(path):
+        yield _row(line, path, number)
+
+
+PARALLEL_AFTER = 2000
+"""Lines an import checks in its own process before it hands the rest of a file to worker
+processes (a small file never starts one)."""
+_CHUNK = 1000
+
+
+def prepared(path: Path, workers: int | None = None) -> Iterator[tuple[str, Any]]:
+    """:func:`read`'s rows, in order, each run as a :data:`~.schema.PreparedRun` (what the
+    database stores of it). Past the first :data:`PARALLEL_AFTER` lines, ``workers``
+    processes (None: one per CPU, at most four) check and prepare chunks of lines while
+    this one reads the file and the caller writes: checking a run (its JSON, its id's hash,
+    its self-consistency) costs more than storing it. A bounded number of chunks is in
+    flight, so memory does not grow with the file."""
+    path = Path(path)
+    numbered = _numbered(path)
+    for number, line in itertools.islice(numbered, PARALLEL_AFTER):
+        yield _prepared(*_row(line, path, number))
+    count = min(4, len(os.sched_getaffinity(0))) if workers is None else workers
+    if count < 1:
+        for number, line in numbered:
+            yield _prepared(*_row(line, path, number))
+        return
+    first = list(itertools.islice(numbered, _CHUNK))
+    if not first:  # a small file: no worker started
+        return
+    from .checkers import Checkers
+
+    def chunks() -> Iterator[list[tuple[int, str]]]:
+        chunk = first
+        while chunk:
+            held.append(chunk)
+            yield chunk
+            chunk = list(itertools.islice(numbered, _CHUNK))
+
+    held: collections.deque[list[tuple[int, str]]] = collections.deque()
+    checkers = Checkers(count, path)
+    try:
+        for rows in checkers.run(chunks()):
+            for (_, line), (table, row) in zip(held.popleft(), rows, strict=True):
+                if table == "runs" and isinstance(row[1], slice):  # the JSON stayed here
+                    row = (row[0], line[row[1]], row[2])
+                yield table, row
+    finally:
+        checkers.close()
+
+
+def _prepared(table: str, row: dict[str, Any]) -> tuple[str, Any]:
+    if table == "runs":
+        return table, prepare_run(row["result"], row["created_at"], row.get("text"))
+    return table, row
+
+
+def prepare_chunk(
+    path: Path, chunk: list[tuple[int, str]], sent: set[str]
+) -> list[tuple[str, Any]]:
+    """A worker's share of :func:`prepared` (:mod:`.checkers`): each run's result JSON,
+    when it is the line's own, is handed back as where it lies in the line (the caller
+    holds the line), and each blob once (``sent``: the digests handed back before; the
+    caller stores a blob with the first run that names it, in order)."""
+    done: list[tuple[str, Any]] = []
+    for number, line in chunk:
+        table, row, held = _checked(line, path, number)
+        if table != "runs":
+            done.append((table, row))
+            continue
+        values, text, blobs = prepare_run(row["result"], row["created_at"], "" if held else None)
+        blobs = {d: b for d, b in blobs.items() if d not in sent}
+        sent.update(blobs)
+        done.append((table, (values, held or text, blobs)))
+    return done
+
+
+def _numbered(path: Path) -> Iterator[tuple[int, str]]:
+    """The lines after an exported file's header, with their line numbers; one clear error
+    for a file that is not one, is damaged, or comes from a newer format."""
     if not path.is_file():
         raise BenchbenchError(f"no result file {path}")
     if not is_result_file(path):
@@ -91,7 +176,7 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 )
             for number, line in enumerate(lines, start=2):
                 if line.strip():
-                    yield _row(line, path, number)
+                    yield number, line
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; garbage inside a gzip stream is a zlib.error
         raise BenchbenchError(f"cannot read {path}: {one_line(exc, 200)}") from exc
@@ -104,8 +189,9 @@ def import_file(
     on_runs: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Merge an exported file into ``store`` in one transaction (see :meth:`Store.merge
-    <benchbench.storage.merge.Merge.merge>`); the counts."""
-    return store.merge(read(path), on_conflict, on_runs)
+    <benchbench.storage.merge.Merge.merge>`), checked and prepared by :func:`prepared`;
+    the counts."""
+    return store.merge(prepared(path), on_conflict, on_runs)
 
 
 def is_result_file(path: Path) -> bool:
@@ -203,8 +289,9 @@ _LIMITS = ("epochs", "steps", "seconds", "eval_every")
 
 def spec_identity(result: dict[str, Any]) -> str:
     """The run id a stored result's own spec hashes to: what ``RunResult.from_dict(result)
-    .spec().run_id`` gives, a few times faster (no copy of the result, no dataclasses on the
-    way), which an import of a million runs notices. A result missing a field a
+    .spec().run_id`` gives, several times faster (no copy of the result, no dataclasses on
+    the way, the JSON by orjson where it is the standard library's to the byte), which an
+    import of a million runs notices. A result missing a field a
     :class:`~benchbench.RunResult` needs, or with a budget a :class:`~benchbench.Budget`
     refuses, raises."""
     missing = [name for name in _RESULT_REQUIRED if name not in result]
@@ -213,20 +300,60 @@ def spec_identity(result: dict[str, Any]) -> str:
     if result["status"] not in STATUSES:
         raise ValueError(f"status {result['status']!r} is not one of {', '.join(STATUSES)}")
     data = {name: result.get(name, default) for name, default in _SPEC_DEFAULTS.items()}
-    budget = Budget.from_dict(data["budget"])  # refuses what a spec could not hold
-    data["budget"] = {k: getattr(budget, k) for k in _LIMITS if getattr(budget, k) is not None}
+    data["budget"] = _budget(data["budget"])
     data["hparams"], data["code"] = dict(data["hparams"]), dict(data["code"])
     for key in ("data", "numerics", "code"):
         if not data[key]:
             del data[key]
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
+
+
+_NOT_AS_PYTHON = re.compile(r"[0-9][eE]|0\.0000|\x7f")
+"""What orjson may write otherwise than ``json.dumps``: floats below 1e-4 or in exponent
+form (``1e-05`` against ``0.00001``, ``2.5e-07`` against ``2.5e-7``), and DEL, which the
+standard library escapes. (Control characters both escape alike; NaN and infinities cannot
+come from a parsed file; text outside ASCII is checked apart.)"""
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    """``json.dumps(data, sort_keys=True, separators=(",", ":"))``, the text a run id hashes
+    (:mod:`benchbench.spec`): orjson's compact sorted JSON where it is the same text, the
+    standard library where it might not be (such text costs only time, never another id)."""
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    if text.isascii() and not _NOT_AS_PYTHON.search(text):
+        return text
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _budget_of(items: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    budget = Budget.from_dict(dict(items))  # refuses what a spec could not hold
+    return tuple((k, getattr(budget, k)) for k in _LIMITS if getattr(budget, k) is not None)
+
+
+def _budget(data: Any) -> dict[str, Any]:
+    """A stored budget as its spec holds it (a few budgets serve a whole result set)."""
+    try:
+        key = tuple(sorted(data.items()))
+        hash(key)
+    except (AttributeError, TypeError):
+        return dict(_budget_of.__wrapped__(tuple(dict(data).items())))
+    return dict(_budget_of(key))
 
 
 def _row(line: str, path: Path, number: int) -> tuple[str, dict[str, Any]]:
     """One checked ``(table, row)``; a run's id must be the hash of its own spec, so a
     damaged or edited run can never pass for another, and its numbers must agree with each
     other (:func:`contradiction`)."""
+    table, row, held = _checked(line, path, number)
+    if table == "runs":
+        row["text"] = line[held] if held else None
+    return table, row
+
+
+def _checked(line: str, path: Path, number: int) -> tuple[str, dict[str, Any], slice | None]:
+    """:func:`_row`'s checks; for a run, where in ``line`` its result's JSON lies (or None:
+    not in the exporter's form)."""
     where = f"{path}, line {number}"
     record = _json(line, path, number)
     if not isinstance(record, dict) or record.get("table") not in TABLES:
@@ -262,21 +389,21 @@ def _row(line: str, path: Path, number: int) -> tuple[str, dict[str, Any]]:
         problem = contradiction(result)
         if problem:
             raise BenchbenchError(f"{where}: run {result['run_id']} contradicts itself: {problem}")
-        row["text"] = _result_text(line, record)
-    return table, row
+        return table, row, _result_text(line, record)
+    return table, row, None
 
 
-def _result_text(line: str, record: dict[str, Any]) -> str | None:
-    """The result's JSON exactly as the line holds it, when the line is in the exporter's
-    form ``{"row": {"created_at": ..., "result": R}, "table": "runs"}``; else None."""
+def _result_text(line: str, record: dict[str, Any]) -> slice | None:
+    """Where the line holds the result's JSON exactly, when it is in the exporter's form
+    ``{"row": {"created_at": ..., "result": R}, "table": "runs"}``; else None."""
     row = record["row"]
     if set(record) != {"row", "table"} or set(row) != {"created_at", "result"}:
         return None
     created = row["created_at"].isoformat()
     prefix = '{"row": {"created_at": ' + json.dumps(created) + ', "result": '
-    body = line.rstrip("\n")
-    if body.startswith(prefix) and body.endswith(_SUFFIX):
-        return body[len(prefix) : -len(_SUFFIX)]
+    end = len(line.rstrip("\n")) - len(_SUFFIX)
+    if line.startswith(prefix) and line.startswith(_SUFFIX, end):
+        return slice(len(prefix), end)
     return None
 
 

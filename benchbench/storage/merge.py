@@ -18,14 +18,25 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import Column, MetaData, Table, and_, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateTable, DropTable
 
 from ..errors import BenchbenchError
 from .base import Database
 from .database import reason
 from .migrate import add_blobs
-from .schema import NUMBERS, memberships, run_results, run_row, runs, suites, tunings
+from .schema import (
+    NUMBERS,
+    RUN_COLUMNS,
+    PreparedRun,
+    memberships,
+    prepare_run,
+    run_results,
+    runs,
+    suites,
+    tunings,
+)
 
 _BATCH = 1000
 """Rows per statement when merging (well under every database's bound-parameter limit)."""
@@ -110,15 +121,16 @@ class Merge(Database):
 
     def merge(
         self,
-        rows: Iterable[tuple[str, dict[str, Any]]],
+        rows: Iterable[tuple[str, Any]],
         on_conflict: str = "keep",
         on_runs: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
-        """Add a result set's rows (as :meth:`rows` gives them, runs first) in one
-        transaction, without duplicates: a run whose id is stored is the same run and is
-        skipped, unless its numbers differ (a conflict: see the module); a suite, place or
-        tuning that exists is kept, unless the place's run is missing here and the incoming
-        one is stored (machines that shared a suite's runs fill each other's places).
+        """Add a result set's rows (as :meth:`rows` gives them, runs first; a run may come
+        as a :data:`~.schema.PreparedRun` instead) in one transaction, without duplicates:
+        a run whose id is stored is the same run and is skipped, unless its numbers differ
+        (a conflict: see the module); a suite, place or tuning that exists is kept, unless
+        the place's run is missing here and the incoming one is stored (machines that shared
+        a suite's runs fill each other's places).
         ``on_runs`` hears how many runs each batch held (a progress bar). The counts:
         :meth:`MergeCounts.as_dict`."""
         if on_conflict not in ON_CONFLICT:
@@ -128,10 +140,12 @@ class Merge(Database):
 
         def change(conn: Any) -> MergeCounts:
             counts = MergeCounts()
-            batch: list[dict[str, Any]] = []
+            batch: list[PreparedRun] = []
             pending: dict[str, list[dict[str, Any]]] = {"suites": [], "places": [], "tunings": []}
             for table, row in rows:
                 if table == "runs":
+                    if isinstance(row, dict):
+                        row = prepare_run(row["result"], row["created_at"], row.get("text"))
                     batch.append(row)
                     if len(batch) >= _BATCH:
                         _add_runs(conn, batch, counts, on_conflict, on_runs)
@@ -144,6 +158,8 @@ class Merge(Database):
             _add_runs(conn, batch, counts, on_conflict, on_runs)
             for table, left in pending.items():
                 _add_others(conn, table, left, counts)
+            for twin in _INCOMING.values():
+                conn.execute(DropTable(twin, if_exists=True))
             if counts.conflicts and on_conflict == "fail":
                 raise _ConflictsFound(counts)
             return counts
@@ -174,9 +190,12 @@ def conflict_summary(counts: MergeCounts) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in counts.conflict_kinds.most_common())
 
 
+_ID, _NUMBERS = RUN_COLUMNS.index("run_id"), RUN_COLUMNS.index("numbers")
+
+
 def _add_runs(
     conn: Any,
-    batch: list[dict[str, Any]],
+    batch: list[PreparedRun],
     counts: MergeCounts,
     on_conflict: str,
     on_runs: Callable[[int], None] | None,
@@ -184,16 +203,14 @@ def _add_runs(
     """Insert the runs of ``batch`` not stored yet; compare the others' numbers."""
     if not batch:
         return
-    made = {}
+    made = {values[_ID]: (values, text) for values, text, _ in batch}
     shared: dict[str, str] = {}
-    for incoming in batch:
-        row, blobs = run_row(incoming["result"], incoming["created_at"], incoming.get("text"))
-        made[row["run_id"]] = (row, incoming["result"])
+    for _, _, blobs in batch:
         shared.update(blobs)
     query = select(runs.c.run_id, runs.c.numbers).where(runs.c.run_id.in_(list(made)))
     stored = dict(conn.execute(query).all())
-    new = [row for run_id, (row, _) in made.items() if run_id not in stored]
-    differ = [i for i in stored if stored[i] is not None and stored[i] != made[i][0]["numbers"]]
+    new = [made[run_id] for run_id in made if run_id not in stored]
+    differ = [i for i in stored if stored[i] is not None and stored[i] != made[i][0][_NUMBERS]]
     counts.runs_present += len(stored) - len(differ)
     if differ:
         query = select(run_results.c.run_id, run_results.c.result).where(
@@ -201,18 +218,19 @@ def _add_runs(
         )
         bodies = {run_id: body for run_id, body in conn.execute(query)}
         for run_id in differ:
-            kinds, line = describe_conflict(json.loads(bodies[run_id]), made[run_id][1])
+            incoming = json.loads(made[run_id][1])
+            kinds, line = describe_conflict(json.loads(bodies[run_id]), incoming)
             counts.conflict_kinds.update(kinds)
             if len(counts.conflicts) < SHOWN_CONFLICTS:
                 counts.conflicts.append(line)
         if on_conflict == "replace":
             for table in (runs, run_results):
                 conn.execute(delete(table).where(table.c.run_id.in_(differ)))
-            new += [made[i][0] for i in differ]
+            new += [made[i] for i in differ]
             counts.replaced += len(differ)
     if new:
-        insert_many(conn, runs, new)
-        insert_many(conn, run_results, new)
+        insert_many(conn, runs, [values for values, _ in new])
+        insert_many(conn, run_results, [(values[_ID], text) for values, text in new])
     add_blobs(conn, shared)
     counts.runs += len(new) - (len(differ) if on_conflict == "replace" else 0)
     if on_runs is not None:
@@ -222,28 +240,31 @@ def _add_runs(
 _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def insert_many(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts of column values) as one driver-level ``executemany``: each
-    value through its column type's own bind processor, as SQLAlchemy's Core insert would,
-    without its per-row parameter bookkeeping (a third of an import's time at a million
-    runs). Drivers with another parameter style take the Core path."""
+def insert_many(conn: Any, table: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (tuples of values in the table's column order) as one driver-level
+    ``executemany``: each value through its column type's own bind processor (where the
+    type has one), as SQLAlchemy's Core insert would, without its per-row parameter
+    bookkeeping (a third of an import's time at a million runs). Drivers with another
+    parameter style take the Core path."""
+    columns = list(table.columns)
     marker = _MARKERS.get(conn.dialect.paramstyle)
     if marker is None:
-        conn.execute(insert(table), rows)
+        conn.execute(insert(table), [dict(zip(table.columns.keys(), r, strict=True)) for r in rows])
         return
-    columns = list(table.columns)
     processors = [c.type._cached_bind_processor(conn.dialect) for c in columns]
+    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if converted:
+        fixed = []
+        for row in rows:
+            values = list(row)
+            for i, process in converted:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            fixed.append(tuple(values))
+        rows = fixed  # type: ignore[assignment]
     names = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in columns)
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([marker] * len(columns))})"
-    keys = [c.name for c in columns]
-    values = [
-        tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip((row.get(k) for k in keys), processors, strict=True)
-        )
-        for row in rows
-    ]
-    conn.exec_driver_sql(sql, values)
+    conn.exec_driver_sql(sql, rows)
 
 
 def describe_conflict(stored: dict[str, Any], incoming: dict[str, Any]) -> tuple[list[str], str]:
@@ -287,6 +308,18 @@ _KEYS = {
     "places": ("suite", "track", "task", "candidate", "seed"),
 }
 _TABLES = {"suites": suites, "tunings": tunings, "places": memberships}
+_INCOMING = {
+    name: Table(
+        f"incoming_{table.name}",
+        MetaData(),
+        *(Column(c.name, c.type) for c in table.columns),
+        prefixes=["TEMPORARY"],
+    )
+    for name, table in _TABLES.items()
+}
+"""A temporary twin of each table: a batch of incoming rows goes there first and is joined
+with the table on its key, one index lookup per row. (A list of composite keys in ``IN``
+makes SQLite scan the whole table per batch: hours at a million places.)"""
 
 
 def _add_others(conn: Any, name: str, rows: list[dict[str, Any]], counts: MergeCounts) -> None:
@@ -294,19 +327,21 @@ def _add_others(conn: Any, name: str, rows: list[dict[str, Any]], counts: MergeC
     missing here while the incoming one is stored takes the incoming run."""
     if not rows:
         return
-    table, keys = _TABLES[name], _KEYS[name]
-    columns = [table.c[k] for k in keys]
+    table, keys, twin = _TABLES[name], _KEYS[name], _INCOMING[name]
     wanted = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    if len(keys) == 1:
-        condition = columns[0].in_([r[keys[0]] for r in wanted])
-    else:
-        condition = tuple_(*columns).in_([tuple(r[k] for k in keys) for r in wanted])
+    names = [c.name for c in table.columns]
+    conn.execute(CreateTable(twin, if_not_exists=True))
+    insert_many(conn, twin, [tuple(r.get(n) for n in names) for r in wanted])
     extra = [table.c.run_id] if name == "places" else []
-    found = conn.execute(select(*columns, *extra).where(condition))
-    held = {tuple(r[:-1] if extra else r): r for r in found}
+    on = and_(*[twin.c[k] == table.c[k] for k in keys])
+    found = conn.execute(
+        select(*[twin.c[k] for k in keys], *extra).select_from(twin.join(table, on))
+    )
+    held = {tuple(r[: len(keys)]): r for r in found}
+    conn.execute(delete(twin))
     new = [r for r in wanted if tuple(r[k] for k in keys) not in held]
     if new:
-        conn.execute(insert(table), new)
+        insert_many(conn, table, [tuple(r.get(n) for n in names) for r in new])
     if name != "places":
         setattr(counts, name, getattr(counts, name) + len(new))
         return

@@ -2,20 +2,32 @@
 first open, in one transaction: each run's JSON moves from the old ``runs.result`` column to
 ``run_results``, the ``runs`` columns added since (:data:`~.schema.ADDED_COLUMNS`) are
 created and filled from that JSON, and the old column is dropped, so ``runs`` is narrow and
-the leaderboard can rank from its columns. Indexes for the leaderboard's joins are created
-where missing. No stored number changes."""
+the leaderboard can rank from its columns. On SQLite, ``runs`` and ``memberships`` are
+rebuilt stored by primary key (``WITHOUT ROWID``). Indexes for the leaderboard's joins are
+created where missing, and those they replace dropped. No stored number changes."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, select, text, update
+from sqlalchemy import MetaData, Table, bindparam, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateTable
 
-from .schema import ADDED_COLUMNS, INDEXES, blobs, run_results, run_row, runs
+from .schema import (
+    ADDED_COLUMNS,
+    INDEXES,
+    RETIRED_INDEXES,
+    blobs,
+    memberships,
+    run_results,
+    run_row,
+    runs,
+)
 
 _BATCH = 2000
+_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
 
 
 def _columns(engine: Engine) -> set[str]:
@@ -38,10 +50,43 @@ def unfilled(engine: Engine) -> bool:
         return conn.execute(query).first() is not None
 
 
+def rowid_tables(engine: Engine) -> list[Table]:
+    """On SQLite, the tables that today's schema stores by primary key but the file still
+    holds as rowid tables (written before that)."""
+    if engine.dialect.name != "sqlite":
+        return []
+    with engine.connect() as conn:
+        found = {name: sql for name, sql in conn.execute(text(_TABLES))}
+    return [t for t in (runs, memberships) if "WITHOUT ROWID" not in found.get(t.name, "").upper()]
+
+
+def stale_indexes(engine: Engine) -> bool:
+    """Whether an index of :data:`~.schema.INDEXES` is missing or a retired one is there."""
+    inspector = inspect(engine)
+    names = {
+        index["name"]
+        for table in {index.table.name for index in INDEXES}  # type: ignore[union-attr]
+        for index in inspector.get_indexes(table)
+    }
+    return any(i.name not in names for i in INDEXES) or any(n in names for n in RETIRED_INDEXES)
+
+
+def pending(engine: Engine) -> bool:
+    """Whether the database needs :func:`migrate`."""
+    return bool(
+        missing_columns(engine) or unfilled(engine) or rowid_tables(engine)
+    ) or stale_indexes(engine)
+
+
 def migrate(engine: Engine) -> int:
     """Bring the database up to today's tables; the number of runs filled in."""
     have = _columns(engine)
+    rebuild = rowid_tables(engine)
     with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            # the driver opens a transaction only before a row is written: the DDL too
+            # belongs to this one (all or nothing), and it holds the write lock throughout
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         for column in ADDED_COLUMNS:
             if column.name not in have:
                 kind = column.type.compile(engine.dialect)
@@ -54,11 +99,26 @@ def migrate(engine: Engine) -> int:
                 )
             )
         filled = backfill(conn)
-        if "result" in have:
+        if "result" in have and runs not in rebuild:
             conn.execute(text("ALTER TABLE runs DROP COLUMN result"))
-    for index in INDEXES:
-        index.create(engine, checkfirst=True)
+        for table in rebuild:  # copies today's columns only: an old result column goes too
+            _rebuild(conn, table)
+        for name in RETIRED_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+        for index in INDEXES:
+            index.create(conn, checkfirst=True)
     return filled
+
+
+def _rebuild(conn: Connection, table: Table) -> None:
+    """Replace ``table`` by a copy created from today's schema, holding the same rows."""
+    copy = table.to_metadata(MetaData(), name=f"{table.name}_rebuilt")
+    conn.execute(text(f"DROP TABLE IF EXISTS {copy.name}"))
+    conn.execute(CreateTable(copy))
+    columns = ", ".join(c.name for c in table.columns)
+    conn.execute(text(f"INSERT INTO {copy.name} ({columns}) SELECT {columns} FROM {table.name}"))
+    conn.execute(text(f"DROP TABLE {table.name}"))
+    conn.execute(text(f"ALTER TABLE {copy.name} RENAME TO {table.name}"))
 
 
 def backfill(conn: Connection) -> int:

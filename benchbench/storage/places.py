@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select
+from sqlalchemy import Float, and_, bindparam, case, delete, func, insert, select
 
 from ..errors import BenchbenchError
 from .base import Database
+from .median import finite, median
 from .schema import blobs, memberships, run_results, runs, suites
 
 
@@ -145,11 +146,20 @@ class Places(Database):
         they ended, the sum, sum of squares and count of their accuracies (a diverged seed's
         is chance), the median time-to-target (never: infinite) and parameters, and the
         means over ok seeds of the time, throughput, calibration and size columns; the
-        rules of :mod:`benchbench.ranking.rank`. A million places read a few scalars each,
-        never a result's JSON."""
-        m, r = memberships, runs
+        rules of :mod:`benchbench.ranking.rank`. One pass over the suite's places in run id
+        order, each reading a few scalars of its run, never a result's JSON."""
+        # the places in run id order (an index holds them so): each run's row is then found
+        # next to the previous one's, where SQLite would otherwise look them up at random
+        m = select(memberships)
+        if suite is not None:
+            m = m.where(memberships.c.suite == suite)
+        m = m.order_by(memberships.c.run_id).subquery("places")
+        r = runs
         ok, diverged = r.c.status == "ok", r.c.status == "diverged"
         accuracy = case((ok, r.c.test_accuracy), (diverged, r.c.chance_accuracy), else_=None)
+        # a diverged seed never reached the target: infinitely late; failed ones do not count
+        never = bindparam("never", math.inf, type_=Float)
+        time_to_target = case((ok, func.coalesce(r.c.time_to_target_s, never)), (diverged, never))
         keys = [m.c.suite, m.c.track, m.c.task, m.c.candidate, r.c.variant]
 
         def count(condition: Any) -> Any:
@@ -158,7 +168,6 @@ class Places(Database):
         def ok_mean(column: Any) -> Any:
             return func.avg(case((ok, column), else_=None))
 
-        joined = m.join(r, m.c.run_id == r.c.run_id)
         query = (
             select(
                 *keys,
@@ -170,6 +179,7 @@ class Places(Database):
                 func.sum(accuracy * accuracy).label("acc_sumsq"),
                 ok_mean(r.c.test_ece).label("test_ece_mean"),
                 count(and_(ok, r.c.time_to_target_s.is_not(None))).label("reached_target"),
+                median(time_to_target).label("time_to_target_s"),
                 ok_mean(r.c.train_seconds).label("train_seconds"),
                 ok_mean(r.c.samples_per_s).label("samples_per_s"),
                 ok_mean(r.c.data_wait_fraction).label("data_wait_fraction"),
@@ -182,41 +192,25 @@ class Places(Database):
                 func.min(r.c.code_id).label("code_id"),
                 func.min(r.c.context_id).label("context_lo"),
                 func.max(r.c.context_id).label("context_hi"),
-                func.min(r.c.params).label("params_lo"),
-                func.max(r.c.params).label("params_hi"),
+                median(r.c.params).label("params"),
             )
-            .select_from(joined)
+            .select_from(m.join(r, m.c.run_id == r.c.run_id))
             .group_by(*keys)
         )
-        never = case((ok, r.c.time_to_target_s), else_=None)  # diverged: never reached
-        ended = r.c.status.in_(["ok", "diverged"])
-        if suite is not None:
-            query = query.where(m.c.suite == suite)
 
         def read(conn: Any) -> pd.DataFrame:
-            frame = pd.DataFrame(conn.execute(query).mappings().all())
-            if frame.empty:
-                return frame
-            for column in frame.columns:  # PostgreSQL averages integers as NUMERIC
-                if frame[column].map(lambda v: isinstance(v, Decimal)).any():
-                    frame[column] = frame[column].map(
-                        lambda v: float(v) if isinstance(v, Decimal) else v
-                    )
-            median = _GroupMedian(conn, joined, never, ended)
-            frame["time_to_target_s"] = [median(row) for row in frame.itertuples()]
-            # a candidate's seeds share one network: its parameter count is the median only
-            # where they differ (rare), so that query runs on those groups alone
-            low, high = frame["params_lo"], frame["params_hi"]
-            frame["params"] = low.astype(float)
-            varies = low.notna() & high.notna() & (low != high)
-            if varies.any():
-                median = _GroupMedian(conn, joined, r.c.params, r.c.params.is_not(None))
-                frame.loc[varies, "params"] = [median(row) for row in frame[varies].itertuples()]
-            return frame
+            return pd.DataFrame(conn.execute(query).mappings().all())
 
         frame = self._read(read, "ranking the leaderboard's runs")
         if frame.empty:
             return frame
+        for column in frame.columns:  # PostgreSQL averages integers as NUMERIC
+            if frame[column].map(lambda v: isinstance(v, Decimal)).any():
+                frame[column] = frame[column].map(
+                    lambda v: float(v) if isinstance(v, Decimal) else v
+                )
+        frame["time_to_target_s"] = [finite(v) for v in frame["time_to_target_s"]]
+        frame["params"] = [finite(v) for v in frame["params"]]
         names = self.suite_names()
         frame["suite_name"] = [names.get(k, (k, ""))[0] for k in frame["suite"]]
         frame["code"] = frame["code_id"].map(self.blob_texts(set(frame["code_id"].dropna())))
@@ -323,43 +317,3 @@ class Places(Database):
             return {"places": places, "busy": int(busy or 0), "broken": list(conn.scalars(broken))}
 
         return self._read(read, "reading the suite's places")
-
-
-class _GroupMedian:
-    """The median of ``value`` over one group's places at a time (a range of the places'
-    primary key, so no sort of the whole suite), a NULL counting as infinity (never
-    reached): None when the median touches one. The statement is compiled once and run by
-    the driver itself: SQLAlchemy's per-statement and per-row handling cost more than the
-    query at 24,000 groups or a million places."""
-
-    _KEYS = ("suite", "track", "task", "candidate", "variant")
-
-    def __init__(self, conn: Any, joined: Any, value: Any, where: Any) -> None:
-        m, r = memberships, runs
-        columns = [m.c.suite, m.c.track, m.c.task, m.c.candidate, r.c.variant]
-        query = (
-            select(value)
-            .select_from(joined)
-            .where(
-                *[c == bindparam(f"k_{k}", "") for c, k in zip(columns, self._KEYS, strict=True)]
-            )
-            .where(where)
-        )
-        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        self.sql, self.compiled, self.conn = str(compiled), compiled, conn
-        self.positional = conn.dialect.paramstyle in ("qmark", "numeric")
-
-    def __call__(self, group: Any) -> float | None:
-        params: Any = {**self.compiled.params, **{f"k_{k}": getattr(group, k) for k in self._KEYS}}
-        if self.positional:
-            params = tuple(params[name] for name in self.compiled.positiontup)
-        cursor = self.conn.connection.dbapi_connection.cursor()
-        try:
-            cursor.execute(self.sql, params)
-            values = sorted(math.inf if v is None else v for (v,) in cursor.fetchall())
-        finally:
-            cursor.close()
-        if not values:
-            return None
-        middle = values[(len(values) - 1) // 2 : len(values) // 2 + 1]
-        return None if math.inf in middle else float(sum(middle) / len(middle))

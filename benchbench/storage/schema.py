@@ -74,6 +74,7 @@ runs = Table(
     Column("numbers", String(16)),
     Column("code_id", String(16)),
     Column("context_id", String(16)),
+    sqlite_with_rowid=False,
 )
 ADDED_COLUMNS = [
     runs.c[name]
@@ -133,7 +134,12 @@ memberships = Table(
     Column("seed", Integer, primary_key=True),
     Column("baseline", Boolean, nullable=False),
     Column("run_id", String(16), nullable=False),
+    sqlite_with_rowid=False,
 )
+"""Which run fills each place. On SQLite this table and ``runs`` are stored by primary key
+(``WITHOUT ROWID``): a leaderboard walks a suite's places in run id order
+(:data:`INDEXES`) and finds each run's row in one B-tree lookup, next to the previous one's,
+instead of three scattered ones."""
 
 tunings = Table(
     "tunings",
@@ -147,11 +153,14 @@ tunings = Table(
 """Which tuning each suite place ran with (the study's summary as JSON); no row: defaults."""
 
 INDEXES = (
-    Index("ix_memberships_suite_run_id", memberships.c.suite, memberships.c.run_id),
+    Index("ix_memberships_suite_run", *(memberships.c[n] for n in ("suite", "run_id", "baseline"))),
     Index("ix_runs_numbers", runs.c.numbers),
 )
-"""A suite's runs by id (how many distinct runs its places hold, in index order); the backfill
-of an older database finds its unfilled rows by ``numbers``."""
+"""A suite's places in run id order, with everything a leaderboard reads of them (the primary
+key rides along): the join to ``runs`` then reads that table in order; the backfill of an
+older database finds its unfilled rows by ``numbers``."""
+RETIRED_INDEXES = ("ix_memberships_suite_run_id", "ix_memberships_run_id")
+"""Indexes an earlier benchbench created that today's replace (dropped on upgrade)."""
 
 claims = Table(
     "claims",
@@ -242,6 +251,22 @@ def run_row(
         result=text,
     )
     return row, {code_id: code, context_id: context}
+
+
+RUN_COLUMNS = tuple(c.name for c in runs.columns)
+"""The ``runs`` columns in table order (the order of a prepared run's values)."""
+PreparedRun = tuple[tuple[Any, ...], str, dict[str, str]]
+"""A run ready to store: its ``runs`` values in :data:`RUN_COLUMNS` order, its JSON for
+``run_results``, and the blobs it refers to (what import workers hand the writer: a tuple
+pickles several times faster than a dict)."""
+
+
+def prepare_run(
+    data: Mapping[str, Any], created_at: datetime, text: str | None = None
+) -> PreparedRun:
+    """:func:`run_row` as a :data:`PreparedRun`."""
+    row, shared = run_row(data, created_at, text)
+    return tuple(row[name] for name in RUN_COLUMNS), row["result"], shared
 
 
 def without_result(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -151,7 +151,60 @@ def test_the_fast_spec_identity_is_the_run_id_of_the_spec_on_every_published_run
         assert spec_identity(result) == RunResult.from_dict(result).spec().run_id
         older = {k: v for k, v in result.items() if k not in ("numerics", "data", "code")}
         assert spec_identity(older) == RunResult.from_dict(older).spec().run_id
+    # where orjson writes JSON otherwise than the standard library (tiny and huge floats,
+    # DEL, text outside ASCII), the id is still the spec's own
+    awkward = [1e-05, 2.5e-07, 0.00015, 1e16, 1.2345678901234568e17, 3e-300, 0.1, 100.0]
+    for value in awkward:
+        for name in ("lr", "caf\u00e9", "del\x7fete", "tab\tbed"):
+            changed = {**results[0], "hparams": {**results[0]["hparams"], name: value}}
+            changed["budget"] = {**results[0]["budget"], "seconds": value * 1e6}
+            assert spec_identity(changed) == RunResult.from_dict(changed).spec().run_id, value
     with pytest.raises(ValueError, match="unknown budget key"):
         spec_identity({**results[0], "budget": {"epochs": 1, "minutes": 3}})
     with pytest.raises(KeyError, match="missing seed"):
         spec_identity({k: v for k, v in results[0].items() if k != "seed"})
+
+
+def test_worker_processes_store_what_one_process_stores_and_name_a_bad_line(tmp_path, monkeypatch):
+    """Past the first lines an import's checks run in worker processes (chunks in flight,
+    results in order, each blob handed back once); the database it writes is the one a
+    single process writes, row for row, and a damaged line among the workers' is still one
+    error naming that line, with nothing stored."""
+    from pathlib import Path
+
+    import pytest
+    from sqlalchemy import select
+
+    from benchbench.errors import BenchbenchError
+    from benchbench.storage import files
+    from benchbench.storage.schema import blobs, memberships, run_results, runs
+
+    published = Path(__file__).parents[2] / "leaderboards" / "default.jsonl.gz"
+    monkeypatch.setattr(files, "PARALLEL_AFTER", 40)  # 354 runs: most go to the workers
+    monkeypatch.setattr(files, "_CHUNK", 25)
+
+    def stored(workers: int, source: Path, name: str) -> dict[str, list]:
+        (tmp_path / name).mkdir()
+        store = Store(default_url(tmp_path / name))
+        store.merge(files.prepared(source, workers=workers))
+        with store.engine.connect() as conn:
+            return {
+                t.name: sorted(map(tuple, conn.execute(select(t)).all()))
+                for t in (runs, run_results, blobs, memberships)
+            }
+
+    alone, together = stored(0, published, "alone"), stored(2, published, "together")
+    assert len(alone["runs"]) == 354 and len(alone["memberships"]) == 354
+    assert len(alone["blobs"]) >= 2
+    assert together == alone
+    with gzip.open(published, "rt") as lines:
+        rows = lines.readlines()
+    assert '"seed": ' in rows[300]
+    rows[300] = rows[300].replace('"seed": ', '"seed": 9', 1)  # edited: another spec
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("".join(rows))
+    with pytest.raises(
+        BenchbenchError, match=r"damaged\.jsonl, line 301: run \w+ does not match its own spec"
+    ):
+        stored(2, damaged, "damaged")
+    assert Store(default_url(tmp_path / "damaged")).run_ids() == []

@@ -164,7 +164,16 @@ def test_a_database_written_before_the_ranked_columns_is_upgraded_on_first_open(
         before = {row[1] for row in raw.execute("PRAGMA table_info(runs)")}
     assert "numbers" not in before and "variant" not in before
     store = Store(url)
+    assert not migrate.pending(store.engine) and not migrate.rowid_tables(store.engine)
     assert migrate.missing_columns(store.engine) == [] and not migrate.unfilled(store.engine)
+    with sqlite3.connect(tmp_path / "benchbench.db") as raw:
+        tables = dict(raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        indexes = {
+            row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    assert "WITHOUT ROWID" in tables["runs"] and "WITHOUT ROWID" in tables["memberships"]
+    assert "runs_rebuilt" not in tables and "result" not in tables["runs"]
+    assert {"ix_memberships_suite_run", "ix_runs_numbers"} <= indexes
     assert len(store.run_ids()) == 4
     board = bb.leaderboard("tiny", out=tmp_path)
     old = pd.read_csv(data / "before-columns.csv")
@@ -183,7 +192,7 @@ def test_a_database_written_before_the_ranked_columns_is_upgraded_on_first_open(
     reason="needs a PostgreSQL server: BENCHBENCH_TEST_POSTGRES=postgresql://... (.ci/run sets it)",
 )
 def test_postgresql_imports_and_ranks_in_sql_as_sqlite_does(tmp_path):
-    """The upgrade, the streaming import and the SQL ranking (medians per group by primary-key range)
+    """The upgrade, the streaming import and the SQL ranking (medians by ``percentile_cont``)
     on PostgreSQL give the leaderboard SQLite gives."""
     import shutil
     from pathlib import Path
@@ -207,9 +216,64 @@ def test_postgresql_imports_and_ranks_in_sql_as_sqlite_does(tmp_path):
         )
 
 
+def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    """Columns added, JSON moved and tables rebuilt in one transaction, DDL included (SQLite's
+    driver would commit each ``ALTER TABLE`` on its own): a failure in the last step leaves
+    the file as the earlier benchbench wrote it, and the next open upgrades it whole."""
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    from benchbench.storage import migrate
+
+    shutil.copy(Path(__file__).parent / "data" / "before-columns.db", tmp_path / "benchbench.db")
+
+    def schema() -> dict[str, str]:
+        with sqlite3.connect(tmp_path / "benchbench.db") as raw:
+            return dict(raw.execute("SELECT name, sql FROM sqlite_master"))
+
+    before = schema()
+    real = migrate._rebuild
+
+    def broken(conn, table):  # type: ignore[no-untyped-def]
+        real(conn, table)
+        if table.name == "memberships":
+            raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(migrate, "_rebuild", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        Store(f"sqlite:///{tmp_path / 'benchbench.db'}")
+    after = schema()  # tables new since (created empty at open) aside, nothing changed
+    assert {name: sql for name, sql in after.items() if name in before} == before
+    monkeypatch.setattr(migrate, "_rebuild", real)
+    store = Store(f"sqlite:///{tmp_path / 'benchbench.db'}")
+    assert len(store.run_ids()) == 4 and not migrate.pending(store.engine)
+
+
+def test_the_median_aggregate_counts_never_as_infinitely_late():
+    """SQLite's median (PostgreSQL has ``percentile_cont``): the middle value, the mean of
+    the middle two, NULLs ignored, and infinity where the middle reaches it."""
+    import math
+
+    from benchbench.storage.median import Median, finite
+
+    def median_of(values):  # type: ignore[no-untyped-def]
+        aggregate = Median()
+        for value in values:
+            aggregate.step(value)
+        return finite(aggregate.finalize())
+
+    assert median_of([3.0, 1.0, 2.0]) == 2.0
+    assert median_of([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert median_of([None, 5.0, None]) == 5.0
+    assert median_of([1.0, 2.0, math.inf]) == 2.0  # one seed never reached it: median 2
+    assert median_of([1.0, math.inf]) is None  # half never did: no median time
+    assert median_of([]) is None and median_of([None]) is None
+
+
 def test_a_candidate_whose_seeds_differ_in_size_shows_their_median_parameter_count(tmp_path):
-    """Seeds of one candidate share a network, so the count is read from the group's
-    minimum; where seeds differ (another network per seed), the median of their counts."""
+    """A candidate's parameter count is the median of its seeds' (they share a network
+    unless a plugin builds another per seed)."""
     import shutil
     from pathlib import Path
 
