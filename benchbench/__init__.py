@@ -45,6 +45,8 @@ _API = {
     "export": "storage.files",
     "import_results": "storage.files",
     "verify": "running.verify",
+    "data_status": "data.setup",
+    "fetch_data": "data.setup",
     "catalog": "plugins.listing",
     "describe": "plugins.catalog",
     "check_plugin": "authoring.conformance",

@@ -43,6 +43,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from .authoring.conformance import check_plugin
     from .authoring.scaffold import new_plugin
+    from .data.setup import data_status, fetch_data
     from .plugins.catalog import describe
     from .plugins.listing import catalog
     from .ranking.leaderboard import leaderboard, leaderboard_text

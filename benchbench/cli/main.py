@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import show_warnings_as_lines
+from .data import data_group
 from .plugins import list_command, plugin_group, show_command
 from .profile import profile_command
 from .results import (
@@ -61,6 +62,7 @@ for _command in (
     export_command,
     import_command,
     verify_command,
+    data_group,
     plugin_group,
 ):
     cli.add_command(_command)

@@ -127,6 +127,12 @@ numerics_option = click.option(
     "machine; native: this CPU's widest vector instructions (faster, machine-specific). "
     "Part of every run id.",
 )
+download_option = click.option(
+    "--download",
+    is_flag=True,
+    help="Fetch missing data of the tasks involved (checked against known checksums) before "
+    "anything trains; see 'benchbench data'.",
+)
 timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=1),

@@ -11,6 +11,7 @@ from .options import (
     budget_options,
     components_options,
     device_option,
+    download_option,
     executor_options,
     fail_cleanly,
     loading,
@@ -30,6 +31,7 @@ from .options import (
 @device_option
 @threads_option
 @numerics_option
+@download_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -88,6 +90,7 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
 @device_option
 @threads_option
 @numerics_option
+@download_option
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
 @click.pass_context

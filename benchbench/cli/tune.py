@@ -10,6 +10,7 @@ from .options import (
     budget_options,
     components_options,
     device_option,
+    download_option,
     executor_options,
     fail_cleanly,
     loading,
@@ -60,6 +61,7 @@ from .options import (
 @device_option
 @threads_option
 @numerics_option
+@download_option
 @executor_options
 @timeout_option
 @store_options

@@ -111,13 +111,29 @@ class Outcome:
         return text + (f"; {self.left} left" if self.left else "")
 
 
+def fetch_missing(
+    tasks: Iterable[str], registry: Registry, data_dir: Path | None, progress: bool = True
+) -> None:
+    """Download the data of ``tasks`` whose files a registry knows and that are missing or
+    damaged here (:mod:`benchbench.data.fetch`): before runs are planned, since a run's id
+    holds its data's fingerprint."""
+    from ..data.fetch import prepare
+    from ..tasks import default_data_dir
+
+    known = registry.entries.get("task", {})
+    classes = {name: known[name].cls for name in sorted(set(tasks)) if name in known}
+    prepare(classes, Path(data_dir) if data_dir else default_data_dir(), True, progress=progress)
+
+
 def check_data(
     specs: Iterable[RunSpec], registry: Registry, data_dir: Path | None
 ) -> dict[str, RunResult]:
     """Load each task's data (per task and task hyperparameters) once; every spec of a
     task whose data cannot be loaded gets a ``failed`` result with the task's one-line
     reason, by run id. Loading generates and caches generated data too, before workers
-    would race to."""
+    would race to. The line of a task whose files a registry knows says how to fetch them
+    (:mod:`benchbench.data.fetch`)."""
+    from ..data.fetch import prepare
     from ..tasks import default_data_dir
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
@@ -125,11 +141,15 @@ def check_data(
     for spec in specs:
         key = (spec.task, json.dumps(spec.component_hparams(spec.task), sort_keys=True))
         by_task.setdefault(key, []).append(spec)
+    tasks = {name: registry.entries["task"][name].cls for name, _ in by_task}
+    hints = prepare(tasks, data_dir, download=False)
     failures = {}
     for (name, hparams), group in by_task.items():
         try:
             registry.build("task", name, json.loads(hparams)).load(data_dir)
         except Exception as exc:
+            if name in hints and isinstance(exc, BenchbenchError):
+                exc = BenchbenchError(f"{exc}; {hints[name]}")
             for spec in group:
                 failures[spec.run_id] = failed(spec, exc, f"task {name}")
     return failures

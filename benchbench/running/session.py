@@ -101,6 +101,7 @@ def run(
     tuned: bool = False,
     threads: int | None = None,
     numerics: str = "portable",
+    download: bool = False,
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
     progress: bool = True,
@@ -129,6 +130,8 @@ def run(
     :param numerics: ``portable`` (CPU kernels pinned: the same bits on every x86 machine) or
         ``native`` (this CPU's widest vector instructions); see
         :mod:`benchbench.running.numerics`.
+    :param download: fetch the missing data of the suite's tasks first
+        (:func:`~benchbench.fetch_data`); without, a task's missing-data line says how.
 
     :returns: What was run and stored, the ranked leaderboard and the runs that failed.
 
@@ -148,6 +151,11 @@ def run(
     pm, console = load_plugins(plugins), Console(progress)
     out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
+    if download:
+        from .dispatch import fetch_missing
+
+        tasks = {task for track in loaded.tracks for task in track.tasks}
+        fetch_missing(tasks, pm.registry, data_dir, console.enabled)
     placer, device = make_executor(
         pm.config, data_dir, executor, address, device, workers, timeout, threads
     )
@@ -313,6 +321,7 @@ def run_one(
     device: str = "auto",
     threads: int | None = None,
     numerics: str = "portable",
+    download: bool = False,
     storage: str | None = None,
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
@@ -327,7 +336,7 @@ def run_one(
     own thread settings are put back afterwards. ``numerics`` is ``portable`` or ``native``
     (:mod:`benchbench.running.numerics`); where torch was loaded in this process before the
     mode could be set (a notebook that imported torch first), the run trains in a fresh
-    worker process instead.
+    worker process instead. ``download`` fetches the task's data first when it is missing.
 
     :raises ~benchbench.BenchbenchError: an unknown name, a value outside its range, a
         combination that cannot work, missing data. A problem inside the run is its
@@ -336,7 +345,7 @@ def run_one(
     from ..budget import budget_of
     from ..plugins.manager import load_plugins
     from ..storage.store import Store
-    from .dispatch import check_data
+    from .dispatch import check_data, fetch_missing
     from .execute import execute
     from .machine import pinned_threads
     from .numerics import check, select
@@ -345,6 +354,8 @@ def run_one(
     select(numerics)
     pm, data_dir = load_plugins(plugins), optional_path(data_dir)
     budget = budget_of(epochs, steps, seconds, eval_every)
+    if download:  # before the spec: its id holds the data's fingerprint
+        fetch_missing([task], pm.registry, data_dir)
     store = Store(storage) if storage else None  # before training: a bad URL costs no run
     spec = resolve_spec(
         pm.registry,

@@ -73,6 +73,21 @@ def _row(candidate: TunedCandidate) -> dict[str, Any]:
     }
 
 
+def _prepare_data(
+    tasks: set[str], pm: Any, data_dir: Path | None, download: bool, console: Console
+) -> None:
+    """The tuned tasks' data fetched first with ``download``; else a note for each task whose
+    data is missing, saying how to fetch it (its trials would fail)."""
+    from ..data.fetch import prepare
+    from ..paths import default_data_dir
+
+    known = pm.registry.entries.get("task", {})
+    classes = {t: known[t].cls for t in sorted(tasks) if t in known}
+    hints = prepare(classes, data_dir or default_data_dir(), download, progress=console.enabled)
+    for task, hint in hints.items():
+        console.note(f"benchbench: task {task}: its data is missing; {hint}")
+
+
 def tune(
     suite: str | None = None,
     *,
@@ -95,6 +110,7 @@ def tune(
     device: str = "auto",
     threads: int | None = None,
     numerics: str = "portable",
+    download: bool = False,
     executor: str = "local",
     address: str | None = None,
     timeout: float = 3600.0,
@@ -113,8 +129,8 @@ def tune(
     database at once (give each its own ``worker``). ``parallel`` trials run at once, each
     in a worker process or a Ray task; one that crashes or passes ``timeout`` counts as a
     failed trial. ``hparams`` fixes hyperparameters (in a suite: for every candidate that
-    has them). The options override a suite's own ``[tuning]`` settings. ``numerics``:
-    as for :func:`~benchbench.run`.
+    has them). The options override a suite's own ``[tuning]`` settings. ``numerics`` and
+    ``download``: as for :func:`~benchbench.run`.
     :func:`~benchbench.run` with ``tuned=True`` then runs the best configurations.
 
     :returns: Each candidate's best hyperparameters, best validation accuracy and cost; its
@@ -148,6 +164,8 @@ def tune(
     )
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None
+    tasks = {t for track in loaded.tracks for t in track.tasks} if loaded else {str(task)}
+    _prepare_data(tasks, pm, data_dir, download, console)  # before specs: ids hold data
     if loaded is not None:
         jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, fixed, data_dir)
     else:

@@ -13,6 +13,7 @@ from benchbench.data.readers import read_cifar
 
 from ._augment import random_flip, random_shift
 from ._common import standardized_splits, train_val_test
+from .downloads import registered
 
 
 class _CIFARTask(Task):
@@ -58,6 +59,7 @@ class CIFAR10(_CIFARTask):
     label_key = "labels"
     num_classes = 10
     target_accuracy = 0.94  # the DAWNBench and airbench target
+    downloads = registered("cifar10")
 
 
 class CIFAR100(_CIFARTask):
@@ -69,3 +71,4 @@ class CIFAR100(_CIFARTask):
     label_key = "fine_labels"
     num_classes = 100
     target_accuracy = 0.70
+    downloads = registered("cifar100")

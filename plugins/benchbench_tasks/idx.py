@@ -13,6 +13,7 @@ from benchbench.data.readers import find, idx_pair_names, read_idx_pair
 
 from ._augment import random_flip, random_shift
 from ._common import standardized_splits, train_val_test
+from .downloads import registered
 
 
 class _IDXTask(Task):
@@ -57,6 +58,7 @@ class MNIST(_IDXTask):
     summary = "MNIST digits from IDX files in DATA/MNIST/raw: 55k train / 5k val / 10k test"
     folder = "MNIST"
     target_accuracy = 0.99
+    downloads = registered("mnist")
 
 
 class FashionMNIST(_IDXTask):
@@ -65,3 +67,4 @@ class FashionMNIST(_IDXTask):
     folder = "FashionMNIST"
     flips = True
     target_accuracy = 0.90
+    downloads = registered("fashion-mnist")

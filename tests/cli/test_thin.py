@@ -47,8 +47,8 @@ def test_every_command_imports_only_the_api_and_the_means_to_print():
 
 def test_every_command_calls_the_api_once():
     for where, command in _commands():
-        if command.name in ("cli", "plugin_group"):  # the groups: options, no work
-            continue
+        if any("group(" in ast.unparse(d) for d in command.decorator_list):
+            continue  # the groups: options, no work
         api_names = {
             alias.asname or alias.name
             for node in ast.walk(command)

@@ -1,0 +1,372 @@
+"""Tasks' data files: where each comes from (a registry), whether it is here, and fetching it.
+
+A **registry** says, per task, which files its data is made of, where to download each, and
+its checksum, as JSON::
+
+    {"mnist": [{"file": "MNIST/raw/train-images-idx3-ubyte.gz",
+                "urls": ["https://mirror-a/...", "https://mirror-b/..."],
+                "md5": "f68b3c2dcbeaaa9fbdd348bbdeb94873", "size": 9912422}, ...],
+     "cifar10": [{"file": "cifar-10-python.tar.gz", "urls": [...], "md5": "...",
+                  "extract": true}]}
+
+``file`` is a path under the data folder (it may not leave it), ``urls`` are tried in order
+(a mirror after a failure), ``sha256`` or ``md5`` is the checksum, ``extract`` unpacks an
+archive into the folder that holds it, ``size`` (bytes, optional) is what a fetch will
+download. A task plugin declares its entries on the task class (``downloads``, the same list);
+a site's own registry (``--registry FILE`` or ``$BENCHBENCH_DATA_REGISTRY``) replaces a task's
+entries wholesale: an air-gapped site points every task at its mirror, and the tests point
+the fetcher at a server on the loopback address.
+
+Downloads go through pooch: each file is written under a temporary name, checked
+against its checksum and only then renamed into place, so an interrupted or corrupted
+transfer never leaves a file a reader would take for data, and fetching again starts it over.
+Archives are unpacked member by member with the standard library's ``data`` filter: no
+member may land outside the folder (``..``, absolute paths, links out are refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tarfile
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..errors import BenchbenchError, one_line
+
+REGISTRY_ENV = "BENCHBENCH_DATA_REGISTRY"
+"""The environment variable naming a site registry file (what ``--registry`` overrides)."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One file of a task's data: its path under the data folder, where to download it,
+    its checksum (``"sha256:..."`` or ``"md5:..."``), whether it is an archive to unpack,
+    and its size in bytes when the registry says."""
+
+    file: str
+    urls: tuple[str, ...]
+    checksum: str
+    extract: bool = False
+    size: int | None = None
+
+    def path(self, data_dir: Path) -> Path:
+        return Path(data_dir) / self.file
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    """What :func:`status` says of one task's data: ``state`` is ``present``, ``missing``,
+    ``damaged`` (a file whose checksum is wrong), or ``included`` (a task that needs no
+    files: it ships in a package or is generated); ``size`` the bytes a fetch downloads;
+    ``where`` the folder its files live in; ``fetch`` the command that gets them."""
+
+    task: str
+    state: str
+    size: int | None
+    where: str
+    fetch: str | None
+    detail: str = ""
+
+    @property
+    def size_text(self) -> str:
+        """:attr:`size` as people read it (empty for a task with nothing to fetch)."""
+        return size_text(self.size) if self.size else ""
+
+
+def parse_registry(data: Any, source: str) -> dict[str, list[DataFile]]:
+    """A registry's entries, checked: one clear line for anything malformed (naming the
+    task and the entry), and no ``file`` that would leave the data folder."""
+    if not isinstance(data, Mapping):
+        raise BenchbenchError(f"{source}: a data registry is a JSON object of task -> files")
+    found: dict[str, list[DataFile]] = {}
+    for task, entries in data.items():
+        if not isinstance(entries, list) or not entries:
+            raise BenchbenchError(f"{source}: {task!r} must map to a non-empty list of files")
+        files = []
+        for number, entry in enumerate(entries, start=1):
+            where = f"{source}: {task!r} file {number}"
+            if not isinstance(entry, Mapping):
+                raise BenchbenchError(f"{where} is not an object")
+            name = entry.get("file")
+            if not isinstance(name, str) or not _inside(name):
+                raise BenchbenchError(
+                    f"{where}: 'file' must be a relative path inside the data folder, "
+                    f"got {str(name)[:80]!r}"
+                )
+            urls = entry.get("urls")
+            if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+                raise BenchbenchError(f"{where}: 'urls' must be a non-empty list of URLs")
+            checksum = _checksum(entry, where)
+            size = entry.get("size")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+                raise BenchbenchError(f"{where}: 'size' must be a whole number of bytes")
+            files.append(
+                DataFile(name, tuple(urls), checksum, bool(entry.get("extract", False)), size)
+            )
+        found[str(task)] = files
+    return found
+
+
+def _checksum(entry: Mapping[str, Any], where: str) -> str:
+    for kind, length in (("sha256", 64), ("md5", 32)):
+        value = entry.get(kind)
+        if value is not None:
+            if not isinstance(value, str) or len(value) != length or not _is_hex(value):
+                raise BenchbenchError(f"{where}: {kind!r} must be {length} hex digits")
+            return f"{kind}:{value.lower()}"
+    raise BenchbenchError(f"{where}: give its 'sha256' (or 'md5') checksum")
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _inside(name: str) -> bool:
+    """Whether a registry's ``file`` stays inside the data folder."""
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
+
+
+def read_registry(path: Path) -> dict[str, list[DataFile]]:
+    """A registry file's entries (:func:`parse_registry`); one line if it cannot be read."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BenchbenchError(f"cannot read data registry {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BenchbenchError(f"data registry {path} is not JSON ({one_line(exc, 120)})") from exc
+    return parse_registry(data, str(path))
+
+
+def registry(tasks: Mapping[str, Any], site: Path | str | None = None) -> dict[str, list[DataFile]]:
+    """The entries of every task that declares ``downloads`` (``tasks``: name -> class),
+    with a site registry's entries in place of a task's own: ``site``, else the file
+    ``$BENCHBENCH_DATA_REGISTRY`` names."""
+    found: dict[str, list[DataFile]] = {}
+    for name, cls in tasks.items():
+        declared = getattr(cls, "downloads", None)
+        if declared:
+            found.update(parse_registry({name: list(declared)}, f"task {name}"))
+    chosen = site or os.environ.get(REGISTRY_ENV)
+    if chosen:
+        found.update(read_registry(Path(chosen)))
+    return found
+
+
+def file_checksum(path: Path, kind: str) -> str:
+    """The hex digest of a file (``kind``: sha256 or md5), read in 1 MiB blocks."""
+    digest = hashlib.new(kind)
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _matches(path: Path, checksum: str) -> bool:
+    kind, _, value = checksum.partition(":")
+    return file_checksum(path, kind) == value
+
+
+def fetch_command(tasks: Iterable[str]) -> str:
+    """The command that fetches the data of ``tasks``."""
+    return "benchbench data fetch " + " ".join(tasks)
+
+
+def status(task: str, cls: Any, files: Sequence[DataFile] | None, data_dir: Path) -> DataStatus:
+    """Where one task's data stands. Present means every file the task reads is here and
+    every registry file that is here has its checksum (an archive kept after unpacking is
+    checked too); a task without registry entries that reads files is present or missing."""
+    data_dir = Path(data_dir)
+    try:
+        needed = list(cls().data_files(data_dir))
+    except Exception:  # noqa: BLE001 - a plugin's own failure is that task's line, not ours
+        needed = []
+    size = sum(f.size or 0 for f in files) if files else None
+    where = str(_common_folder(data_dir, needed or [f.file for f in files or ()]))
+    fetch = fetch_command([task]) if files else None
+    if not files and not needed:
+        return DataStatus(task, "included", None, "", None)
+    for entry in files or ():
+        path = entry.path(data_dir)
+        if path.is_file() and not _matches(path, entry.checksum):
+            return DataStatus(task, "damaged", size, where, fetch, f"{entry.file}: wrong checksum")
+    absent = [p for p in needed if not Path(p).exists()]
+    if files and not needed:  # nothing declared to read: the registry's own files decide
+        absent = [e.path(data_dir) for e in files if not e.path(data_dir).is_file()]
+    if absent:
+        shown = os.path.relpath(absent[0], data_dir)
+        more = f" and {len(absent) - 1} more" if len(absent) > 1 else ""
+        return DataStatus(task, "missing", size, where, fetch, f"no {shown}{more}")
+    return DataStatus(task, "present", size, where, fetch)
+
+
+def _common_folder(data_dir: Path, names: Sequence[Any]) -> Path:
+    """The folder under ``data_dir`` that holds all of ``names`` (``data_dir`` itself when
+    they spread over several)."""
+    folders = [Path(os.path.relpath(Path(data_dir) / n, data_dir)).parent for n in names]
+    if not folders:
+        return data_dir
+    common = Path(os.path.commonpath([str(f) for f in folders]))
+    return data_dir if str(common) in ("", ".") else data_dir / common
+
+
+def fetch(
+    task: str, files: Sequence[DataFile], data_dir: Path, progress: bool = True
+) -> list[Path]:
+    """Download ``task``'s files into ``data_dir`` (those already here with the right
+    checksum are kept), each from the first of its URLs that gives the right bytes, and
+    unpack its archives; the paths written. One line naming the file and each mirror's
+    failure when none works."""
+    import pooch  # noqa: PLC0415 - only a fetch needs it (and requests behind it)
+    import requests  # noqa: PLC0415
+
+    pooch.get_logger().setLevel(logging.WARNING)  # its own "Downloading ..." lines
+    written = []
+    for entry in files:
+        path = entry.path(data_dir)
+        if not (path.is_file() and _matches(path, entry.checksum)):
+            _download(pooch, requests, task, entry, path, progress)
+        if entry.extract:
+            unpack(path, path.parent)
+        written.append(path)
+    return written
+
+
+def _download(
+    pooch: Any, requests: Any, task: str, entry: DataFile, path: Path, progress: bool
+) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchbenchError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+    failures = []
+    for url in entry.urls:
+        try:
+            pooch.retrieve(
+                url,
+                known_hash=entry.checksum,
+                fname=path.name,
+                path=path.parent,
+                progressbar=progress,
+            )
+            return
+        except requests.RequestException as exc:  # a 404, refused, cut short
+            failures.append(f"{url}: {_reason(exc)}")
+        except ValueError as exc:  # pooch: the bytes did not match the checksum
+            failures.append(f"{url}: wrong checksum" if "hash" in str(exc) else f"{url}: {exc}")
+        except OSError as exc:  # a full disk, a folder that cannot be written
+            raise BenchbenchError(
+                f"{task}: cannot write {path}: {exc.strerror or exc} (nothing was kept)"
+            ) from exc
+    raise BenchbenchError(
+        f"{task}: could not fetch {entry.file} ({'; '.join(failures)}); nothing was kept"
+    )
+
+
+_TROUBLES = (
+    ("refused", "connection refused"),
+    ("name or service not known", "host not found"),
+    ("nodename nor servname", "host not found"),
+    ("temporary failure in name resolution", "host not found"),
+    ("timed out", "timed out"),
+    ("incompleteread", "transfer cut short"),
+    ("connection broken", "transfer cut short"),
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """A download failure in a few words: the HTTP status, or the connection's trouble."""
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return f"HTTP {response.status_code}"
+    text = str(exc).lower()
+    for hint, words in _TROUBLES:
+        if hint in text:
+            return words
+    return f"{type(exc).__name__}: {one_line(exc, 120)}"
+
+
+def unpack(archive: Path, into: Path) -> None:
+    """Unpack a ``.tar[.gz|.bz2|.xz]`` or ``.zip`` into ``into``, refusing any member that
+    would land outside it (``..``, an absolute path, a link pointing out) before writing
+    anything."""
+    name = archive.name.lower()
+    into = Path(into).resolve()
+    try:
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as bundle:
+                for member in bundle.namelist():
+                    _check_member(archive, into, member)
+                bundle.extractall(into)
+            return
+        with tarfile.open(archive) as bundle:
+            members = bundle.getmembers()
+            for member in members:
+                _check_member(archive, into, member.name)
+                if member.issym() or member.islnk():
+                    target = Path(member.name).parent / member.linkname
+                    _check_member(archive, into, str(target))
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+                bundle.extractall(into, members=members, filter="data")
+            else:
+                bundle.extractall(into, members=members)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        raise BenchbenchError(f"cannot unpack {archive}: {one_line(exc, 160)}") from exc
+
+
+def _check_member(archive: Path, into: Path, member: str) -> None:
+    target = (into / member).resolve()
+    if member.startswith(("/", "\\")) or (target != into and into not in target.parents):
+        raise BenchbenchError(
+            f"{archive} holds {member[:120]!r}, which would land outside {into}; "
+            "nothing was unpacked"
+        )
+
+
+def size_text(size: int | None) -> str:
+    """Bytes as people read them: ``11.6 MB``."""
+    if not size:
+        return "size unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def prepare(
+    tasks: Mapping[str, Any],
+    data_dir: Path,
+    download: bool,
+    site: Path | str | None = None,
+    progress: bool = True,
+) -> dict[str, str]:
+    """Before anything trains: with ``download``, fetch the data of every task in ``tasks``
+    (name -> class) that has registry entries and is missing or damaged here; without, say
+    how to. The hint per task whose data is not here (what to add to its missing-data
+    line)."""
+    entries = registry(tasks, site)
+    hints = {}
+    for name, cls in tasks.items():
+        files = entries.get(name)
+        if not files:
+            continue
+        state = status(name, cls, files, data_dir)
+        if state.state in ("present", "included"):
+            continue
+        if download:
+            fetch(name, files, data_dir, progress)
+        else:
+            hints[name] = (
+                f"fetch it with '{fetch_command([name])}' "
+                f"({size_text(state.size)}), or pass --download"
+            )
+    return hints

@@ -1,0 +1,249 @@
+"""Fetching tasks' data: against an HTTP server on the loopback address serving small files
+in the real formats, with a registry of their checksums; nothing reaches further."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import socket
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import benchbench as bb
+from benchbench.cli import cli
+from benchbench.errors import BenchbenchError
+from tests.fake_datasets import fake_cifar10, fake_mnist
+
+MNIST_NAMES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
+
+
+class Server:
+    """Serves ``files`` (URL path -> bytes) on 127.0.0.1; a path under ``cut`` sends half
+    its bytes after promising all of them, then hangs up."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.cut: set[str] = set()
+        self.requests: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+                owner.requests.append(self.path)
+                body = owner.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.path in owner.cut:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    running = Server()
+    yield running
+    running.stop()
+
+
+def mnist_files(tmp_path: Path) -> dict[str, bytes]:
+    """The four MNIST files, gzipped IDX as the real mirrors serve them."""
+    source = tmp_path / "source"
+    fake_mnist(source, "MNIST", gz=True)
+    return {name: (source / "MNIST" / "raw" / name).read_bytes() for name in MNIST_NAMES}
+
+
+def registry_file(tmp_path: Path, entries: dict) -> Path:
+    path = tmp_path / "registry.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def mnist_registry(server: Server, files: dict[str, bytes], mirrors=("a",)) -> dict:
+    return {
+        "mnist": [
+            {
+                "file": f"MNIST/raw/{name}",
+                "urls": [f"{server.url}/{m}/{name}" for m in mirrors],
+                "sha256": hashlib.sha256(body).hexdigest(),
+                "size": len(body),
+            }
+            for name, body in files.items()
+        ]
+    }
+
+
+def test_a_fetch_writes_the_readers_layout_and_reads_back(tmp_path, server):
+    files = mnist_files(tmp_path)
+    server.files = {f"/a/{n}": b for n, b in files.items()}
+    registry = registry_file(tmp_path, mnist_registry(server, files))
+    data = tmp_path / "data"
+    before = bb.data_status("mnist", registry_file=registry, data_dir=data)[0]
+    assert before.state == "missing" and before.size == sum(map(len, files.values()))
+    assert before.fetch == "benchbench data fetch mnist"
+    written = bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
+    assert sorted(p.name for p in written["mnist"]) == sorted(MNIST_NAMES)
+    assert bb.data_status("mnist", registry_file=registry, data_dir=data)[0].state == "present"
+    from benchbench_tasks.idx import MNIST
+
+    splits = MNIST().load(data)
+    assert splits.train.x.shape[1:] == (1, 28, 28)
+    assert len(splits.train.x) + len(splits.val.x) == 240 and len(splits.test.x) == 50
+    fetched = len(server.requests)
+    bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
+    assert len(server.requests) == fetched  # files with the right checksum are kept
+    raw = data / "MNIST" / "raw"
+    (raw / MNIST_NAMES[0]).write_bytes(b"damaged")
+    damaged = bb.data_status("mnist", registry_file=registry, data_dir=data)[0]
+    assert damaged.state == "damaged" and MNIST_NAMES[0] in damaged.detail
+    bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
+    assert (raw / MNIST_NAMES[0]).read_bytes() == files[MNIST_NAMES[0]]
+
+
+def test_a_corrupted_first_mirror_falls_back_to_the_second(tmp_path, server):
+    files = mnist_files(tmp_path)
+    for name, body in files.items():
+        server.files[f"/bad/{name}"] = body[:-1] + bytes([body[-1] ^ 0xFF])
+        server.files[f"/good/{name}"] = body
+    registry = registry_file(tmp_path, mnist_registry(server, files, ("bad", "good")))
+    data = tmp_path / "data"
+    bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
+    raw = data / "MNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(MNIST_NAMES)  # no leftovers
+    assert all((raw / n).read_bytes() == files[n] for n in MNIST_NAMES)
+    assert any(r.startswith("/bad/") for r in server.requests)
+
+
+@pytest.mark.parametrize("trouble", ["cut", "404", "down"])
+def test_a_failed_transfer_is_one_line_and_leaves_nothing_behind(tmp_path, server, trouble):
+    files = mnist_files(tmp_path)
+    server.files = {f"/a/{n}": b for n, b in files.items()}
+    entries = mnist_registry(server, files)
+    name = MNIST_NAMES[0]
+    if trouble == "cut":
+        server.cut.add(f"/a/{name}")
+    elif trouble == "404":
+        del server.files[f"/a/{name}"]
+    else:  # a port nothing listens on
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        for entry in entries["mnist"]:
+            entry["urls"] = [u.replace(server.url, closed) for u in entry["urls"]]
+    registry = registry_file(tmp_path, entries)
+    data = tmp_path / "data"
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data), "data", "fetch", "mnist", "--registry", str(registry)]
+    )
+    assert result.exit_code == 2, result.output
+    line = result.output.strip().splitlines()[-1]  # after the progress bar
+    assert line.startswith("benchbench: error: mnist: could not fetch")
+    assert {"cut": "transfer", "404": "HTTP 404", "down": "refused"}[trouble] in line
+    raw = data / "MNIST" / "raw"
+    assert not raw.exists() or list(raw.iterdir()) == []  # no partial file under any name
+
+
+def test_an_archive_is_unpacked_and_one_with_a_member_outside_is_refused(tmp_path, server):
+    source = tmp_path / "source"
+    fake_cifar10(source)
+    good = io.BytesIO()
+    with tarfile.open(fileobj=good, mode="w:gz") as bundle:
+        bundle.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    evil = io.BytesIO()
+    with tarfile.open(fileobj=evil, mode="w:gz") as bundle:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 3
+        bundle.addfile(info, io.BytesIO(b"pwn"))
+    server.files = {"/good.tar.gz": good.getvalue(), "/evil.tar.gz": evil.getvalue()}
+
+    def entry(name: str) -> dict:
+        body = server.files[f"/{name}"]
+        return {
+            "file": "cifar-10-python.tar.gz",
+            "urls": [f"{server.url}/{name}"],
+            "md5": hashlib.md5(body).hexdigest(),
+            "extract": True,
+        }
+
+    data = tmp_path / "data"
+    registry = registry_file(tmp_path, {"cifar10": [entry("good.tar.gz")]})
+    bb.fetch_data("cifar10", registry_file=registry, data_dir=data, progress=False)
+    from benchbench_tasks.cifar import CIFAR10
+
+    assert CIFAR10().load(data).test.x.shape == (30, 3, 32, 32)
+    assert bb.data_status("cifar10", registry_file=registry, data_dir=data)[0].state == "present"
+    other = tmp_path / "other"
+    registry = registry_file(tmp_path, {"cifar10": [entry("evil.tar.gz")]})
+    with pytest.raises(BenchbenchError, match="would land outside"):
+        bb.fetch_data("cifar10", registry_file=registry, data_dir=other, progress=False)
+    assert not (tmp_path / "escaped.txt").exists() and not (other.parent / "escaped.txt").exists()
+
+
+def test_a_registry_that_would_write_outside_the_data_folder_is_refused(tmp_path):
+    for bad in ("../x.gz", "/etc/x.gz", "a/../../x.gz"):
+        registry = registry_file(
+            tmp_path, {"mnist": [{"file": bad, "urls": ["http://127.0.0.1:9/x"], "md5": "0" * 32}]}
+        )
+        with pytest.raises(BenchbenchError, match="inside the data folder"):
+            bb.data_status("mnist", registry_file=registry, data_dir=tmp_path)
+    registry = registry_file(tmp_path, {"mnist": [{"file": "x", "urls": ["http://h/x"]}]})
+    with pytest.raises(BenchbenchError, match="sha256"):
+        bb.data_status("mnist", registry_file=registry, data_dir=tmp_path)
+
+
+def test_missing_data_names_the_fetch_and_download_fetches_before_training(
+    tmp_path, server, monkeypatch
+):
+    files = mnist_files(tmp_path)
+    server.files = {f"/a/{n}": b for n, b in files.items()}
+    registry = registry_file(tmp_path, mnist_registry(server, files))
+    monkeypatch.setenv("BENCHBENCH_DATA_REGISTRY", str(registry))
+    data = tmp_path / "data"
+    size = f"{sum(map(len, files.values())) / 1e3:.1f} kB"
+    with pytest.raises(BenchbenchError, match=rf"benchbench data fetch mnist' \({size}\)"):
+        bb.run_one("mnist", "mlp", steps=2, data_dir=data)
+    assert server.requests == []  # nothing fetched without --download
+    result = bb.run_one("mnist", "mlp", steps=2, data_dir=data, download=True)
+    assert result.status == "ok" and len(server.requests) == 4
+    assert np.isfinite(result.test_accuracy)
+
+
+def test_data_list_shows_every_task_and_how_to_get_what_is_missing(tmp_path):
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "data", "list"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[2:]}
+    assert "included" in lines["digits"] and "benchbench data fetch" not in lines["digits"]
+    assert "missing" in lines["mnist"] and "benchbench data fetch mnist" in lines["mnist"]
+    assert "11.6 MB" in lines["mnist"] and "170.5 MB" in lines["cifar10"]
+    unknown = CliRunner().invoke(cli, ["data", "fetch", "mnsit"])
+    assert unknown.exit_code == 2 and "did you mean" in unknown.output.lower()
