@@ -66,9 +66,30 @@ def fake_cifar100(root: Path, n_train: int = 400, n_test: int = 20) -> None:
     write_cifar_batch(folder / "test", n_test, "fine_labels", 100, 2)
 
 
+def write_svhn_mat(path: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One SVHN ``.mat`` (MATLAB 5): ``X`` 32 x 32 x 3 x n uint8, ``y`` n x 1 in 1..10."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+    labels = (np.arange(n) % 10 + 1).astype(np.uint8).reshape(-1, 1)
+    savemat(path, {"X": images, "y": labels})
+    return images, labels
+
+
+def fake_svhn(root: Path, n_train: int = 600, n_test: int = 50) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    write_svhn_mat(root / "train_32x32.mat", n_train, 1)
+    write_svhn_mat(root / "test_32x32.mat", n_test, 2)
+
+
 def fake_standard_datasets(root: Path) -> None:
-    """Small MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 under ``root``."""
+    """Small MNIST, Fashion-MNIST, KMNIST, CIFAR-10, CIFAR-100 and SVHN under ``root``,
+    large enough for the semi-supervised protocols' default 25 labels per class once the
+    validation half is held out."""
     fake_mnist(root, "MNIST")
     fake_mnist(root, "FashionMNIST", gz=True)
-    fake_cifar10(root)
-    fake_cifar100(root)
+    fake_mnist(root, "KMNIST", gz=True)
+    fake_cifar10(root, per_batch=120)
+    fake_cifar100(root, n_train=5400)
+    fake_svhn(root)

@@ -75,7 +75,7 @@ class DataStatus:
 
     @property
     def size_text(self) -> str:
-        """:attr:`size` as people read it (empty for a task with nothing to fetch)."""
+        """The size as people read it (empty for a task with nothing to fetch)."""
         return size_text(self.size) if self.size else ""
 
 

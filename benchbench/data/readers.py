@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import BenchbenchError
+from ..errors import BenchbenchError, one_line
 
 _IDX_TYPES = {
     0x08: np.uint8,
@@ -194,3 +194,37 @@ class ImageFolder(Dataset):
     @property
     def targets(self) -> list[int]:
         return [label for _, label in self.samples]
+
+
+def read_svhn(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """One SVHN file in its MATLAB 5 format (``train_32x32.mat``, ``test_32x32.mat``):
+    ``X`` of 32 x 32 x 3 x N uint8 and ``y`` of N labels 1-10, 10 standing for the digit 0;
+    returns images ``(N, 3, 32, 32)`` uint8 and labels 0-9. (``loadmat`` builds arrays
+    only: a crafted file cannot run code.)"""
+    if not path.is_file():
+        raise missing(what, path, "put the SVHN .mat files (32x32 format) there")
+    from scipy.io import loadmat  # noqa: PLC0415 - only SVHN needs it
+
+    try:
+        found = loadmat(path, variable_names=["X", "y"])
+    except Exception as exc:  # noqa: BLE001 - scipy raises many kinds for a damaged file
+        raise BenchbenchError(f"{path} is not an SVHN .mat file ({one_line(exc, 160)})") from exc
+    images, labels = found.get("X"), found.get("y")
+    if (
+        not isinstance(images, np.ndarray)
+        or images.ndim != 4
+        or images.shape[:3] != (32, 32, 3)
+        or images.dtype != np.uint8
+    ):
+        shape = getattr(images, "shape", None)
+        raise BenchbenchError(f"{path}: 'X' must be 32 x 32 x 3 x N bytes, got {shape}")
+    if not isinstance(labels, np.ndarray) or labels.size != images.shape[3]:
+        raise BenchbenchError(
+            f"{path}: {images.shape[3]} images but 'y' does not hold as many labels"
+        )
+    labels = labels.reshape(-1).astype(np.int64)
+    if labels.size and (labels.min() < 1 or labels.max() > 10):
+        raise BenchbenchError(
+            f"{path}: SVHN labels run from 1 to 10, found {labels.min()}..{labels.max()}"
+        )
+    return np.ascontiguousarray(images.transpose(3, 2, 0, 1)), labels % 10

@@ -1,14 +1,17 @@
 """Built-in tasks: datasets that ship in a package or are generated offline, and the
-standard datasets read from disk in torchvision's layout."""
+standard datasets read from disk in torchvision's layout (fetched with ``benchbench data
+fetch``), with the semi-supervised literature's label protocols."""
 
 import benchbench
 
 from .cifar import CIFAR10, CIFAR100
 from .digits import Digits
 from .digits_png import DigitsPNG
-from .idx import MNIST, FashionMNIST
+from .idx import KMNIST, MNIST, FashionMNIST
 from .mnist1d import MNIST1D
 from .semi import DigitsSemi, MNIST1DSemi
+from .semi_standard import CIFAR10Semi, CIFAR100Semi, SVHNSemi
+from .svhn import SVHN
 from .transfer import (
     DigitsSource,
     DigitsTransfer,
@@ -26,8 +29,13 @@ def benchbench_register_components(registry):
         MNIST1D,
         MNIST,
         FashionMNIST,
+        KMNIST,
         CIFAR10,
         CIFAR100,
+        SVHN,
+        CIFAR10Semi,
+        CIFAR100Semi,
+        SVHNSemi,
         DigitsSemi,
         MNIST1DSemi,
         DigitsSource,

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fake_datasets import fake_cifar10, fake_mnist
 
 import benchbench as bb
 from benchbench.cli import cli
 from benchbench.errors import BenchbenchError
-from tests.fake_datasets import fake_cifar10, fake_mnist
 
 MNIST_NAMES = [
     "train-images-idx3-ubyte.gz",

@@ -170,3 +170,36 @@ def test_file_tasks_fingerprint_their_files_by_content(tmp_path):
     assert run_id() != first
     digits = resolve_spec(registry, task="digits", arch="mlp", data_dir=tmp_path)
     assert digits.data is None and "data" not in digits.to_dict()  # bundled: ids unchanged
+
+
+def test_svhn_mat_files_are_read_channel_first_with_ten_as_zero(tmp_path):
+    from fake_datasets import write_svhn_mat
+
+    from benchbench.data.readers import read_svhn
+
+    images, labels = write_svhn_mat(tmp_path / "train_32x32.mat", 30, 0)
+    x, y = read_svhn(tmp_path / "train_32x32.mat", "svhn")
+    assert x.shape == (30, 3, 32, 32) and x.dtype == np.uint8
+    assert np.array_equal(x[7, 2], images[:, :, 2, 7])  # image 7, blue channel, rows x cols
+    assert y.tolist() == [(i % 10 + 1) % 10 for i in range(30)] and 0 in y and 10 not in y
+
+
+def test_a_damaged_or_foreign_svhn_file_is_one_clear_error(tmp_path):
+    from scipy.io import savemat
+
+    from benchbench.data.readers import read_svhn
+
+    (tmp_path / "garbage.mat").write_bytes(b"MATLAB 5.0 but not really" * 10)
+    with pytest.raises(BenchbenchError, match="is not an SVHN .mat file"):
+        read_svhn(tmp_path / "garbage.mat", "svhn")
+    savemat(tmp_path / "wrong.mat", {"X": np.zeros((28, 28, 5), np.uint8), "y": np.ones((5, 1))})
+    with pytest.raises(BenchbenchError, match="'X' must be 32 x 32 x 3 x N"):
+        read_svhn(tmp_path / "wrong.mat", "svhn")
+    savemat(
+        tmp_path / "labels.mat",
+        {"X": np.zeros((32, 32, 3, 4), np.uint8), "y": np.array([[1], [2], [11], [3]])},
+    )
+    with pytest.raises(BenchbenchError, match="labels run from 1 to 10"):
+        read_svhn(tmp_path / "labels.mat", "svhn")
+    with pytest.raises(BenchbenchError, match="not found: expected .*missing.mat"):
+        read_svhn(tmp_path / "missing.mat", "svhn")

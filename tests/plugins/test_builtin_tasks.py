@@ -157,3 +157,40 @@ def test_domain_shift_task_trains_on_the_source_and_scores_on_the_target(tasks, 
     assert (
         abs(float(shift.unlabeled.mean())) < 1e-4 and abs(float(shift.unlabeled.std()) - 1) < 1e-3
     )
+
+
+@pytest.mark.parametrize(
+    ("task", "parent", "classes"),
+    [("cifar10-semi", "cifar10", 10), ("svhn-semi", "svhn", 10), ("kmnist", None, 10)],
+)
+def test_the_literature_tasks_read_their_files_and_semi_ones_follow_the_label_protocol(
+    tasks, data_dir, task, parent, classes
+):
+    """The FixMatch/USB protocol: a class-balanced labeled subset of ``labels_per_class``
+    drawn with ``label_seed`` (both task hyperparameters, so both in the run id), the rest
+    of the training split unlabeled, validation and test as the parent task's."""
+    from benchbench import Budget
+    from benchbench.plugins import get_plugin_manager
+    from benchbench.running.resolve import resolve_spec
+
+    cls = tasks[task].cls
+    if parent is None:  # kmnist: the official splits of its IDX files
+        splits = cls().load(data_dir)
+        assert splits.train.x.shape[1:] == (1, 28, 28) and len(splits.test) == 50
+        return
+    full = tasks[parent].cls().load(data_dir)
+    splits = cls(labels_per_class=4).load(data_dir)
+    assert torch.bincount(splits.train.y, minlength=classes).tolist() == [4] * classes
+    assert len(splits.train) + len(splits.unlabeled) == len(full.train)
+    assert torch.equal(splits.test.x, full.test.x) and torch.equal(splits.val.y, full.val.y)
+    other = cls(labels_per_class=4, label_seed=1).load(data_dir)
+    assert not torch.equal(other.train.x, splits.train.x)
+    assert torch.equal(cls(labels_per_class=4).load(data_dir).train.x, splits.train.x)
+    registry = get_plugin_manager().registry
+    ids = {
+        resolve_spec(
+            registry, task=task, arch="cnn", hparams=hparams, budget=Budget(steps=1)
+        ).run_id
+        for hparams in ({}, {f"{task}.label_seed": 1}, {f"{task}.labels_per_class": 4})
+    }
+    assert len(ids) == 3
