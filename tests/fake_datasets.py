@@ -84,12 +84,10 @@ def fake_svhn(root: Path, n_train: int = 600, n_test: int = 50) -> None:
 
 
 def fake_standard_datasets(root: Path) -> None:
-    """Small MNIST, Fashion-MNIST, KMNIST, CIFAR-10, CIFAR-100 and SVHN under ``root``,
-    large enough for the semi-supervised protocols' default 25 labels per class once the
-    validation half is held out."""
+    """Small MNIST, Fashion-MNIST, KMNIST, CIFAR-10, CIFAR-100 and SVHN under ``root``."""
     fake_mnist(root, "MNIST")
     fake_mnist(root, "FashionMNIST", gz=True)
     fake_mnist(root, "KMNIST", gz=True)
-    fake_cifar10(root, per_batch=120)
-    fake_cifar100(root, n_train=5400)
+    fake_cifar10(root)
+    fake_cifar100(root)
     fake_svhn(root)
