@@ -142,13 +142,16 @@ def run(
     from ..ranking import leaderboard
     from ..storage.store import Store, prepare_out, storage_url
     from ..tuning.suite import check_tuned_code, tuned_line, tuned_settings, tuned_variant
+    from .declared import check_declared, declare
     from .executors import LOST, make_executor
     from .identity import stale_line
     from .numerics import select
     from .suite import load_suite, plan
 
     select(numerics)  # before the workers start: they load torch with its settings
+    declared = declare(suite)  # before the plugins load: they register these tasks too
     pm, console = load_plugins(plugins), Console(progress)
+    check_declared(declared, pm, suite)
     out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
     if download:
@@ -345,6 +348,7 @@ def run_one(
     from ..budget import budget_of
     from ..plugins.manager import load_plugins
     from ..storage.store import Store
+    from .declared import check_declared, declare
     from .dispatch import check_data, fetch_missing
     from .execute import execute
     from .machine import pinned_threads
@@ -352,7 +356,13 @@ def run_one(
     from .resolve import resolve_device, resolve_spec
 
     select(numerics)
+    declared = declare(task)  # a task declared in a file: --task leaves.toml
+    if declared and len(declared) != 1:
+        raise BenchbenchError(f"{task} declares {len(declared)} tasks; run-one needs one")
     pm, data_dir = load_plugins(plugins), optional_path(data_dir)
+    if declared:
+        check_declared(declared, pm, task)
+        task = declared[0]
     budget = budget_of(epochs, steps, seconds, eval_every)
     if download:  # before the spec: its id holds the data's fingerprint
         fetch_missing([task], pm.registry, data_dir)

@@ -48,7 +48,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning"}
+_SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning", "tasks"}
+"""``tasks``: tasks declared from a user's own data (:mod:`benchbench.running.declared`)."""
 _TRACK_KEYS = {
     "name",
     "kind",

@@ -141,6 +141,7 @@ def tune(
     """
     from ..budget import budget_of
     from ..plugins.manager import load_plugins
+    from ..running.declared import check_declared, declare
     from ..running.executors import make_executor
     from ..running.interrupts import StopSignals
     from ..running.numerics import select
@@ -156,7 +157,9 @@ def tune(
     if not suite and not (task and arch):
         raise BenchbenchError("tuning one candidate needs both --task and --arch")
     select(numerics)  # before the workers start: they load torch with its settings
+    declared = declare(suite)  # before the plugins load: they register these tasks too
     pm, console = load_plugins(plugins), Console(progress)
+    check_declared(declared, pm, str(suite))
     out, data_dir = Path(out), optional_path(data_dir)
     budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
     placer, device = make_executor(

@@ -32,7 +32,7 @@ from typing import Any
 from ...errors import BenchbenchError, one_line
 from ...plugins.config import PluginConfig
 from ...spec import RunResult
-from .. import numerics
+from .. import declared, numerics
 from ..execute import failed
 from .base import LOST, Executor, Finished, Job, Neighbours
 from .ray_remote import Raised, Started, StartTimes, module_roots, ray_task
@@ -127,7 +127,7 @@ class RayExecutor(Executor):
             max_retries=1,
             retry_exceptions=False,
             # workers of their own, which load torch with the numerics mode's settings
-            runtime_env={"env_vars": numerics.environment()},
+            runtime_env={"env_vars": {**numerics.environment(), **declared.environment()}},
         )
         return ray
 

@@ -1,0 +1,179 @@
+"""Tasks declared in a suite file from a user's own data: an image folder, a CSV table and
+an .npz file, run through a suite in worker processes, identified by their content, and
+bad data named in one line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import benchbench as bb
+from benchbench.errors import BenchbenchError
+
+SHADES = {"oak": 30, "maple": 130, "birch": 230}
+
+
+@pytest.fixture(autouse=True)
+def _no_declarations_left(monkeypatch):
+    """Declarations travel in the environment: none may outlive its test."""
+    monkeypatch.delenv("BENCHBENCH_DATA_TASKS", raising=False)
+    yield
+    os.environ.pop("BENCHBENCH_DATA_TASKS", None)
+
+
+def image_folder(root: Path, splits: bool = True) -> None:
+    """Three classes of 10x10 images told apart by brightness; train/test folders and an
+    unlabeled folder when ``splits``."""
+    rng = np.random.default_rng(0)
+    groups = {"train": 24, "test": 6} if splits else {"": 30}
+    for group, count in groups.items():
+        for name, shade in SHADES.items():
+            folder = root / group / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                pixels = shade + rng.integers(0, 20, (10, 10, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    if splits:
+        (root / "unlabeled").mkdir()
+        for i in range(9):
+            Image.fromarray(np.full((10, 10, 3), 100, np.uint8)).save(
+                root / "unlabeled" / f"{i}.png"
+            )
+
+
+def suite(tmp_path: Path, extra: str = "") -> Path:
+    image_folder(tmp_path / "leaves")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(240, 3))
+    label = np.where(x[:, 0] > 0, "pos", "neg").astype(object)
+    label[:12] = None  # rows without a target: unlabeled
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label}).to_csv(
+        tmp_path / "table.csv", index=False
+    )
+    y = np.arange(120) % 3
+    np.savez(
+        tmp_path / "arrays.npz",
+        x=(y[:, None, None] + rng.normal(0, 0.1, (120, 2, 16))).astype(np.float32),
+        y=y,
+        x_test=(np.arange(30)[:, None, None] % 3 + np.zeros((30, 2, 16))).astype(np.float32),
+        y_test=np.arange(30) % 3,
+    )
+    path = tmp_path / "own.toml"
+    path.write_text(
+        f"""
+seeds = 1
+budget = {{ steps = 40 }}
+[tasks.leaves]
+source = "imagefolder"
+path = "leaves"
+target_accuracy = 0.9
+[tasks.tab]
+source = "csv"
+path = "table.csv"
+target = "label"
+target_accuracy = 0.8
+[tasks.seq]
+source = "npz"
+path = "arrays.npz"
+target_accuracy = 0.9
+{extra}
+[[tracks]]
+name = "own"
+kind = "regularizer"
+candidates = ["none"]
+tasks = ["leaves", "tab", "seq"]
+fixed = {{ arch = "mlp" }}
+"""
+    )
+    return path
+
+
+def test_a_suite_runs_its_declared_tasks_in_workers_and_learns_them(tmp_path):
+    path = suite(tmp_path)
+    outcome = bb.run(str(path), out=tmp_path / "out", progress=False)
+    board = outcome.leaderboard.set_index("task")
+    assert outcome.ok and set(board.index) == {"leaves", "tab", "seq"}
+    assert board.loc["leaves", "test_accuracy_mean"] > 0.9  # brightness tells the classes
+    assert board.loc["tab", "test_accuracy_mean"] > 0.8
+    assert board.loc["seq", "test_accuracy_mean"] > 0.9
+    from benchbench.plugins.manager import load_plugins
+    from benchbench.running.declared import declare
+
+    declare(str(path))
+    splits = load_plugins().registry.build("task", "leaves").load(tmp_path)
+    assert len(splits.test) == 18 and len(splits.unlabeled) == 9  # its own test folder
+    assert tuple(splits.train.x.shape[1:]) == (3, 10, 10)
+    table = load_plugins().registry.build("task", "tab").load(tmp_path)
+    assert len(table.unlabeled) == 12 and len(table.train) + len(table.val) + len(table.test) == 228
+
+
+def test_the_run_id_follows_the_content(tmp_path):
+    from benchbench import Budget
+    from benchbench.plugins.manager import load_plugins
+    from benchbench.running.declared import declare
+    from benchbench.running.resolve import resolve_spec
+
+    path = suite(tmp_path)
+
+    def run_id(task: str) -> str:
+        declare(str(path))
+        registry = load_plugins().registry
+        return resolve_spec(registry, task=task, arch="mlp", budget=Budget(steps=1)).run_id
+
+    first, table = run_id("leaves"), run_id("tab")
+    assert run_id("leaves") == first  # the same files: the same runs
+    image = tmp_path / "leaves" / "train" / "oak" / "0.png"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(image)
+    assert run_id("leaves") != first  # one image edited: other runs
+    assert run_id("tab") == table
+    path.write_text(
+        path.read_text().replace('target = "label"', 'target = "label"\nfeatures = ["a"]')
+    )
+    assert run_id("tab") != table  # another declaration: other runs
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("mixed", r"leaves: .*1\.png is 12x12, others 10x10: give image_size"),
+        ("column", r"has no column 'label'"),
+        ("empty", r"class 'maple' has no images"),
+        ("broken", r"cannot decode .*0\.png"),
+        ("source", r"source must be one of imagefolder, csv, parquet, npz, got 'excel'"),
+    ],
+)
+def test_bad_own_data_is_one_line_naming_the_file_or_column(tmp_path, change, words):
+    path = suite(tmp_path)
+    leaves = tmp_path / "leaves" / "train"
+    if change == "mixed":
+        Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(leaves / "birch" / "1.png")
+    elif change == "column":
+        frame = pd.read_csv(tmp_path / "table.csv").rename(columns={"label": "y"})
+        frame.to_csv(tmp_path / "table.csv", index=False)
+    elif change == "empty":
+        for image in (leaves / "maple").iterdir():
+            image.unlink()
+    elif change == "broken":
+        (leaves / "oak" / "0.png").write_bytes(b"not a png")
+    else:
+        path.write_text(path.read_text().replace('source = "csv"', 'source = "excel"'))
+    with pytest.raises(BenchbenchError, match=words):
+        outcome = bb.run(str(path), out=tmp_path / "out", progress=False)
+        if not outcome.ok:  # data that fails at load fails its runs, with the line
+            raise BenchbenchError(" ".join(r.error or "" for r in outcome.broken))
+
+
+def test_run_one_takes_a_file_that_declares_one_task(tmp_path):
+    image_folder(tmp_path / "leaves", splits=False)
+    path = tmp_path / "leaves.toml"
+    path.write_text(
+        '[tasks.leaves]\nsource = "imagefolder"\npath = "leaves"\ntarget_accuracy = 0.9\n'
+        "image_size = [8, 8]\n"
+    )
+    result = bb.run_one(str(path), "mlp", steps=20)
+    assert result.status == "ok" and result.task == "leaves" and result.test_accuracy > 0.5
