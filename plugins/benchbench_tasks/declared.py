@@ -28,6 +28,7 @@ too; the path is not, so the same data elsewhere gives the same ids.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -235,7 +236,7 @@ class ImageFolderTask(_Declared):
             raise self._missing()
         where = f"task {self.name}"
         classes = self._classes(self.root, where)
-        parts = {}
+        listed = {}
         for split, folder in self._groups(self.root).items():
             files, labels = [], []
             for label, name in enumerate(classes):
@@ -244,12 +245,44 @@ class ImageFolderTask(_Declared):
                     raise BenchbenchError(f"{where}: class {name!r} has no images in {folder}")
                 files += found
                 labels += [label] * len(found)
-            parts[split] = (self._decode(files, where), np.asarray(labels, dtype=np.int64))
-        unlabeled_folder = self.root / "unlabeled"
-        unlabeled = None
-        if unlabeled_folder.is_dir():
-            unlabeled = self._decode(self._images(unlabeled_folder), where)
-        return _splits(parts, unlabeled, per_channel=True, where=where)
+            listed[split] = (files, np.asarray(labels, dtype=np.int64))
+        extra = self._images(self.root / "unlabeled") if (self.root / "unlabeled").is_dir() else []
+        decoded = self._cached(Path(data_dir), listed, extra, where)
+        parts = {split: (decoded[split], labels) for split, (_, labels) in listed.items()}
+        return _splits(parts, decoded.get("unlabeled"), per_channel=True, where=where)
+
+    def _cached(
+        self,
+        data_dir: Path,
+        listed: dict[str, tuple[list[Path], np.ndarray]],
+        extra: list[Path],
+        where: str,
+    ) -> dict[str, np.ndarray]:
+        """The decoded images of each split, from a cache under the data folder keyed by
+        every file's name, size and modification time and the options (decoded once, then
+        read back as one array file); decoded again whenever any of them changes."""
+        groups = {split: files for split, (files, _) in listed.items()}
+        if extra:
+            groups["unlabeled"] = extra
+        digest = hashlib.sha256(self.hparams["options"].encode())
+        for split, files in groups.items():
+            for path in files:
+                stat = path.stat()
+                name = f"{split}/{path.relative_to(self.root)}"
+                digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        cache = data_dir / "declared" / f"{self.name}-{digest.hexdigest()[:16]}.npz"
+        if cache.is_file():
+            with np.load(cache, allow_pickle=False) as stored:
+                return {k: stored[k] for k in stored.files}
+        decoded = {split: self._decode(files, where) for split, files in groups.items()}
+        try:  # a cache that cannot be written only costs the next load its decoding
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(cache.name + ".partial.npz")
+            np.savez(partial, **decoded)
+            partial.replace(cache)
+        except OSError:
+            pass
+        return decoded
 
     def _decode(self, files: list[Path], where: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError

@@ -177,3 +177,34 @@ def test_run_one_takes_a_file_that_declares_one_task(tmp_path):
     )
     result = bb.run_one(str(path), "mlp", steps=20)
     assert result.status == "ok" and result.task == "leaves" and result.test_accuracy > 0.5
+
+
+def test_an_image_folder_is_decoded_once_then_read_from_its_cache(tmp_path, monkeypatch):
+    from benchbench.plugins.manager import load_plugins
+    from benchbench.running.declared import declare
+
+    path = suite(tmp_path)
+    declare(str(path))
+    task = load_plugins().registry.build("task", "leaves")
+    data = tmp_path / "data"
+    first = task.load(data)
+    assert len(list((data / "declared").glob("leaves-*.npz"))) == 1
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr("PIL.Image.open", no_decoding)
+    again = task.load(data)
+    assert torch_equal(first.train.x, again.train.x) and len(again.unlabeled) == 9
+    monkeypatch.undo()
+    image = tmp_path / "leaves" / "test" / "oak" / "0.png"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(image)
+    changed = task.load(data)  # a file changed: decoded again, into a cache of its own
+    assert len(list((data / "declared").glob("leaves-*.npz"))) == 2
+    assert not torch_equal(first.test.x, changed.test.x)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
