@@ -131,7 +131,13 @@ def describe(name: str, *, plugins: Sequence[str] = ()) -> str:
     """What ``name`` is and how to set it, as ``benchbench show NAME`` prints it: a
     component's summary and origin, its hyperparameters (default, allowed values, search
     space, meaning), a task's classes, target and budget; ``loop``: the training loop's
-    settings."""
+    settings; a suite file: the tasks it declares from own data."""
+    from ..running.declared import check_declared, declare
     from .manager import load_plugins
 
-    return describe_in(load_plugins(plugins).registry, name)
+    declared = declare(name)  # a suite file: the tasks it declares from own data
+    pm = load_plugins(plugins)
+    if declared:
+        check_declared(declared, pm, name)
+        return "\n\n".join(describe_in(pm.registry, task) for task in declared)
+    return describe_in(pm.registry, name)

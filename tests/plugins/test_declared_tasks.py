@@ -208,3 +208,11 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_show_describes_the_tasks_a_file_declares(tmp_path):
+    path = suite(tmp_path)
+    text = bb.describe(str(path))
+    assert "task leaves: imagefolder data from" in text and "3 classes, inputs (3, 10, 10)" in text
+    assert "task tab:" in text and "inputs (3,) (tabular)" in text
+    assert "leaves.options" in text  # the declaration, part of every run id
