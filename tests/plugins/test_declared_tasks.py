@@ -162,10 +162,16 @@ def test_bad_own_data_is_one_line_naming_the_file_or_column(tmp_path, change, wo
         (leaves / "oak" / "0.png").write_bytes(b"not a png")
     else:
         path.write_text(path.read_text().replace('source = "csv"', 'source = "excel"'))
+    if change in ("column", "source"):  # the declaration itself: the run stops at once
+        with pytest.raises(BenchbenchError, match=words):
+            bb.run(str(path), out=tmp_path / "out", progress=False)
+        return
+    from benchbench.plugins.manager import load_plugins
+    from benchbench.running.declared import declare
+
+    declare(str(path))  # the data: its runs fail with the line (the suite's data check)
     with pytest.raises(BenchbenchError, match=words):
-        outcome = bb.run(str(path), out=tmp_path / "out", progress=False)
-        if not outcome.ok:  # data that fails at load fails its runs, with the line
-            raise BenchbenchError(" ".join(r.error or "" for r in outcome.broken))
+        load_plugins().registry.build("task", "leaves").load(tmp_path / "data")
 
 
 def test_run_one_takes_a_file_that_declares_one_task(tmp_path):
