@@ -170,6 +170,33 @@ def test_quick_on_a_cluster_stores_what_a_local_run_stores(cluster, tmp_path, da
     assert there.stdout.splitlines()[0] == here.stdout.splitlines()[0] == "quick"
 
 
+def test_tasks_a_suite_declares_from_own_data_run_on_the_cluster(cluster, tmp_path):
+    """The declarations reach the Ray workers (in their runtime environment), which register
+    the same tasks and train them."""
+    import numpy as np
+    from PIL import Image
+
+    address, _ = cluster
+    for name, shade in (("dark", 20), ("light", 230)):
+        folder = tmp_path / "pics" / name
+        folder.mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((6, 6, 3), shade + i, np.uint8)).save(folder / f"{i}.png")
+    suite = tmp_path / "own.toml"
+    suite.write_text(
+        'seeds = 2\nbudget = { steps = 10 }\n[tasks.pics]\nsource = "imagefolder"\n'
+        'path = "pics"\ntarget_accuracy = 0.9\n[[tracks]]\nname = "own"\nkind = "arch"\n'
+        'candidates = ["mlp"]\ntasks = ["pics"]\n'
+    )
+    done = benchbench(
+        "run", str(suite), "--executor", "ray", "--address", address, "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = stored(tmp_path / "o")
+    assert len(results) == 2 and {r["task"] for r in results.values()} == {"pics"}
+    assert all(r["status"] == "ok" and r["machine"]["executor"] == "ray" for r in results.values())
+
+
 @pytest.mark.skipif(
     not os.environ.get("BENCHBENCH_TEST_POSTGRES"),
     reason="needs a PostgreSQL server: BENCHBENCH_TEST_POSTGRES=postgresql://... (.ci/run sets it)",
