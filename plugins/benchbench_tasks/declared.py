@@ -1,7 +1,7 @@
 """Tasks from a user's own data, declared in a suite file instead of written as a plugin::
 
     [tasks.leaves]
-    source = "imagefolder"   # or "csv", "parquet", "npz"
+    source = "imagefolder"   # or "csv", "parquet", "npz", "hf"
     path = "~/data/leaves"   # relative paths start at the suite file's folder
     image_size = [64, 64]
     target_accuracy = 0.9
@@ -15,6 +15,9 @@
 - ``csv`` and ``parquet``: one file (or ``train``/``val``/``test`` files in a folder) with a
   ``target`` column; ``features`` lists the input columns (default: every other one),
   standardised with the training split's statistics; rows without a target are unlabeled.
+- ``hf``: a Hugging Face ``datasets`` dataset saved on disk (``save_to_disk``), its
+  ``image`` (or ``features``) and ``label`` columns; rows labeled -1 or None are unlabeled.
+  Needs ``pip install 'benchbench[hf]'``.
 - ``npz``: arrays ``x`` and ``y`` (and ``x_val``/``y_val``, ``x_test``/``y_test``,
   ``x_unlabeled`` when the file has its own splits); ``x`` is ``(N, C, H, W)`` images,
   ``(N, C, L)`` sequences or ``(N, F)`` features.
@@ -48,6 +51,7 @@ _OPTIONS = {
     "csv": {"target", "features"},
     "parquet": {"target", "features"},
     "npz": set(),
+    "hf": {"image", "features", "label", "image_size", "grayscale"},
 }
 _SPLIT = (0.7, 0.15, 0.15)
 _SEED = 0
@@ -287,24 +291,32 @@ class ImageFolderTask(_Declared):
     def _decode(self, files: list[Path], where: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError
 
-        channels, height, width = self.input_shape
-        out = np.empty((len(files), channels, height, width), dtype=np.uint8)
+        out = np.empty((len(files), *self.input_shape), dtype=np.uint8)
         for i, path in enumerate(files):
             try:
                 with Image.open(path) as image:
-                    image = image.convert("L" if channels == 1 else "RGB")
-                    if image.size != (width, height):
-                        if "image_size" not in self.options:
-                            raise BenchbenchError(
-                                f"{where}: {path} is {image.size[0]}x{image.size[1]}, others "
-                                f"{width}x{height}: give image_size to resize them all"
-                            )
-                        image = image.resize((width, height))
-                    array = np.asarray(image, dtype=np.uint8)
+                    out[i] = _pixels(image, self.input_shape, self.options, where, str(path))
             except (UnidentifiedImageError, OSError) as exc:
                 raise BenchbenchError(f"{where}: cannot decode {path} ({exc})") from exc
-            out[i] = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return out
+
+
+def _pixels(
+    image: Any, shape: tuple[int, ...], options: dict[str, Any], where: str, name: str
+) -> np.ndarray:
+    """One image as ``(channels, height, width)`` bytes: converted, and resized when the
+    declaration gives ``image_size`` (else one of another size is an error naming it)."""
+    channels, height, width = shape
+    image = image.convert("L" if channels == 1 else "RGB")
+    if image.size != (width, height):
+        if "image_size" not in options:
+            raise BenchbenchError(
+                f"{where}: {name} is {image.size[0]}x{image.size[1]}, others "
+                f"{width}x{height}: give image_size to resize them all"
+            )
+        image = image.resize((width, height))
+    array = np.asarray(image, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
 class TableTask(_Declared):
@@ -441,11 +453,103 @@ class NpzTask(_Declared):
         return _splits(parts, found.get("x_unlabeled"), per_channel=per_channel, where=where)
 
 
+class HFTask(_Declared):
+    """A Hugging Face ``datasets`` dataset saved on disk (``save_to_disk``): its ``image``
+    column (or the ``features`` columns of a table) and its ``label`` column; the dataset's
+    own ``train``/``validation``/``test`` splits when it has them. Needs the ``hf`` extra."""
+
+    name = "declared-hf"
+    summary = "a Hugging Face dataset saved on disk, declared in a suite file"
+
+    @staticmethod
+    def _open(path: Path, where: str) -> dict[str, Any]:
+        try:
+            from datasets import DatasetDict, load_from_disk
+        except ImportError as exc:
+            raise BenchbenchError(
+                f"{where}: source 'hf' needs the datasets package: pip install 'benchbench[hf]'"
+            ) from exc
+        try:
+            found = load_from_disk(str(path))
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise BenchbenchError(f"{where}: {path} is not a saved dataset ({exc})") from exc
+        if isinstance(found, DatasetDict):
+            names = {"validation": "val", "valid": "val"}
+            return {names.get(k, k): v for k, v in found.items()}
+        return {"train": found}
+
+    @classmethod
+    def _columns(cls, split: Any, options: dict[str, Any], where: str) -> tuple[str, list[str]]:
+        label = options.get("label", "label")
+        inputs = [options["image"]] if "image" in options else list(options.get("features") or [])
+        if not inputs:
+            raise BenchbenchError(f"{where}: give the 'image' column, or the 'features' columns")
+        absent = [c for c in (label, *inputs) if c not in split.column_names]
+        if absent:
+            raise BenchbenchError(
+                f"{where}: the dataset has no column(s) {', '.join(absent)} "
+                f"(columns: {', '.join(split.column_names)})"
+            )
+        return label, inputs
+
+    @classmethod
+    def describe(cls, path, options, where):  # type: ignore[no-untyped-def]
+        try:
+            splits = cls._open(path, where)
+            if "train" not in splits:
+                raise BenchbenchError(f"{where}: the dataset has no 'train' split")
+            train = splits["train"]
+            label, inputs = cls._columns(train, options, where)
+        except BenchbenchError as exc:
+            raise ValueError(str(exc)) from None
+        classes = len({v for v in train[label] if v is not None and v != -1})
+        if "image" not in options:
+            return (len(inputs),), classes, "tabular"
+        size = options.get("image_size")
+        first = train[0][options["image"]]
+        channels = 1 if options.get("grayscale") else 3
+        height, width = (size[0], size[1]) if size else (first.size[1], first.size[0])
+        return (channels, height, width), classes, "image"
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        if not self.root.is_dir():
+            return [self.root]
+        return sorted(p for p in self.root.rglob("*") if p.is_file())
+
+    def load(self, data_dir: Path) -> Splits:
+        where = f"task {self.name}"
+        splits = self._open(self.root, where)
+        label, inputs = self._columns(splits["train"], self.options, where)
+        _, codes = _labels([v for v in splits["train"][label] if v is not None and v != -1], where)
+        parts, rest = {}, []
+        for name in ("train", "val", "test"):
+            if name not in splits:
+                continue
+            table = splits[name]
+            if "image" in self.options:
+                x = np.stack(
+                    [
+                        _pixels(image, self.input_shape, self.options, where, f"{name}[{i}]")
+                        for i, image in enumerate(table[self.options["image"]])
+                    ]
+                )
+            else:
+                x = np.column_stack([np.asarray(table[c], dtype=np.float32) for c in inputs])
+            labels = table[label]
+            known = np.asarray([v is not None and v != -1 for v in labels])
+            y = np.asarray([codes[v] for v, k in zip(labels, known, strict=True) if k])
+            parts[name] = (x[known], y.astype(np.int64))
+            rest.append(x[~known])
+        unlabeled = np.concatenate(rest) if rest else None
+        return _splits(parts, unlabeled, per_channel="image" in self.options, where=where)
+
+
 _BASES: dict[str, Any] = {
     "imagefolder": ImageFolderTask,
     "csv": TableTask,
     "parquet": TableTask,
     "npz": NpzTask,
+    "hf": HFTask,
 }
 
 

@@ -144,7 +144,7 @@ def test_the_run_id_follows_the_content(tmp_path):
         ("column", r"has no column 'label'"),
         ("empty", r"class 'maple' has no images"),
         ("broken", r"cannot decode .*0\.png"),
-        ("source", r"source must be one of imagefolder, csv, parquet, npz, got 'excel'"),
+        ("source", r"source must be one of imagefolder, csv, parquet, npz, hf, got 'excel'"),
     ],
 )
 def test_bad_own_data_is_one_line_naming_the_file_or_column(tmp_path, change, words):
@@ -222,3 +222,40 @@ def test_show_describes_the_tasks_a_file_declares(tmp_path):
     assert "task leaves: imagefolder data from" in text and "3 classes, inputs (3, 10, 10)" in text
     assert "task tab:" in text and "inputs (3,) (tabular)" in text
     assert "leaves.options" in text  # the declaration, part of every run id
+
+
+def test_a_hugging_face_dataset_saved_on_disk_is_a_task(tmp_path):
+    """Its own train/validation/test splits, an image column decoded and resized, a class
+    label column; rows labeled -1 are unlabeled data."""
+    datasets = pytest.importorskip("datasets")
+    from benchbench.plugins.manager import load_plugins
+    from benchbench.running.declared import declare
+
+    def split(count: int, unlabeled: int = 0):
+        images = [
+            Image.fromarray(np.full((8, 8, 3), 20 if i % 2 else 220, np.uint8))
+            for i in range(count + unlabeled)
+        ]
+        labels = [i % 2 for i in range(count)] + [-1] * unlabeled
+        features = datasets.Features(
+            {"img": datasets.Image(), "label": datasets.ClassLabel(names=["dark", "light"])}
+        )
+        return datasets.Dataset.from_dict({"img": images, "label": labels}, features=features)
+
+    saved = tmp_path / "pets"
+    whole = {"train": split(30, unlabeled=4), "validation": split(10), "test": split(10)}
+    datasets.DatasetDict(whole).save_to_disk(str(saved))
+    path = tmp_path / "pets.toml"
+    path.write_text(
+        '[tasks.pets]\nsource = "hf"\npath = "pets"\nimage = "img"\nimage_size = [6, 6]\n'
+        "target_accuracy = 0.9\n"
+    )
+    declare(str(path))
+    splits = load_plugins().registry.build("task", "pets").load(tmp_path / "data")
+    assert tuple(splits.train.x.shape) == (30, 3, 6, 6) and len(splits.val) == 10
+    assert len(splits.unlabeled) == 4 and sorted(set(splits.test.y.tolist())) == [0, 1]
+    result = bb.run_one(str(path), "mlp", steps=20)
+    assert result.status == "ok" and result.test_accuracy > 0.9
+    path.write_text(path.read_text().replace('image = "img"', 'image = "picture"'))
+    with pytest.raises(BenchbenchError, match="no column.*picture.*columns: img, label"):
+        bb.run_one(str(path), "mlp", steps=2)
