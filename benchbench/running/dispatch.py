@@ -111,18 +111,23 @@ class Outcome:
         return text + (f"; {self.left} left" if self.left else "")
 
 
-def fetch_missing(
-    tasks: Iterable[str], registry: Registry, data_dir: Path | None, progress: bool = True
-) -> None:
-    """Download the data of ``tasks`` whose files a registry knows and that are missing or
-    damaged here (:mod:`benchbench.data.fetch`): before runs are planned, since a run's id
-    holds its data's fingerprint."""
+def prepare_data(
+    tasks: Iterable[str],
+    registry: Registry,
+    data_dir: Path | None,
+    download: bool,
+    progress: bool = True,
+) -> dict[str, str]:
+    """For ``tasks`` whose files a registry knows (:mod:`benchbench.data.fetch`) and that
+    are missing or damaged here: with ``download``, fetch them (before runs are planned:
+    a run's id holds its data's fingerprint); without, the line per task that says how."""
     from ..data.fetch import prepare
     from ..tasks import default_data_dir
 
     known = registry.entries.get("task", {})
     classes = {name: known[name].cls for name in sorted(set(tasks)) if name in known}
-    prepare(classes, Path(data_dir) if data_dir else default_data_dir(), True, progress=progress)
+    folder = Path(data_dir) if data_dir else default_data_dir()
+    return prepare(classes, folder, download, progress=progress)
 
 
 def check_data(
@@ -133,7 +138,6 @@ def check_data(
     reason, by run id. Loading generates and caches generated data too, before workers
     would race to. The line of a task whose files a registry knows says how to fetch them
     (:mod:`benchbench.data.fetch`)."""
-    from ..data.fetch import prepare
     from ..tasks import default_data_dir
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
@@ -141,15 +145,14 @@ def check_data(
     for spec in specs:
         key = (spec.task, json.dumps(spec.component_hparams(spec.task), sort_keys=True))
         by_task.setdefault(key, []).append(spec)
-    tasks = {name: registry.entries["task"][name].cls for name, _ in by_task}
-    hints = prepare(tasks, data_dir, download=False)
     failures = {}
     for (name, hparams), group in by_task.items():
         try:
             registry.build("task", name, json.loads(hparams)).load(data_dir)
         except Exception as exc:
-            if name in hints and isinstance(exc, BenchbenchError):
-                exc = BenchbenchError(f"{exc}; {hints[name]}")
+            if isinstance(exc, BenchbenchError):  # checksums read only for a failed task
+                hint = prepare_data([name], registry, data_dir, download=False).get(name)
+                exc = BenchbenchError(f"{exc}; {hint}") if hint else exc
             for spec in group:
                 failures[spec.run_id] = failed(spec, exc, f"task {name}")
     return failures

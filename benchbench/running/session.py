@@ -155,10 +155,10 @@ def run(
     out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
     if download:
-        from .dispatch import fetch_missing
+        from .dispatch import prepare_data
 
         tasks = {task for track in loaded.tracks for task in track.tasks}
-        fetch_missing(tasks, pm.registry, data_dir, console.enabled)
+        prepare_data(tasks, pm.registry, data_dir, True, console.enabled)
     placer, device = make_executor(
         pm.config, data_dir, executor, address, device, workers, timeout, threads
     )
@@ -349,7 +349,7 @@ def run_one(
     from ..plugins.manager import load_plugins
     from ..storage.store import Store
     from .declared import check_declared, declare
-    from .dispatch import check_data, fetch_missing
+    from .dispatch import check_data, prepare_data
     from .execute import execute
     from .machine import pinned_threads
     from .numerics import check, select
@@ -365,7 +365,7 @@ def run_one(
         task = declared[0]
     budget = budget_of(epochs, steps, seconds, eval_every)
     if download:  # before the spec: its id holds the data's fingerprint
-        fetch_missing([task], pm.registry, data_dir)
+        prepare_data([task], pm.registry, data_dir, True)
     store = Store(storage) if storage else None  # before training: a bad URL costs no run
     spec = resolve_spec(
         pm.registry,

@@ -96,13 +96,9 @@ def prepared(path: Path, workers: int | None = None) -> Iterator[tuple[str, Any]
     flight, so memory does not grow with the file."""
     path = Path(path)
     numbered = _numbered(path)
-    for number, line in itertools.islice(numbered, PARALLEL_AFTER):
-        yield _prepared(*_row(line, path, number))
     count = min(4, len(os.sched_getaffinity(0))) if workers is None else workers
-    if count < 1:
-        for number, line in numbered:
-            yield _prepared(*_row(line, path, number))
-        return
+    for number, line in itertools.islice(numbered, PARALLEL_AFTER if count >= 1 else None):
+        yield _prepared(*_row(line, path, number))
     first = list(itertools.islice(numbered, _CHUNK))
     if not first:  # a small file: no worker started
         return

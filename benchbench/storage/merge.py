@@ -139,6 +139,8 @@ class Merge(Database):
             )
 
         def change(conn: Any) -> MergeCounts:
+            for twin in _INCOMING.values():
+                conn.execute(CreateTable(twin, if_not_exists=True))
             counts = MergeCounts()
             batch: list[PreparedRun] = []
             pending: dict[str, list[dict[str, Any]]] = {"suites": [], "places": [], "tunings": []}
@@ -330,7 +332,6 @@ def _add_others(conn: Any, name: str, rows: list[dict[str, Any]], counts: MergeC
     table, keys, twin = _TABLES[name], _KEYS[name], _INCOMING[name]
     wanted = list({tuple(r[k] for k in keys): r for r in rows}.values())
     names = [c.name for c in table.columns]
-    conn.execute(CreateTable(twin, if_not_exists=True))
     insert_many(conn, twin, [tuple(r.get(n) for n in names) for r in wanted])
     extra = [table.c.run_id] if name == "places" else []
     on = and_(*[twin.c[k] == table.c[k] for k in keys])

@@ -73,21 +73,6 @@ def _row(candidate: TunedCandidate) -> dict[str, Any]:
     }
 
 
-def _prepare_data(
-    tasks: set[str], pm: Any, data_dir: Path | None, download: bool, console: Console
-) -> None:
-    """The tuned tasks' data fetched first with ``download``; else a note for each task whose
-    data is missing, saying how to fetch it (its trials would fail)."""
-    from ..data.fetch import prepare
-    from ..paths import default_data_dir
-
-    known = pm.registry.entries.get("task", {})
-    classes = {t: known[t].cls for t in sorted(tasks) if t in known}
-    hints = prepare(classes, data_dir or default_data_dir(), download, progress=console.enabled)
-    for task, hint in hints.items():
-        console.note(f"benchbench: task {task}: its data is missing; {hint}")
-
-
 def tune(
     suite: str | None = None,
     *,
@@ -142,6 +127,7 @@ def tune(
     from ..budget import budget_of
     from ..plugins.manager import load_plugins
     from ..running.declared import check_declared, declare
+    from ..running.dispatch import prepare_data
     from ..running.executors import make_executor
     from ..running.interrupts import StopSignals
     from ..running.numerics import select
@@ -168,7 +154,9 @@ def tune(
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None
     tasks = {t for track in loaded.tracks for t in track.tasks} if loaded else {str(task)}
-    _prepare_data(tasks, pm, data_dir, download, console)  # before specs: ids hold data
+    # before specs (their ids hold the data's fingerprint); else a note: its trials would fail
+    for name, hint in prepare_data(tasks, pm.registry, data_dir, download, console.enabled).items():
+        console.note(f"benchbench: task {name}: its data is missing; {hint}")
     if loaded is not None:
         jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, fixed, data_dir)
     else:

@@ -145,19 +145,15 @@ def _splits(
     there is (fixed seed); scaled by the training split's statistics; classes as 0..k-1."""
     if "train" not in parts:
         raise BenchbenchError(f"{where}: no training data")
-    if not {"val", "test"} <= set(parts):
-        x, y = (np.concatenate(a) for a in zip(*parts.values(), strict=True))
-        shares = _SPLIT if "test" not in parts and "val" not in parts else None
-        if shares is None:  # one of val/test given: carve the other from train
-            x, y = parts["train"]
-            index = stratified_split(y, (0.85, 0.15), _SEED)
-            carved = (x[index[1]], y[index[1]])
-            parts = {**parts, "train": (x[index[0]], y[index[0]])}
-            parts.setdefault("val", carved)
-            parts.setdefault("test", carved)
-        else:
-            index = stratified_split(y, shares, _SEED)
-            parts = {s: (x[i], y[i]) for s, i in zip(("train", "val", "test"), index, strict=True)}
+    x, y = parts["train"]
+    if "val" not in parts and "test" not in parts:  # one set: a stratified split of it
+        index = stratified_split(y, _SPLIT, _SEED)
+        parts = {s: (x[i], y[i]) for s, i in zip(("train", "val", "test"), index, strict=True)}
+    elif "val" not in parts or "test" not in parts:  # one of them given: carve the other
+        kept, carved = stratified_split(y, (0.85, 0.15), _SEED)
+        parts = {**parts, "train": (x[kept], y[kept])}
+        parts.setdefault("val", (x[carved], y[carved]))
+        parts.setdefault("test", (x[carved], y[carved]))
     train_x = parts["train"][0].astype(np.float32)
     axes = (0, *range(2, train_x.ndim)) if per_channel else (0,)
     mean = train_x.mean(axis=axes, keepdims=True, dtype=np.float64)
