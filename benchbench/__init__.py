@@ -68,6 +68,7 @@ _PUBLIC = {
     "Int": "params",
     "Model": "components",
     "Param": "params",
+    "Pixels": "tasks",
     "Regularizer": "components",
     "RegularizerChain": "components",
     "RunContext": "components",
@@ -131,4 +132,4 @@ if TYPE_CHECKING:
     from .errors import BenchbenchError
     from .params import Bool, Choice, Float, Int, Param
     from .spec import RunResult, RunSpec
-    from .tasks import Split, Splits, Task, stratified_split
+    from .tasks import Pixels, Split, Splits, Task, stratified_split

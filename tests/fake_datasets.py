@@ -83,11 +83,33 @@ def fake_svhn(root: Path, n_train: int = 600, n_test: int = 50) -> None:
     write_svhn_mat(root / "test_32x32.mat", n_test, 2)
 
 
+def write_stl10(folder: Path, prefix: str, n: int, seed: int, labeled: bool = True) -> np.ndarray:
+    """STL-10's ``<prefix>_X.bin`` (each image 3 x 96 x 96 bytes, column-major per channel)
+    and ``<prefix>_y.bin`` (labels 1-10); returns the images as ``(n, 3, 96, 96)``."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{prefix}_X.bin").write_bytes(images.transpose(0, 1, 3, 2).tobytes())
+    if labeled:
+        (folder / f"{prefix}_y.bin").write_bytes((np.arange(n) % 10 + 1).astype(np.uint8).tobytes())
+    return images
+
+
+def fake_stl10(root: Path, n_train: int = 100, n_test: int = 30, n_unlabeled: int = 40) -> None:
+    folder = root / "stl10_binary"
+    write_stl10(folder, "train", n_train, 1)
+    write_stl10(folder, "test", n_test, 2)
+    write_stl10(folder, "unlabeled", n_unlabeled, 3, labeled=False)
+
+
 def fake_standard_datasets(root: Path) -> None:
-    """Small MNIST, Fashion-MNIST, KMNIST, CIFAR-10, CIFAR-100 and SVHN under ``root``."""
+    """Small MNIST, Fashion-MNIST, KMNIST, CIFAR-10, CIFAR-100, SVHN (with ``extra``) and
+    STL-10 under ``root``."""
     fake_mnist(root, "MNIST")
     fake_mnist(root, "FashionMNIST", gz=True)
     fake_mnist(root, "KMNIST", gz=True)
     fake_cifar10(root)
     fake_cifar100(root)
     fake_svhn(root)
+    write_svhn_mat(root / "extra_32x32.mat", 60, 3)
+    fake_stl10(root)

@@ -150,7 +150,8 @@ def read_registry(path: Path) -> dict[str, list[DataFile]]:
 def registry(tasks: Mapping[str, Any], site: Path | str | None = None) -> dict[str, list[DataFile]]:
     """The entries of every task that declares ``downloads`` (``tasks``: name -> class),
     with a site registry's entries in place of a task's own: ``site``, else the file
-    ``$BENCHBENCH_DATA_REGISTRY`` names."""
+    ``$BENCHBENCH_DATA_REGISTRY`` names. A site entry also serves every task that declares
+    the same files (``cifar10``'s serves ``cifar10-semi``), so a mirror is listed once."""
     found: dict[str, list[DataFile]] = {}
     for name, cls in tasks.items():
         declared = getattr(cls, "downloads", None)
@@ -158,7 +159,11 @@ def registry(tasks: Mapping[str, Any], site: Path | str | None = None) -> dict[s
             found.update(parse_registry({name: list(declared)}, f"task {name}"))
     chosen = site or os.environ.get(REGISTRY_ENV)
     if chosen:
-        found.update(read_registry(Path(chosen)))
+        mirrored = read_registry(Path(chosen))
+        by_files = {frozenset(f.file for f in files): files for files in mirrored.values()}
+        for name, files in list(found.items()):
+            found[name] = by_files.get(frozenset(f.file for f in files), files)
+        found.update(mirrored)
     return found
 
 

@@ -1,11 +1,12 @@
 """Fingerprints of a task's data files, for run identity.
 
 A task that reads files names them (``Task.data_files``); the fingerprint is a SHA-256 over
-their names relative to the data folder and the SHA-256 of each one's content (``missing``
-for a file that is not there). Content, not modification times, so the same files give the
-same runs on every machine. Hashing CIFAR-10 takes a second or so, so each file's hash is
-cached in ``DATA/.fingerprints.json`` under its size and modification time and computed
-again only when either changes.
+their names relative to the data folder (files elsewhere, a user's own data: relative to the
+folder that holds them all, so the same data in another place is the same data) and the
+SHA-256 of each one's content (``missing`` for a file that is not there). Content, not
+modification times, so the same files give the same runs on every machine. Hashing CIFAR-10
+takes a second or so, so each file's hash is cached in ``DATA/.fingerprints.json`` under its
+size and modification time and computed again only when either changes.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def fingerprint(files: Sequence[Path], data_dir: Path) -> str | None:
     cache = _read_cache(cache_path)
     changed = False
     parts = []
-    for path in sorted(Path(f) for f in files):
-        try:
-            name = str(path.relative_to(data_dir))
-        except ValueError:
-            name = str(path)
+    paths = sorted(Path(f) for f in files)
+    outside = [p for p in paths if not p.is_relative_to(data_dir)]
+    base = Path(os.path.commonpath([str(p.parent) for p in outside])) if outside else data_dir
+    for path in paths:
+        name = (path.relative_to(data_dir if path.is_relative_to(data_dir) else base)).as_posix()
         try:
             stat = path.stat()
             key = str(path.resolve())

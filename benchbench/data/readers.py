@@ -4,6 +4,8 @@
   ``<root>/MNIST/raw/train-images-idx3-ubyte``.
 - The CIFAR python batches: ``<root>/cifar-10-batches-py/data_batch_1`` ...,
   ``<root>/cifar-100-python/train``.
+- SVHN's MATLAB files: ``<root>/train_32x32.mat``, ``test_32x32.mat``, ``extra_32x32.mat``.
+- STL-10's binaries: ``<root>/stl10_binary/train_X.bin``, ``train_y.bin``, ``test_X.bin`` ...
 - An image folder: ``<root>/<class>/<image>.png|.jpg``, one folder per class, decoded per
   sample (the disk-bound case the DataLoader path exists for).
 
@@ -228,3 +230,45 @@ def read_svhn(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
             f"{path}: SVHN labels run from 1 to 10, found {labels.min()}..{labels.max()}"
         )
     return np.ascontiguousarray(images.transpose(3, 2, 0, 1)), labels % 10
+
+
+STL10_SIDE = 96
+
+
+def read_stl10(
+    folder: Path, prefix: str, what: str, labeled: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """STL-10's binaries ``<prefix>_X.bin`` (raw bytes, each image 3 x 96 x 96 stored
+    column-major per channel) and, when ``labeled``, ``<prefix>_y.bin`` (one byte per image,
+    1-10); returns images ``(N, 3, 96, 96)`` uint8 and labels 0-9 (or None). The 2.8 GB
+    unlabeled file is transposed a block at a time, so reading it peaks at its own size."""
+    images_path = folder / f"{prefix}_X.bin"
+    if not images_path.is_file():
+        raise missing(what, images_path, "unpack stl10_binary.tar.gz in the data folder")
+    per_image = 3 * STL10_SIDE * STL10_SIDE
+    size = images_path.stat().st_size
+    if size == 0 or size % per_image:
+        raise BenchbenchError(
+            f"{images_path}: {size} bytes is not a whole number of 3 x 96 x 96 images"
+        )
+    stored = np.memmap(images_path, dtype=np.uint8, mode="r").reshape(-1, 3, STL10_SIDE, STL10_SIDE)
+    images = np.empty_like(stored)
+    for start in range(0, len(stored), 4096):
+        images[start : start + 4096] = stored[start : start + 4096].transpose(0, 1, 3, 2)
+    del stored
+    if not labeled:
+        return images, None
+    labels_path = folder / f"{prefix}_y.bin"
+    if not labels_path.is_file():
+        raise missing(what, labels_path, "unpack stl10_binary.tar.gz in the data folder")
+    labels = np.fromfile(labels_path, dtype=np.uint8).astype(np.int64)
+    if len(labels) != len(images):
+        raise BenchbenchError(
+            f"{what}: {len(images)} images in {images_path.name} but {len(labels)} labels "
+            f"in {labels_path.name}"
+        )
+    if labels.size and (labels.min() < 1 or labels.max() > 10):
+        raise BenchbenchError(
+            f"{labels_path}: STL-10 labels run from 1 to 10, found {labels.min()}..{labels.max()}"
+        )
+    return images, labels - 1

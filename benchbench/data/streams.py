@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +25,10 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
 from ..tasks import Split
 
 DATA_PATHS = ("auto", "device", "memory", "disk")
+
+Decode = Callable[[Tensor], Tensor]
+"""Stored inputs to model inputs, one batch on its device (8-bit pixels standardised:
+:meth:`benchbench.Splits.decode`)."""
 
 _WORKER_START = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
 """DataLoader workers are forked where the OS allows: a run executes in a spawned process,
@@ -36,10 +40,18 @@ class DeviceStream:
 
     The last incomplete batch of an epoch is dropped (every step sees ``batch_size``
     examples), unless the split is smaller than one batch, in which case a batch is the whole
-    split. Order depends only on ``generator``, so a seed fixes it.
+    split. Order depends only on ``generator``, so a seed fixes it. ``decode`` turns each
+    gathered batch of stored inputs into model inputs (8-bit pixels stay 8-bit on the device).
     """
 
-    def __init__(self, x: Tensor, y: Tensor, batch_size: int, generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        decode: Decode | None = None,
+    ) -> None:
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(
                 f"need equal, non-zero numbers of inputs and labels; got {len(x)}, {len(y)}"
@@ -47,6 +59,7 @@ class DeviceStream:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.x, self.y = x, y
+        self.decode = decode
         self.batch_size = min(batch_size, len(x))
         self.generator = generator
         self.steps_per_epoch = len(x) // self.batch_size
@@ -57,7 +70,8 @@ class DeviceStream:
             order = torch.randperm(n, generator=self.generator, device=self.generator.device)
             for i in range(self.steps_per_epoch):
                 index = order[i * b : (i + 1) * b]
-                yield self.x[index], self.y[index]
+                x = self.x[index]
+                yield x if self.decode is None else self.decode(x), self.y[index]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -68,6 +82,7 @@ class LoaderStream:
 
     Workers persist across epochs; with pinned memory the copy to the device is asynchronous.
     The shuffle order depends only on ``generator`` (a CPU generator), whatever the workers.
+    ``decode`` turns each batch into model inputs once it is on the device.
     """
 
     def __init__(
@@ -79,12 +94,13 @@ class LoaderStream:
         workers: int = 0,
         pin_memory: bool = False,
         prefetch_factor: int = 2,
+        decode: Decode | None = None,
     ) -> None:
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self.batch_size = min(batch_size, len(dataset))
         self.device, self.workers, self.prefetch_factor = device, workers, prefetch_factor
-        self.pin_memory = pin_memory
+        self.pin_memory, self.decode = pin_memory, decode
         self.loader = DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -104,8 +120,9 @@ class LoaderStream:
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         while True:
             for x, y in self.loader:
+                x = x.to(self.device, non_blocking=self.pin_memory)
                 yield (
-                    x.to(self.device, non_blocking=self.pin_memory),
+                    x if self.decode is None else self.decode(x),
                     y.to(self.device, non_blocking=self.pin_memory),
                 )
 
@@ -150,16 +167,19 @@ def make_stream(
     workers: int = 0,
     pin_memory: bool | None = None,
     prefetch_factor: int = 2,
+    decode: Decode | None = None,
 ) -> StreamChoice:
     """The training stream for ``data`` on the requested path (see the module docstring).
 
     ``seed`` fixes the shuffle order. ``pin_memory=None`` pins when the device is a GPU.
     Decoding a disk dataset once for the ``memory`` and ``device`` paths is timed as
-    ``prepare_seconds`` (off the training clock).
+    ``prepare_seconds`` (off the training clock). ``decode`` applies to in-memory inputs
+    (a disk dataset's examples are model inputs already).
     """
     if path not in DATA_PATHS:
         raise ValueError(f"data_path must be one of {', '.join(DATA_PATHS)}; got {path!r}")
     on_disk = not isinstance(data, Split)
+    decode = None if on_disk else decode
     if path == "auto":
         path = "disk" if on_disk else "device"
     if path == "disk" and not on_disk:
@@ -174,11 +194,13 @@ def make_stream(
     prepare_seconds = time.perf_counter() - started
     if path == "device":
         generator = torch.Generator(device=device).manual_seed(seed)
-        stream = DeviceStream(data.x.to(device), data.y.to(device), batch_size, generator)
+        stream = DeviceStream(data.x.to(device), data.y.to(device), batch_size, generator, decode)
         return StreamChoice(stream, path, 0, False, prepare_seconds)
     dataset = TensorDataset(data.x, data.y) if path == "memory" else data
     generator = torch.Generator().manual_seed(seed)  # a DataLoader shuffles on the CPU
-    stream = LoaderStream(dataset, batch_size, generator, device, workers, pin, prefetch_factor)
+    stream = LoaderStream(
+        dataset, batch_size, generator, device, workers, pin, prefetch_factor, decode
+    )
     return StreamChoice(stream, path, workers, pin, prepare_seconds)
 
 

@@ -86,6 +86,7 @@ class _Loop:
             workers=int(hp["workers"]),
             pin_memory=hp["pin_memory"],
             prefetch_factor=int(hp["prefetch_factor"]),
+            decode=splits.decode,
         )
         if self.data.stream.batch_size < int(hp["batch_size"]):
             warnings.warn(
@@ -94,6 +95,7 @@ class _Loop:
                 BenchbenchWarning,
                 stacklevel=2,
             )
+        self.splits = splits
         self.unlabeled = (
             self._unlabeled_stream(splits.unlabeled, 2) if parts.ssl.uses_unlabeled else None
         )
@@ -102,12 +104,13 @@ class _Loop:
             if parts.ssl.uses_pretraining
             else None
         )
-        self.splits = splits
         val = materialize(splits.val, int(hp["workers"]))
         self.test = materialize(splits.test, int(hp["workers"])) if score_test else None
         self.prepare_seconds = time.perf_counter() - started
         self.clock = BudgetClock(spec.budget, self.data.stream.steps_per_epoch, self.sync)
-        self.recorder = Recorder(spec, task.target_accuracy, val, device, hook, on_eval)
+        self.recorder = Recorder(
+            spec, task.target_accuracy, val, device, hook, on_eval, splits.decode
+        )
         self.data_wait = 0.0
         self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
         self.divergence: str | None = None
@@ -121,12 +124,13 @@ class _Loop:
                 f"ssl {ssl.name!r} trains on unlabeled data, but task {task.name!r} "
                 "has none (use a semi-supervised task)"
             )
-        x_u = x_u.to(device)
+        x_u = x_u.to(device)  # 8-bit pixels stay 8-bit: decoded per batch
         return DeviceStream(
             x_u,
             torch.zeros(len(x_u), dtype=torch.long, device=device),
             ssl.unlabeled_batch_size(int(self.hp["batch_size"])),
             torch.Generator(device=device).manual_seed(derived_seed(self.spec.seed, purpose)),
+            self.splits.decode,
         )
 
     def run(self) -> RunResult:
@@ -292,7 +296,9 @@ class _Loop:
         train = materialize(self.splits.train, int(self.hp["workers"]))
         x, y = train.x.to(self.device), train.y
         with torch.no_grad():
-            features = torch.cat([self.model.features(xb) for xb in batches(x, EVAL_BATCH)])
+            features = torch.cat(
+                [self.model.features(self.splits.decode(xb)) for xb in batches(x, EVAL_BATCH)]
+            )
         weight, bias = parts.finetune.fit(features.cpu().numpy(), y.numpy(), parts.task.num_classes)
         head = torch.nn.Linear(weight.shape[1], weight.shape[0]).to(self.device)
         with torch.no_grad():

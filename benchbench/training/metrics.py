@@ -10,25 +10,27 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..data.streams import batches
+from ..data.streams import Decode, batches
 
 EVAL_BATCH = 2048
 ECE_BINS = 15
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, x: Tensor) -> Tensor:
-    """Class probabilities for ``x``, in eval mode, in large batches."""
+def predict(model: nn.Module, x: Tensor, decode: Decode | None = None) -> Tensor:
+    """Class probabilities for ``x``, in eval mode, in large batches (each turned into model
+    inputs by ``decode`` when the inputs are stored otherwise)."""
     modes = _modes(model)
     model.eval()
-    probs = torch.cat([torch.softmax(model(xb), dim=-1) for xb in batches(x, EVAL_BATCH)])
+    decode = decode or (lambda xb: xb)
+    probs = torch.cat([torch.softmax(model(decode(xb)), dim=-1) for xb in batches(x, EVAL_BATCH)])
     _restore(model, modes)
     return probs
 
 
-def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    """Fraction of ``x`` the model classifies as ``y``."""
-    return correct_fraction(predict(model, x), y)
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, decode: Decode | None = None) -> float:
+    """Fraction of ``x`` the model classifies as ``y`` (``decode``: as for :func:`predict`)."""
+    return correct_fraction(predict(model, x, decode), y)
 
 
 def correct_fraction(probs: Tensor, y: Tensor) -> float:

@@ -15,6 +15,7 @@ import torch
 
 from ..budget import BudgetClock
 from ..components import Model, count_parameters
+from ..data.streams import Decode
 from ..plugins.manager import notify
 from ..spec import RunResult, RunSpec
 from ..tasks import Split
@@ -33,7 +34,7 @@ class Recorder:
     """The curve of one run: every eval point, time-to-target, and the evaluation seconds
     (kept off the training clock). ``hook`` is the plugin manager's hook relay (observers
     see every point), ``on_eval`` the caller's callback (tuning reports there, and may
-    raise to prune)."""
+    raise to prune), ``decode`` the task's stored inputs to model inputs."""
 
     def __init__(
         self,
@@ -43,8 +44,10 @@ class Recorder:
         device: torch.device,
         hook: Any,
         on_eval: Callable[[dict[str, Any]], None] | None,
+        decode: Decode | None = None,
     ) -> None:
         self.spec, self.target_accuracy, self.val, self.device = spec, target_accuracy, val, device
+        self.decode = decode
         self.hook, self.on_eval = hook, on_eval
         self.curve: list[dict[str, Any]] = []
         self.target_point: dict[str, Any] | None = None
@@ -53,7 +56,8 @@ class Recorder:
     def eval_point(self, model: Model, clock: BudgetClock) -> None:
         """Validation accuracy at the current step; the caller has paused the clock."""
         started = time.perf_counter()
-        val_accuracy = accuracy(model, self.val.x.to(self.device), self.val.y.to(self.device))
+        val = self.val
+        val_accuracy = accuracy(model, val.x.to(self.device), val.y.to(self.device), self.decode)
         point = {
             "step": clock.steps,
             "epoch": clock.epoch,
@@ -73,7 +77,8 @@ class Recorder:
     def deployment(self, model: Model, sync: Callable[[], None]) -> dict[str, Any]:
         """What serving the trained model costs: its size and its inference latency at batch
         1 and at a large batch, measured off the clock on one validation input."""
-        example = self.val.x[0].to(self.device)
+        example = self.val.x[:1].to(self.device)
+        example = (example if self.decode is None else self.decode(example))[0]
         return {
             "model_bytes": model_bytes(model),
             "latency_batch1_ms": inference_latency_ms(model, example, 1, 20, sync, warmup=3),
@@ -86,7 +91,7 @@ class Recorder:
         """Test accuracy and calibration of the final model (evaluation time)."""
         started = time.perf_counter()
         test_y = test.y.to(self.device)
-        probs = predict(model, test.x.to(self.device))
+        probs = predict(model, test.x.to(self.device), self.decode)
         scores = {
             "test_accuracy": correct_fraction(probs, test_y),
             "test_ece": expected_calibration_error(probs, test_y),

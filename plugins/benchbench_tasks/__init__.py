@@ -10,8 +10,9 @@ from .digits_png import DigitsPNG
 from .idx import KMNIST, MNIST, FashionMNIST
 from .mnist1d import MNIST1D
 from .semi import DigitsSemi, MNIST1DSemi
-from .semi_standard import CIFAR10Semi, CIFAR100Semi, SVHNSemi
-from .svhn import SVHN
+from .semi_standard import CIFAR10Semi, CIFAR100Semi, STL10Semi, SVHNSemi
+from .stl10 import STL10
+from .svhn import SVHN, SVHNExtra
 from .transfer import (
     DigitsSource,
     DigitsTransfer,
@@ -33,9 +34,12 @@ def benchbench_register_components(registry):
         CIFAR10,
         CIFAR100,
         SVHN,
+        SVHNExtra,
+        STL10,
         CIFAR10Semi,
         CIFAR100Semi,
         SVHNSemi,
+        STL10Semi,
         DigitsSemi,
         MNIST1DSemi,
         DigitsSource,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchbench import Split, Splits, stratified_split
+from benchbench import Pixels, Split, Splits, stratified_split
 
 
 def standardized_splits(
@@ -25,6 +25,38 @@ def standardized_splits(
     return Splits(*(split(index) for index in parts))
 
 
+def pixel_scale(x: np.ndarray, train: np.ndarray) -> Pixels:
+    """Per-channel mean and std (on the [0, 1] scale) of the 8-bit images ``x[train]``
+    ``(N, C, H, W)``, summed in float64 a block at a time; a constant channel gets std 1."""
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise ValueError(f"need uint8 images (N, C, H, W), got {x.dtype} {x.shape}")
+    total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for start in range(0, len(train), 4096):
+        chunk = x[train[start : start + 4096]].astype(np.float64) / 255.0
+        total += chunk.sum(axis=(0, 2, 3))
+        squares += np.square(chunk).sum(axis=(0, 2, 3))
+    count = len(train) * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    std[std == 0] = 1.0
+    return Pixels(tuple(map(float, mean)), tuple(map(float, std)))
+
+
+def pixel_splits(
+    x: np.ndarray, y: np.ndarray, parts: list[np.ndarray], unlabeled: np.ndarray | None = None
+) -> Splits:
+    """Train / val / test from index ``parts`` of 8-bit images ``x`` ``(N, C, H, W)``, kept
+    8-bit and standardised per channel by the train split's mean and std as the loop draws
+    batches (:class:`~benchbench.Pixels`); ``unlabeled`` images are kept the same way."""
+    pixels = pixel_scale(x, parts[0])
+
+    def split(index: np.ndarray) -> Split:
+        return Split(torch.from_numpy(x[index]), torch.from_numpy(y[index].astype(np.int64)))
+
+    extra = None if unlabeled is None else torch.from_numpy(np.ascontiguousarray(unlabeled))
+    return Splits(*(split(index) for index in parts), unlabeled=extra, pixels=pixels)
+
+
 def train_val_test(
     y_train: np.ndarray, n_test: int, val_size: int, seed: int = 0
 ) -> list[np.ndarray]:
@@ -36,4 +68,10 @@ def train_val_test(
     return [train, val, np.arange(n, n + n_test)]
 
 
-__all__ = ["standardized_splits", "stratified_split", "train_val_test"]
+__all__ = [
+    "pixel_scale",
+    "pixel_splits",
+    "standardized_splits",
+    "stratified_split",
+    "train_val_test",
+]

@@ -12,14 +12,14 @@ from benchbench import Budget, Splits, Task
 from benchbench.data.readers import read_cifar
 
 from ._augment import random_flip, random_shift
-from ._common import standardized_splits, train_val_test
+from ._common import pixel_splits, train_val_test
 from .downloads import registered
 
 
 class _CIFARTask(Task):
     """32x32 colour images from ``<data>/<folder>/``; 5,000 training images (stratified,
-    fixed seed) held out for validation, the official 10,000 as test; per-channel
-    standardisation with the training split's statistics."""
+    fixed seed) held out for validation, the official 10,000 as test; kept as 8-bit pixels,
+    standardised per channel with the training split's statistics batch by batch."""
 
     folder = ""
     train_files: tuple[str, ...] = ()
@@ -44,10 +44,8 @@ class _CIFARTask(Task):
         folder = Path(data_dir) / self.folder
         x_train, y_train = read_cifar(folder, self.train_files, self.label_key, self.name)
         x_test, y_test = read_cifar(folder, self.test_files, self.label_key, self.name)
-        x = np.concatenate([x_train, x_test]).astype(np.float32) / 255.0
-        y = np.concatenate([y_train, y_test])
-        parts = train_val_test(y_train, len(y_test), val_size=5000)
-        return standardized_splits(x, y, parts, per_channel=True)
+        x, y = np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
+        return pixel_splits(x, y, train_val_test(y_train, len(y_test), val_size=5000))
 
 
 class CIFAR10(_CIFARTask):

@@ -44,6 +44,8 @@ import benchbench
 from benchbench import BenchbenchError, Budget, Split, Splits, Task, stratified_split
 from benchbench.params import Param
 
+from ._common import pixel_scale
+
 ENV = "BENCHBENCH_DATA_TASKS"
 _COMMON = {"source", "path", "target_accuracy", "budget", "summary", "suite_dir"}
 _OPTIONS = {
@@ -142,7 +144,8 @@ def _splits(
     where: str,
 ) -> Splits:
     """Train, validation and test from the data's own splits, or a stratified split of what
-    there is (fixed seed); scaled by the training split's statistics; classes as 0..k-1."""
+    there is (fixed seed); scaled by the training split's statistics (8-bit images stay
+    8-bit, scaled batch by batch); classes as 0..k-1."""
     if "train" not in parts:
         raise BenchbenchError(f"{where}: no training data")
     x, y = parts["train"]
@@ -154,7 +157,15 @@ def _splits(
         parts = {**parts, "train": (x[kept], y[kept])}
         parts.setdefault("val", (x[carved], y[carved]))
         parts.setdefault("test", (x[carved], y[carved]))
-    train_x = parts["train"][0].astype(np.float32)
+    train_x = parts["train"][0]
+    if per_channel and train_x.dtype == np.uint8 and train_x.ndim == 4:
+        pixels = pixel_scale(train_x, np.arange(len(train_x)))
+        kept = {s: _kept(x, y) for s, (x, y) in parts.items()}
+        extra = None
+        if unlabeled is not None and len(unlabeled):
+            extra = torch.from_numpy(np.ascontiguousarray(unlabeled))
+        return Splits(kept["train"], kept["val"], kept["test"], unlabeled=extra, pixels=pixels)
+    train_x = train_x.astype(np.float32)
     axes = (0, *range(2, train_x.ndim)) if per_channel else (0,)
     mean = train_x.mean(axis=axes, keepdims=True, dtype=np.float64)
     std = train_x.std(axis=axes, keepdims=True, dtype=np.float64)
@@ -167,6 +178,10 @@ def _splits(
     named = dict(zip(parts, made, strict=True))
     extra = scaled(unlabeled) if unlabeled is not None and len(unlabeled) else None
     return Splits(named["train"], named["val"], named["test"], unlabeled=extra)
+
+
+def _kept(x: np.ndarray, y: np.ndarray) -> Split:
+    return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.int64)))
 
 
 def _labels(values: list[Any], where: str) -> tuple[list[Any], dict[Any, int]]:

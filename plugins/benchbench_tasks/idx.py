@@ -12,7 +12,7 @@ from benchbench import Budget, Splits, Task
 from benchbench.data.readers import find, idx_pair_names, read_idx_pair
 
 from ._augment import random_flip, random_shift
-from ._common import standardized_splits, train_val_test
+from ._common import pixel_splits, train_val_test
 from .downloads import registered
 
 
@@ -48,9 +48,9 @@ class _IDXTask(Task):
         raw = Path(data_dir) / self.folder / "raw"
         x_train, y_train = read_idx_pair(raw, "train", self.name)
         x_test, y_test = read_idx_pair(raw, "t10k", self.name)
-        x = np.concatenate([x_train, x_test])[:, None].astype(np.float32) / 255.0
+        x = np.concatenate([x_train, x_test])[:, None]
         y = np.concatenate([y_train, y_test]).astype(np.int64)
-        return standardized_splits(x, y, train_val_test(y_train, len(y_test), val_size=5000))
+        return pixel_splits(x, y, train_val_test(y_train, len(y_test), val_size=5000))
 
 
 class MNIST(_IDXTask):

@@ -8,6 +8,7 @@ of labels per class is a task hyperparameter, so a suite can sweep it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ SEMI_PARAMS = {
 
 
 class _Semi:
-    """Mixin turning a task's training split into a small labeled set plus unlabeled data."""
+    """Mixin turning a task's training split into a small labeled set plus unlabeled data
+    (the rest of the training split, then whatever unlabeled data the task has)."""
 
     has_unlabeled = True
 
@@ -54,12 +56,10 @@ class _Semi:
         per_class = int(self.hparams["labels_per_class"])
         labeled, rest = labeled_subset(splits.train.y, per_class, int(self.hparams["label_seed"]))
         train = splits.train
-        return Splits(
-            Split(train.x[labeled], train.y[labeled]),
-            splits.val,
-            splits.test,
-            unlabeled=train.x[rest],
-        )
+        unlabeled = train.x[rest]
+        if splits.unlabeled is not None:
+            unlabeled = torch.cat([unlabeled, splits.unlabeled])
+        return replace(splits, train=Split(train.x[labeled], train.y[labeled]), unlabeled=unlabeled)
 
 
 class DigitsSemi(_Semi, Digits):

@@ -4,6 +4,7 @@ folder."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,15 @@ from benchbench import Budget, Splits, Task
 from benchbench.data.readers import read_svhn
 
 from ._augment import random_shift
-from ._common import standardized_splits, train_val_test
+from ._common import pixel_splits, train_val_test
 from .downloads import registered
 
 
 class SVHN(Task):
     """73,257 training digits (5,000 held out for validation, stratified, fixed seed) and
-    the official 26,032 test digits; per-channel standardisation with the training split's
-    statistics. The ``extra`` split (531k easier digits) is not read."""
+    the official 26,032 test digits; kept as 8-bit pixels, standardised per channel with the
+    training split's statistics. The ``extra`` split (531k easier digits) is read by
+    ``svhn-extra`` only."""
 
     name = "svhn"
     summary = "SVHN house-number digits from DATA/{train,test}_32x32.mat: 68k / 5k / 26k"
@@ -44,7 +46,24 @@ class SVHN(Task):
     def load(self, data_dir: Path) -> Splits:
         x_train, y_train = read_svhn(Path(data_dir) / "train_32x32.mat", self.name)
         x_test, y_test = read_svhn(Path(data_dir) / "test_32x32.mat", self.name)
-        x = np.concatenate([x_train, x_test]).astype(np.float32) / 255.0
-        y = np.concatenate([y_train, y_test])
-        parts = train_val_test(y_train, len(y_test), val_size=5000)
-        return standardized_splits(x, y, parts, per_channel=True)
+        x, y = np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
+        return pixel_splits(x, y, train_val_test(y_train, len(y_test), val_size=5000))
+
+
+class SVHNExtra(SVHN):
+    """``svhn`` with the 531,131 digits of the ``extra`` split offered unlabeled (their
+    labels are not read): the setting of MixMatch's "SVHN+Extra" (Berthelot et al., 2019).
+    Held as 8-bit pixels, the unlabeled digits take 1.6 GB of memory (6.5 GB as float32)."""
+
+    name = "svhn-extra"
+    summary = "svhn plus the 531k digits of DATA/extra_32x32.mat, unlabeled"
+    has_unlabeled = True
+    downloads = registered("svhn-extra")
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        return [*super().data_files(data_dir), Path(data_dir) / "extra_32x32.mat"]
+
+    def load(self, data_dir: Path) -> Splits:
+        splits = super().load(data_dir)
+        extra, _ = read_svhn(Path(data_dir) / "extra_32x32.mat", self.name)
+        return replace(splits, unlabeled=torch.from_numpy(extra))

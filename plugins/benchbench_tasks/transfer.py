@@ -14,6 +14,7 @@ target's validation and test splits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -47,11 +48,14 @@ def keep_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:
         mask = lookup[split.y] >= 0
         return Split(split.x[mask], lookup[split.y[mask]])
 
-    return Splits(keep(splits.train), keep(splits.val), keep(splits.test))
+    parts = keep(splits.train), keep(splits.val), keep(splits.test)
+    return Splits(*parts, pixels=splits.pixels)
 
 
 def map_inputs(splits: Splits, change: Callable[[Tensor], Tensor]) -> Splits:
-    """The same splits with every input changed by ``change``."""
+    """The same splits with every input changed by ``change`` (model inputs: not pixels)."""
+    if splits.pixels is not None:
+        raise ValueError("map_inputs changes model inputs; these splits hold 8-bit pixels")
 
     def apply(split: Split) -> Split:
         return Split(change(split.x), split.y)
@@ -96,8 +100,8 @@ class _Target:
             return splits
         labeled, rest = labeled_subset(splits.train.y, per_class, int(self.hparams["label_seed"]))
         train = splits.train
-        return Splits(
-            Split(train.x[labeled], train.y[labeled]), splits.val, splits.test, train.x[rest]
+        return replace(
+            splits, train=Split(train.x[labeled], train.y[labeled]), unlabeled=train.x[rest]
         )
 
 

@@ -209,6 +209,38 @@ def test_an_archive_is_unpacked_and_one_with_a_member_outside_is_refused(tmp_pat
     assert not (tmp_path / "escaped.txt").exists() and not (other.parent / "escaped.txt").exists()
 
 
+def test_stl10_binaries_fetched_as_their_archive_serve_the_semi_supervised_variant_too(
+    tmp_path, server
+):
+    """A site registry lists STL-10's archive once, under ``stl10``; ``stl10-semi`` reads the
+    same files, so its fetch takes that mirror too, and the unpacked binaries read back."""
+    from fake_datasets import fake_stl10
+
+    fake_stl10(tmp_path / "source", n_train=100, n_test=20, n_unlabeled=30)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
+        bundle.add(tmp_path / "source" / "stl10_binary", arcname="stl10_binary")
+    server.files = {"/stl10_binary.tar.gz": archive.getvalue()}
+    entry = {
+        "file": "stl10_binary.tar.gz",
+        "urls": [f"{server.url}/stl10_binary.tar.gz"],
+        "md5": hashlib.md5(archive.getvalue()).hexdigest(),
+        "extract": True,
+    }
+    registry = registry_file(tmp_path, {"stl10": [entry]})
+    data = tmp_path / "data"
+    assert bb.data_status("stl10-semi", registry_file=registry, data_dir=data)[0].state == "missing"
+    bb.fetch_data("stl10-semi", registry_file=registry, data_dir=data, progress=False)
+    assert server.requests == ["/stl10_binary.tar.gz"]
+    states = bb.data_status("stl10", "stl10-semi", registry_file=registry, data_dir=data)
+    assert [s.state for s in states] == ["present", "present"]
+    from benchbench_tasks.semi_standard import STL10Semi
+
+    splits = STL10Semi(labels_per_class=2).load(data)
+    assert [len(s) for s in (splits.train, splits.val, splits.test)] == [20, 10, 20]
+    assert splits.unlabeled.shape == (90 - 20 + 30, 3, 96, 96)
+
+
 def test_a_registry_that_would_write_outside_the_data_folder_is_refused(tmp_path):
     for bad in ("../x.gz", "/etc/x.gz", "a/../../x.gz"):
         registry = registry_file(

@@ -66,9 +66,19 @@ def test_cifar_tasks(tmp_path):
     fake_cifar10(tmp_path)
     splits = TASKS["cifar10"].cls().load(tmp_path)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (100, 100, 30)
-    per_channel = splits.train.x.transpose(0, 1).flatten(1)
+    # 8-bit pixels kept (a quarter of float32's memory), standardised as the loop draws them
+    assert splits.train.x.dtype == torch.uint8 and splits.pixels is not None
+    decoded = splits.decode(splits.train.x)
+    per_channel = decoded.transpose(0, 1).flatten(1)
+    assert decoded.dtype == torch.float32
     assert torch.allclose(per_channel.mean(1), torch.zeros(3), atol=1e-4)
-    assert torch.allclose(per_channel.std(1), torch.ones(3), atol=1e-2)
+    assert torch.allclose(per_channel.std(1, correction=0), torch.ones(3), atol=1e-4)
+    raw = splits.train.x.double() / 255
+    mean = raw.transpose(0, 1).flatten(1).mean(1).view(1, 3, 1, 1)
+    std = raw.transpose(0, 1).flatten(1).std(1, correction=0).view(1, 3, 1, 1)
+    assert torch.allclose(
+        splits.decode(splits.test.x), ((splits.test.x / 255 - mean) / std).float(), atol=1e-5
+    )
 
     fake_cifar100(tmp_path)
     splits = TASKS["cifar100"].cls().load(tmp_path)
@@ -203,3 +213,53 @@ def test_a_damaged_or_foreign_svhn_file_is_one_clear_error(tmp_path):
         read_svhn(tmp_path / "labels.mat", "svhn")
     with pytest.raises(BenchbenchError, match="not found: expected .*missing.mat"):
         read_svhn(tmp_path / "missing.mat", "svhn")
+
+
+def test_stl10_binaries_are_read_row_major_with_labels_from_zero(tmp_path):
+    from fake_datasets import write_stl10
+
+    from benchbench.data.readers import read_stl10
+
+    images = write_stl10(tmp_path, "train", 12, 0)
+    raw = np.fromfile(tmp_path / "train_X.bin", dtype=np.uint8)
+    # on disk each channel is stored column by column: byte 1 is row 1 of column 0
+    assert raw[1] == images[0, 0, 1, 0] and raw[96] == images[0, 0, 0, 1]
+    x, y = read_stl10(tmp_path, "train", "stl10")
+    assert x.shape == (12, 3, 96, 96) and x.dtype == np.uint8 and np.array_equal(x, images)
+    assert y.tolist() == [i % 10 for i in range(12)]
+    unlabeled, none = read_stl10(tmp_path, "train", "stl10", labeled=False)
+    assert none is None and np.array_equal(unlabeled, images)
+
+
+def test_a_damaged_stl10_file_is_one_clear_error(tmp_path):
+    from fake_datasets import write_stl10
+
+    from benchbench.data.readers import read_stl10
+
+    write_stl10(tmp_path, "train", 3, 0)
+    with (tmp_path / "train_X.bin").open("ab") as handle:
+        handle.write(b"\0" * 100)  # a truncated or padded transfer
+    with pytest.raises(BenchbenchError, match="not a whole number of 3 x 96 x 96 images"):
+        read_stl10(tmp_path, "train", "stl10")
+    write_stl10(tmp_path, "test", 3, 0)
+    (tmp_path / "test_y.bin").write_bytes(bytes([1, 2]))
+    with pytest.raises(BenchbenchError, match="3 images in test_X.bin but 2 labels"):
+        read_stl10(tmp_path, "test", "stl10")
+    (tmp_path / "test_y.bin").write_bytes(bytes([1, 11, 2]))
+    with pytest.raises(BenchbenchError, match="labels run from 1 to 10"):
+        read_stl10(tmp_path, "test", "stl10")
+    with pytest.raises(BenchbenchError, match="not found: expected .*unlabeled_X.bin"):
+        read_stl10(tmp_path, "unlabeled", "stl10", labeled=False)
+
+
+def test_stl10_and_svhn_extra_offer_their_unlabeled_sets(data_dir):
+    stl = TASKS["stl10"].cls().load(data_dir)  # the fakes: 100 train, 30 test, 40 unlabeled
+    assert [len(s) for s in (stl.train, stl.val, stl.test)] == [90, 10, 30]
+    assert stl.unlabeled.shape == (40, 3, 96, 96) and stl.unlabeled.dtype == torch.uint8
+    semi = TASKS["stl10-semi"].cls(labels_per_class=2).load(data_dir)
+    assert len(semi.train) == 20 and len(semi.unlabeled) == 90 - 20 + 40
+    assert torch.equal(semi.unlabeled[-40:], stl.unlabeled)  # the rest of train, then these
+    plain, extra = TASKS["svhn"].cls().load(data_dir), TASKS["svhn-extra"].cls().load(data_dir)
+    assert plain.unlabeled is None and extra.unlabeled.shape == (60, 3, 32, 32)
+    assert torch.equal(extra.train.x, plain.train.x) and extra.pixels == plain.pixels
+    assert TASKS["svhn-extra"].cls.has_unlabeled and not TASKS["svhn"].cls.has_unlabeled

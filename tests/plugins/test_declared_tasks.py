@@ -5,6 +5,7 @@ bad data named in one line."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,8 @@ fixed = {{ arch = "mlp" }}
 def test_a_suite_runs_its_declared_tasks_in_workers_and_learns_them(tmp_path):
     path = suite(tmp_path)
     outcome = bb.run(str(path), out=tmp_path / "out", progress=False)
+    failures = bb.results(storage=outcome.store_url).query("status != 'ok'")
+    assert failures.empty, failures[["task", "status", "error"]].to_string()
     board = outcome.leaderboard.set_index("task")
     assert outcome.ok and set(board.index) == {"leaves", "tab", "seq"}
     assert board.loc["leaves", "test_accuracy_mean"] > 0.9  # brightness tells the classes
@@ -118,15 +121,19 @@ def test_the_run_id_follows_the_content(tmp_path):
     from benchbench.running.declared import declare
     from benchbench.running.resolve import resolve_spec
 
-    path = suite(tmp_path)
+    path = suite(tmp_path / "here")
 
-    def run_id(task: str) -> str:
-        declare(str(path))
+    def run_id(task: str, where=None) -> str:
+        declare(str(where or path))
         registry = load_plugins().registry
         return resolve_spec(registry, task=task, arch="mlp", budget=Budget(steps=1)).run_id
 
     first, table = run_id("leaves"), run_id("tab")
     assert run_id("leaves") == first  # the same files: the same runs
+    shutil.copytree(tmp_path / "here", tmp_path / "moved")
+    moved = tmp_path / "moved" / path.name
+    assert (run_id("leaves", moved), run_id("tab", moved)) == (first, table)  # data moved
+    tmp_path = tmp_path / "here"
     image = tmp_path / "leaves" / "train" / "oak" / "0.png"
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(image)
     assert run_id("leaves") != first  # one image edited: other runs

@@ -230,3 +230,81 @@ def test_a_batch_larger_than_the_training_split_is_said_not_silently_shrunk(data
     assert 1000 < examples < 1797  # digits' training split
     assert result.status == "ok" and result.steps == 2
     assert result.samples_seen == 2 * examples  # every step used the whole split
+
+
+@pytest.mark.parametrize("data_path", ["device", "memory"])
+def test_8bit_pixels_train_exactly_as_the_same_inputs_standardised_up_front(
+    pm, data_dir, monkeypatch, data_path
+):
+    """Images kept as uint8 and standardised batch by batch (labeled, unlabeled, validation
+    and test batches) give the very numbers of the float32 inputs standardised up front:
+    decoding is elementwise, so decode(x[batch]) is decode(x)[batch], bit for bit."""
+    import torch
+
+    from benchbench import Split, Splits
+    from benchbench.running import execute as execute_module
+
+    monkeypatch.setattr("benchbench.training.recording.LATENCY_BATCH", 8)
+    spec = resolve_spec(
+        pm.registry,
+        task="cifar10-semi",
+        arch="cnn",
+        ssl="fixmatch",
+        budget=Budget(steps=6),
+        hparams={"cifar10-semi.labels_per_class": 2, "batch_size": 8, "data_path": data_path},
+    )
+    stored = execute(spec, pm, data_dir)
+    loaded = execute_module._load_splits
+
+    def standardised_up_front(*args):
+        s = loaded(*args)
+        assert s.pixels is not None and s.train.x.dtype == s.unlabeled.dtype == torch.uint8
+        f = s.decode
+        parts = (Split(f(p.x), p.y) for p in (s.train, s.val, s.test))
+        return Splits(*parts, unlabeled=f(s.unlabeled))
+
+    monkeypatch.setattr(execute_module, "_load_splits", standardised_up_front)
+    floats = execute(spec, pm, data_dir)
+    assert stored.status == floats.status == "ok", (stored.error, floats.error)
+    assert stored.steps == floats.steps == 6
+    assert stored.test_ece == floats.test_ece and stored.test_accuracy == floats.test_accuracy
+    assert [p["val_accuracy"] for p in stored.curve] == [p["val_accuracy"] for p in floats.curve]
+    assert 0 < stored.test_ece < 1
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_8bit_pixels_stay_8bit_on_a_gpu_and_decode_there(pm, data_dir, monkeypatch):
+    """On a GPU the training split sits on the device as uint8 (a quarter of float32's
+    memory), batches are decoded there to what the CPU computes, and a run ends ok."""
+    import torch
+
+    from benchbench.data.streams import make_stream
+
+    splits = pm.registry.build("task", "cifar10", {}).load(data_dir)
+    choice = make_stream(
+        splits.train,
+        path="device",
+        batch_size=16,
+        seed=0,
+        device=torch.device("cuda"),
+        decode=splits.decode,
+    )
+    assert choice.stream.x.dtype == torch.uint8 and choice.stream.x.device.type == "cuda"
+    x, _ = next(iter(choice.stream))
+    assert x.dtype == torch.float32 and x.device.type == "cuda"
+    stored = choice.stream.x[:16]
+    on_cpu = splits.decode(stored.cpu())
+    assert torch.allclose(splits.decode(stored).cpu(), on_cpu, atol=1e-6, rtol=0)
+    monkeypatch.setattr("benchbench.training.recording.LATENCY_BATCH", 8)
+    spec = resolve_spec(
+        pm.registry,
+        task="cifar10-semi",
+        arch="cnn",
+        ssl="fixmatch",
+        budget=Budget(steps=6),
+        hparams={"cifar10-semi.labels_per_class": 2, "batch_size": 8},
+        device="cuda",
+    )
+    result = execute(spec, pm, data_dir)
+    assert result.status == "ok", result.error
+    assert result.steps == 6 and 0 <= result.test_accuracy <= 1
