@@ -200,3 +200,16 @@ def test_the_literature_tasks_read_their_files_and_semi_ones_follow_the_label_pr
         for hparams in ({}, {f"{task}.label_seed": 1}, {f"{task}.labels_per_class": 4})
     }
     assert len(ids) == 3
+
+
+def test_the_labeled_subset_is_the_same_draw_on_every_machine():
+    """The protocol's labeled subset comes from NumPy's PCG64 generator, which gives the same
+    stream on every platform; these are its draws, so a NumPy whose stream differs fails
+    here rather than silently labeling other examples under the same run ids."""
+    from benchbench_tasks.semi import labeled_subset
+
+    labels = torch.arange(60) % 3
+    chosen, rest = labeled_subset(labels, 2, 0)
+    assert chosen.tolist() == [2, 5, 16, 19, 36, 48]
+    assert labeled_subset(labels, 2, 1)[0].tolist() == [1, 24, 30, 47, 55, 56]
+    assert sorted([*chosen, *rest]) == list(range(60))

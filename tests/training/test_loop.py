@@ -251,7 +251,7 @@ def test_8bit_pixels_train_exactly_as_the_same_inputs_standardised_up_front(
         arch="cnn",
         ssl="fixmatch",
         budget=Budget(steps=6),
-        hparams={"cifar10-semi.labels_per_class": 2, "batch_size": 8, "data_path": data_path},
+        hparams={"cifar10-semi.labels_per_class": 4, "batch_size": 8, "data_path": data_path},
     )
     stored = execute(spec, pm, data_dir)
     loaded = execute_module._load_splits
