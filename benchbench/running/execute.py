@@ -78,10 +78,33 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _gpu_facts(device: torch.device) -> dict[str, Any]:
+    """The GPU's memory and compute capability, the CUDA version torch was built with, and the
+    NVIDIA driver's version where NVML answers (``nvidia-ml-py``; else None)."""
+    props = torch.cuda.get_device_properties(device)
+    driver = None
+    try:
+        import pynvml  # noqa: PLC0415 - optional: ships with NVIDIA's Python bindings
+
+        pynvml.nvmlInit()
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        driver = driver.decode() if isinstance(driver, bytes) else driver
+    except Exception:  # noqa: BLE001 - no NVML, no driver version: recorded as unknown
+        pass
+    return {
+        "cuda": torch.version.cuda,
+        "gpu_driver": driver,
+        "gpu_memory_gb": props.total_memory / 1e9,
+        "gpu_capability": f"{props.major}.{props.minor}",
+    }
+
+
 def provenance(pm: PluginManager, device: torch.device) -> dict[str, Any]:
     """What a result was produced with: plugins and versions, torch, Python, the device."""
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    gpu = _gpu_facts(device) if device.type == "cuda" else {}
     return {
+        **gpu,
         "benchbench": _package_version("benchbench"),
         "plugins": pm.active_plugins(),
         "torch": torch.__version__,
@@ -146,7 +169,7 @@ def execute(
             result, _ = train_model(
                 spec, parts, splits, device, pm.hook, on_eval, encoder, score_test
             )
-        result.machine = watch.stop(torch.get_num_threads())
+        result.machine = {**watch.stop(torch.get_num_threads()), **result.machine}
         result.machine["numerics"] = numerics.observed()
         result.source = source
     except Exception as exc:

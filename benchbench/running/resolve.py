@@ -19,7 +19,7 @@ from ..plugins.manager import Registry
 from ..spec import KIND_NAMES, RunSpec
 from ..tasks import default_data_dir
 from ..training.loop import RunComponents
-from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS
+from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS, setting_problem
 from . import numerics
 from .checks import check_values, combination_problems, input_mismatch, unknown_hparam, warn
 from .identity import run_code
@@ -72,13 +72,17 @@ def resolve_spec(
             raise unknown_hparam(key, resolved, registry)
         resolved[key] = value
     check_values(resolved, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
+    device = resolve_device(device, here=False)
+    problem = setting_problem(resolved, device, task_cls.modality)
+    if problem:
+        raise BenchbenchError(problem)
     warn(_combination(classes))
     return RunSpec(
         **names,
         hparams=resolved,
         seed=seed,
         budget=budget or task_cls.budget,
-        device=resolve_device(device, here=False),
+        device=device,
         data=data_fingerprint(task_cls, resolved, data_dir),
         numerics=numerics.current(),
         code=code_of(registry, names),

@@ -31,7 +31,14 @@ from .divergence import Divergence
 from .metrics import EVAL_BATCH
 from .profiling import LoaderProfile, measure_loader
 from .recording import Recorder
-from .settings import derived_seed, lr_factor, make_optimizer
+from .settings import (
+    LOOP_DEFAULTS,
+    apply_backends,
+    autocast,
+    derived_seed,
+    lr_factor,
+    make_optimizer,
+)
 
 
 @dataclass
@@ -43,6 +50,13 @@ class RunComponents:
     regularizer: Regularizer
     ssl: SSL
     finetune: Finetune
+
+
+def _decoder(decode: Callable[[torch.Tensor], torch.Tensor], channels_last: bool) -> Any:
+    """Stored inputs to model inputs: the task's decoding, then channels-last when asked."""
+    if not channels_last:
+        return decode
+    return lambda x: decode(x).contiguous(memory_format=torch.channels_last)
 
 
 def _pretraining_inputs(splits: Splits) -> torch.Tensor:
@@ -67,11 +81,27 @@ class _Loop:
         score_test: bool = True,
     ) -> None:
         self.spec, self.parts, self.device, self.hook = spec, parts, device, hook
-        self.hp = hp = spec.loop_hparams()
+        # a spec from before a setting existed trains with its default: as the loop did then
+        self.hp = hp = {**LOOP_DEFAULTS, **spec.loop_hparams()}
+        self.backends = apply_backends(hp, device)
         task = parts.task
         self.model = parts.arch.build(task.input_shape, task.num_classes).to(device).train()
         if initial_encoder is not None and parts.finetune.uses_pretrained:
             self.model.encoder.load_state_dict(initial_encoder)
+        if hp["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if hp["compile"] != "none":  # in place: components keep calling the same module
+            # every run compiles afresh (its time counted, as AlgoPerf counts it): guards on
+            # earlier runs' modules would otherwise pile up to dynamo's recompile limit, past
+            # which it silently runs eager
+            torch._dynamo.reset()
+            self.model.compile(mode=None if hp["compile"] == "default" else hp["compile"])
+        self.autocast = lambda: autocast(hp, device)
+        self.scaler = torch.amp.GradScaler(device.type) if hp["precision"] == "fp16" else None
+        self.compile_seconds: float | None = None
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        self.decode = _decoder(splits.decode, hp["channels_last"])
         self.generator = torch.Generator(device=device).manual_seed(derived_seed(spec.seed, 1))
         self.context = RunContext(self.model, task, self.generator, device)
         parts.ssl.prepare(self.context)
@@ -86,7 +116,7 @@ class _Loop:
             workers=int(hp["workers"]),
             pin_memory=hp["pin_memory"],
             prefetch_factor=int(hp["prefetch_factor"]),
-            decode=splits.decode,
+            decode=self.decode,
         )
         if self.data.stream.batch_size < int(hp["batch_size"]):
             warnings.warn(
@@ -109,7 +139,7 @@ class _Loop:
         self.prepare_seconds = time.perf_counter() - started
         self.clock = BudgetClock(spec.budget, self.data.stream.steps_per_epoch, self.sync)
         self.recorder = Recorder(
-            spec, task.target_accuracy, val, device, hook, on_eval, splits.decode
+            spec, task.target_accuracy, val, device, hook, on_eval, self.decode
         )
         self.data_wait = 0.0
         self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
@@ -130,7 +160,7 @@ class _Loop:
             torch.zeros(len(x_u), dtype=torch.long, device=device),
             ssl.unlabeled_batch_size(int(self.hp["batch_size"])),
             torch.Generator(device=device).manual_seed(derived_seed(self.spec.seed, purpose)),
-            self.splits.decode,
+            self.decode,
         )
 
     def run(self) -> RunResult:
@@ -179,10 +209,21 @@ class _Loop:
             now = progress()
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor(now)
-            loss, samples = loss_of(batch, now)
+            first = self.hp["compile"] != "none" and self.compile_seconds is None
+            started = time.perf_counter() if first else 0.0
+            with self.autocast():
+                loss, samples = loss_of(batch, now)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if self.scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:  # fp16: the loss scaled up so small gradients survive, steps with inf skipped
+                self.scaler.scale(loss).backward()
+                self.scaler.step(optimizer)
+                self.scaler.update()
+            if first:  # the first call compiles: its time, apart (it stays on the clock)
+                self.sync()
+                self.compile_seconds = time.perf_counter() - started
             clock.tick(samples)
             check = check_now()
             reason = diverged(loss, check=check)
@@ -266,7 +307,8 @@ class _Loop:
 
         def eval_point() -> None:
             clock.pause()
-            self.recorder.eval_point(model, clock)
+            with self.autocast():
+                self.recorder.eval_point(model, clock)
             if not clock.exhausted():
                 clock.start()
 
@@ -295,10 +337,10 @@ class _Loop:
         clock.start()
         train = materialize(self.splits.train, int(self.hp["workers"]))
         x, y = train.x.to(self.device), train.y
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             features = torch.cat(
-                [self.model.features(self.splits.decode(xb)) for xb in batches(x, EVAL_BATCH)]
-            )
+                [self.model.features(self.decode(xb)) for xb in batches(x, EVAL_BATCH)]
+            ).float()
         weight, bias = parts.finetune.fit(features.cpu().numpy(), y.numpy(), parts.task.num_classes)
         head = torch.nn.Linear(weight.shape[1], weight.shape[0]).to(self.device)
         with torch.no_grad():
@@ -306,7 +348,8 @@ class _Loop:
             head.bias.copy_(torch.as_tensor(bias))
         self.model.head = head
         clock.pause()
-        self.recorder.eval_point(self.model, clock)
+        with self.autocast():
+            self.recorder.eval_point(self.model, clock)
         return "ok"
 
     def _result(self, status: str, batches_: Any) -> RunResult:
@@ -337,7 +380,20 @@ class _Loop:
             pretrain_loss=self.pretrain["loss"],
             chance_accuracy=1.0 / self.parts.task.num_classes,
             error=self.divergence,
+            machine=self._compute_facts(),
         )
+
+    def _compute_facts(self) -> dict[str, Any]:
+        """What the loop's settings did on this device, for the result's conditions: the
+        compile time of the first step, the CUDA backend flags in force, and the peak device
+        memory (allocated by tensors; reserved by the caching allocator)."""
+        facts: dict[str, Any] = {**self.backends}
+        if self.compile_seconds is not None:
+            facts["compile_seconds"] = self.compile_seconds
+        if self.device.type == "cuda":
+            facts["peak_memory_allocated_mb"] = torch.cuda.max_memory_allocated(self.device) / 1e6
+            facts["peak_memory_reserved_mb"] = torch.cuda.max_memory_reserved(self.device) / 1e6
+        return facts
 
 
 def train_model(

@@ -4,6 +4,7 @@ derives for each purpose from a run's seed."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -24,9 +25,21 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
     "workers": 0,
     "pin_memory": None,
     "prefetch_factor": 2,
+    "precision": "fp32",
+    "channels_last": False,
+    "compile": "none",
+    "tf32": False,
+    "cudnn_benchmark": False,
 }
-"""Settings of the loop itself; a task's ``trainer_defaults`` and the spec override them. The
-last four choose how data reaches the loop (see :mod:`benchbench.data.streams`)."""
+"""Settings of the loop itself; a task's ``trainer_defaults`` and the spec override them.
+``data_path`` to ``prefetch_factor`` choose how data reaches the loop (see
+:mod:`benchbench.data.streams`); the last five how the loop computes (:func:`autocast`,
+:func:`apply_backends`). A spec made before a setting existed trains with its default, which
+computes as the loop did then."""
+
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+CUDA_ONLY = ("tf32", "cudnn_benchmark")
+"""Settings that mean something only on a CUDA device; asking for them on the CPU is refused."""
 
 LOOP_PARAMS: Mapping[str, Param] = {
     "optimizer": Choice("adamw", "sgd", help="AdamW, or SGD with Nesterov momentum"),
@@ -39,6 +52,13 @@ LOOP_PARAMS: Mapping[str, Param] = {
     "workers": Int(0, help="DataLoader worker processes (memory and disk paths)"),
     "pin_memory": Bool(optional=True, help="pinned host memory (null: on for CUDA)"),
     "prefetch_factor": Int(1, help="batches each DataLoader worker loads ahead"),
+    "precision": Choice(
+        "fp32", "bf16", "fp16", help="autocast (fp16 with a gradient scaler); fp32 weights"
+    ),
+    "channels_last": Bool(help="images and convolution weights in channels-last format"),
+    "compile": Choice(*COMPILE_MODES, help="torch.compile mode of the model (time on clock)"),
+    "tf32": Bool(help="TensorFloat-32 matrix products and convolutions (CUDA)"),
+    "cudnn_benchmark": Bool(help="cuDNN autotunes its convolution algorithms (CUDA)"),
 }
 """What each loop setting may be (:mod:`benchbench.params`)."""
 
@@ -83,3 +103,43 @@ def derived_seed(seed: int, purpose: int) -> int:
     """A seed for one purpose (data order, component randomness) derived from the run's seed,
     so that a component that draws random numbers never changes the data order."""
     return seed * 1_000_003 + purpose
+
+
+def setting_problem(hp: Mapping[str, Any], device: str, modality: str) -> str | None:
+    """Why these loop settings cannot run on ``device`` for a task of ``modality`` (one
+    line), or None: CUDA-only settings on the CPU, channels-last without images."""
+    if not device.startswith("cuda"):
+        asked = [name for name in CUDA_ONLY if hp.get(name)]
+        if asked:
+            what = "is a CUDA setting" if len(asked) == 1 else "are CUDA settings"
+            return (
+                f"{', '.join(asked)} {what} and this run trains on {device} "
+                "(use --device cuda, or leave it out)"
+            )
+    if hp.get("channels_last") and modality != "image":
+        return f"channels_last is a memory format for images; this task's inputs are {modality}"
+    return None
+
+
+def autocast(hp: Mapping[str, Any], device: Any) -> contextlib.AbstractContextManager:
+    """The autocast context of the ``precision`` setting (nothing for fp32): forward passes
+    and losses in bf16 or fp16 where autocast deems it safe; weights and optimizer state stay
+    float32."""
+    precision = hp.get("precision", "fp32")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def apply_backends(hp: Mapping[str, Any], device: Any) -> dict[str, Any]:
+    """Set this process's CUDA backend flags from ``tf32`` and ``cudnn_benchmark`` (before a
+    CUDA run; every run sets them, so one run's choice never leaks into the next) and return
+    what was in force, for the result."""
+    if device.type != "cuda":
+        return {}
+    tf32, tuned = bool(hp.get("tf32", False)), bool(hp.get("cudnn_benchmark", False))
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = tuned
+    return {"tf32": tf32, "cudnn_benchmark": tuned}
