@@ -36,7 +36,7 @@ from .options import (
     "--workers",
     type=click.IntRange(min=1),
     help="Runs at once, each in its own process (default: 1 locally, which keeps timings "
-    "comparable; as many as the cluster holds on Ray).",
+    "comparable, and one per GPU for --device cuda; as many as the cluster holds on Ray).",
 )
 @executor_options
 @timeout_option

@@ -103,6 +103,8 @@ def provenance(pm: PluginManager, device: torch.device) -> dict[str, Any]:
     """What a result was produced with: plugins and versions, torch, Python, the device."""
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     gpu = _gpu_facts(device) if device.type == "cuda" else {}
+    if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:  # a worker given its own GPU
+        gpu["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return {
         **gpu,
         "benchbench": _package_version("benchbench"),

@@ -120,7 +120,8 @@ def run(
     :param seeds: seeds per candidate for every track, instead of the suite's.
     :param device: ``auto``, ``cpu`` or ``cuda[:N]``.
     :param workers: runs at once, each in its own process (default: 1 locally, which keeps
-        timings comparable; as many as the cluster holds on Ray).
+        timings comparable, and one per GPU, each on its own, for ``device="cuda"``; as many
+        as the cluster holds on Ray).
     :param executor: ``local`` (worker processes here) or ``ray`` (tasks on a Ray cluster).
     :param address: with ``executor="ray"``: the cluster's head ``HOST:PORT``.
     :param timeout: seconds after which a run is stopped and recorded ``timed-out``.

@@ -159,3 +159,55 @@ def test_a_run_lost_with_its_node_is_run_again_by_the_next_run(tmp_path, data_di
     retried = runner.invoke(cli, [*base, "--out", str(tmp_path), "--retry-failed"])
     assert retried.exit_code == 0 and "1 already stored, 1 to run" in retried.stderr
     assert {r.status for r in store.results()} == {"ok"}
+
+
+def test_cuda_runs_get_a_worker_per_gpu_and_never_share_one(monkeypatch):
+    """The placement logic with a faked machine of 3 GPUs: one worker per GPU by default,
+    fewer when asked, never more workers than GPUs, and only the GPUs this process may use."""
+    import torch
+
+    from benchbench import BenchbenchError
+    from benchbench.running.executors import make_executor
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    config = PluginConfig()
+
+    def local(device, runs=None):
+        return make_executor(config, None, "local", None, device, runs, 60.0, None)
+
+    pool, device = local("cuda")
+    assert device == "cuda" and pool.slots == 3 and pool.gpus == ["0", "1", "2"]
+    assert local("cuda", 2)[0].gpus == ["0", "1"]
+    with pytest.raises(BenchbenchError, match="--workers 4 on 3 GPU.s. would put two runs"):
+        local("cuda", 4)
+    with pytest.raises(BenchbenchError, match="would put 2 runs on one GPU"):
+        local("cuda:1", 2)
+    assert local("cuda:1")[0].gpus is None and local("cpu", 2)[0].slots == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert local("cuda")[0].gpus == ["5", "7"]
+
+
+def test_each_gpu_worker_sees_only_its_gpu_and_runs_on_others_are_not_neighbours(data_dir):
+    """Runs through a pool of two GPU workers (CPU runs here, so no GPU is needed): each ran
+    in a process that saw one GPU id, the one its placement names, and two runs at once on
+    different GPUs are not counted as running alongside each other."""
+    from benchbench.plugins import get_plugin_manager
+    from benchbench.running.resolve import resolve_spec
+
+    registry = get_plugin_manager(PluginConfig()).registry
+    specs = [
+        resolve_spec(registry, task="digits", arch="mlp", budget=Budget(steps=30), seed=seed)
+        for seed in range(4)
+    ]
+    with ProcessPoolExecutor(PluginConfig(), data_dir, timeout=120, gpus=["3", "5"]) as pool:
+        results = list(pool.run(specs))
+    assert sorted(r.seed for r in results) == [0, 1, 2, 3]
+    for result in results:
+        assert result.status == "ok", result.error
+        assert result.provenance["cuda_visible_devices"] == result.machine["gpu"]
+        assert result.machine["runs_alongside"] == 0  # (the CPU watch may still flag busy:
+        # these CPU runs do share cores)
+    assert {r.machine["gpu"] for r in results} == {"3", "5"}

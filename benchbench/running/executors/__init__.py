@@ -19,7 +19,7 @@ from pathlib import Path
 from ...errors import BenchbenchError
 from ...plugins.config import PluginConfig
 from .base import LOST, Executor, Finished, Job, Neighbours
-from .local import InProcessExecutor, ProcessPoolExecutor
+from .local import InProcessExecutor, ProcessPoolExecutor, visible_gpus
 
 EXECUTORS = ("local", "ray")
 
@@ -46,9 +46,9 @@ def make_executor(
     threads: int | None,
 ) -> tuple[Executor, str]:
     """The executor ``kind`` names (``local`` or ``ray``), placing at most ``runs`` runs at
-    once (default: one locally, as many as the cluster holds on Ray), and the device the
-    runs will use: ``auto`` and ``cuda`` are resolved where they train (this machine, or
-    the cluster)."""
+    once (default: one locally, one per GPU for ``cuda`` runs, as many as the cluster holds
+    on Ray), and the device the runs will use: ``auto`` and ``cuda`` are resolved where they
+    train (this machine, or the cluster). Locally, ``cuda`` runs get a GPU each."""
     if kind not in EXECUTORS:
         raise BenchbenchError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     if kind == "local":
@@ -56,9 +56,23 @@ def make_executor(
 
         if address:
             raise BenchbenchError("--address names a Ray cluster: add --executor ray")
-        return ProcessPoolExecutor(config, data_dir, runs or 1, timeout, threads), resolve_device(
-            device
-        )
+        device = resolve_device(device)
+        gpus = None
+        if device == "cuda":  # a worker per GPU, each seeing only its own
+            gpus = visible_gpus()
+            runs = runs or len(gpus)
+            if runs > len(gpus):
+                raise BenchbenchError(
+                    f"--workers {runs} on {len(gpus)} GPU(s) would put two runs on one GPU "
+                    f"and time neither alone; use --workers {len(gpus)} or fewer"
+                )
+            gpus = gpus[:runs]
+        elif device.startswith("cuda") and (runs or 1) > 1:
+            raise BenchbenchError(
+                f"--device {device} --workers {runs} would put {runs} runs on one GPU; use "
+                "--device cuda for a worker per GPU"
+            )
+        return ProcessPoolExecutor(config, data_dir, runs or 1, timeout, threads, gpus), device
     from .ray import RayExecutor
 
     ray = RayExecutor(config, data_dir, address, timeout, threads, slots=runs)

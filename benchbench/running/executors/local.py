@@ -49,12 +49,32 @@ class InProcessExecutor(Executor):
         return len(self._done)
 
 
-def _pool_worker_init(threads: int, config: PluginConfig) -> None:
-    """A pool worker: :func:`~.worker.prepare_worker`, and death with its parent."""
+def _pool_worker_init(threads: int, config: PluginConfig, gpu: str | None = None) -> None:
+    """A pool worker: its own GPU when it has one (``CUDA_VISIBLE_DEVICES``, set before
+    torch loads, so ``cuda`` is that GPU), :func:`~.worker.prepare_worker`, and death with
+    its parent."""
+    import os
+
     from ..interrupts import die_with_parent
 
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     die_with_parent()
     prepare_worker(threads, config)
+
+
+def visible_gpus() -> list[str]:
+    """The ids of the GPUs this process may use (what ``CUDA_VISIBLE_DEVICES`` lists, else
+    every GPU torch counts), as a worker's ``CUDA_VISIBLE_DEVICES`` names them."""
+    import os
+
+    import torch
+
+    count = torch.cuda.device_count()
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g.strip() for g in listed.split(",") if g.strip()][:count]
+    return [str(i) for i in range(count)]
 
 
 class ProcessPoolExecutor(Executor):
@@ -65,7 +85,9 @@ class ProcessPoolExecutor(Executor):
 
     Workers split the cores this process owns between them (torch and OpenMP threads), or
     use ``threads`` each; ``workers=1`` (the default) gives each run every core and timings
-    that are comparable across runs.
+    that are comparable across runs. With ``gpus`` (one id per worker), each worker is a pool
+    of its own that sees only its GPU, and a job goes to a worker whose GPU is free: never two
+    runs on one GPU.
     """
 
     def __init__(
@@ -75,38 +97,63 @@ class ProcessPoolExecutor(Executor):
         workers: int = 1,
         timeout: float | None = None,
         threads: int | None = None,
+        gpus: list[str] | None = None,
     ) -> None:
         self.config, self.data_dir = config, data_dir
-        self.slots = max(1, workers)
+        self.slots = len(gpus) if gpus else max(1, workers)
+        self.gpus = gpus
         self.timeout = timeout
         self.threads = thread_share(self.slots, threads)
         self._pool: Any = None
+        self._pools: dict[str, Any] = {}
         self._futures: dict[Any, Job] = {}
+        self._gpu_of: dict[Any, str] = {}
+        self._waiting: list[Job] = []  # GPU jobs submitted while every GPU was running one
         self._neighbours = Neighbours()
 
-    def _start(self) -> Any:
-        if self._pool is None:
-            import multiprocessing
+    def _new_pool(self, workers: int, gpu: str | None) -> Any:
+        import multiprocessing
 
-            from pebble import ProcessPool
+        from pebble import ProcessPool
 
-            self._pool = ProcessPool(
-                max_workers=self.slots,
-                context=multiprocessing.get_context("spawn"),
-                initializer=_pool_worker_init,
-                initargs=(self.threads, self.config),
-            )
-        return self._pool
+        return ProcessPool(
+            max_workers=workers,
+            context=multiprocessing.get_context("spawn"),
+            initializer=_pool_worker_init,
+            initargs=(self.threads, self.config, gpu),
+        )
+
+    def _start(self) -> tuple[Any, str | None] | None:
+        """The pool the next job goes to: the one pool, or the pool of a free GPU (None
+        while every GPU runs a job)."""
+        if not self.gpus:
+            if self._pool is None:
+                self._pool = self._new_pool(self.slots, None)
+            return self._pool, None
+        taken = set(self._gpu_of.values())
+        gpu = next((g for g in self.gpus if g not in taken), None)
+        if gpu is None:
+            return None
+        if gpu not in self._pools:
+            self._pools[gpu] = self._new_pool(1, gpu)
+        return self._pools[gpu], gpu
 
     def submit(self, job: Job) -> None:
-        future = self._start().schedule(
+        chosen = self._start()
+        if chosen is None:
+            self._waiting.append(job)
+            return
+        pool, gpu = chosen
+        future = pool.schedule(
             run_job, args=(job, self.config, self.data_dir), timeout=self.timeout
         )
         self._futures[future] = job
+        if gpu is not None:
+            self._gpu_of[future] = gpu
 
     @property
     def busy(self) -> int:
-        return len(self._futures)
+        return len(self._futures) + len(self._waiting)
 
     def wait(self, timeout: float) -> list[Finished]:
         if not self._futures:
@@ -115,29 +162,35 @@ class ProcessPoolExecutor(Executor):
         finished = []
         for future in done:
             job = self._futures.pop(future)
+            gpu = self._gpu_of.pop(future, None)
             try:
                 result = self._collect(future, job)
             except CancelledError:
                 continue
             if isinstance(result, RunResult) and result.provenance:
-                self._placed(result)
+                self._placed(result, gpu)
             finished.append((job, result))
+        while self._waiting and self._start() is not None:  # GPUs freed: the next jobs
+            self.submit(self._waiting.pop(0))
         return finished
 
-    def _placed(self, result: RunResult) -> None:
+    def _placed(self, result: RunResult, gpu: str | None) -> None:
         """Record what the run was given and what it shared: every worker runs on this
-        machine, and on a GPU every worker uses the same one."""
+        machine; runs on GPUs of their own share none, runs without share the CPUs."""
         here = platform.node()
-        self._neighbours.placed(
-            result,
-            here,
-            [(here, -math.inf)] * len(self._futures),  # still running, so started before
-            {
-                "executor": "local",
-                "cpus_given": self.threads,
-                "gpus_given": 1 if result.device.startswith("cuda") else 0,
-            },
-        )
+        node = here if gpu is None else f"{here}/gpu{gpu}"
+        running = [
+            here if g is None else f"{here}/gpu{g}" for g in map(self._gpu_of.get, self._futures)
+        ]
+        given: dict[str, object] = {
+            "executor": "local",
+            "cpus_given": self.threads,
+            "gpus_given": 1 if result.device.startswith("cuda") else 0,
+        }
+        if gpu is not None:
+            given["gpu"] = gpu
+        # still running, so started before it ended
+        self._neighbours.placed(result, node, [(n, -math.inf) for n in running], given)
 
     def _collect(self, future: Any, job: Job) -> RunResult | BaseException:
         from pebble import ProcessExpired
@@ -165,11 +218,17 @@ class ProcessPoolExecutor(Executor):
             return exc
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.stop()
-            try:
-                self._pool.join(timeout=10)
-            except TimeoutError:
-                pass
-            self._pool = None
+        for pool in [self._pool, *self._pools.values()]:
+            if pool is not None:
+                pool.stop()
+        for pool in [self._pool, *self._pools.values()]:
+            if pool is not None:
+                try:
+                    pool.join(timeout=10)
+                except TimeoutError:
+                    pass
+        self._pool = None
+        self._pools.clear()
         self._futures.clear()
+        self._gpu_of.clear()
+        self._waiting.clear()
