@@ -322,6 +322,12 @@ COLUMNS_SHOWN = (
         ),
     ),
     Column(
+        "memory",
+        "peak MB",
+        "peak MB: the most GPU memory the run's tensors held at once (CUDA runs)",
+        lambda r: _number(r["peak_memory_mb"], 1, ",.0f"),
+    ),
+    Column(
         "source",
         "source s",
         "source s: training seconds of the cached source model a transfer run starts from, "

@@ -59,6 +59,7 @@ COLUMNS = [
     "model_bytes",
     "latency_batch1_ms",
     "latency_batch1024_ms",
+    "peak_memory_mb",
     "source_train_seconds",
     "busy",
     "tuning_trials",
@@ -174,6 +175,7 @@ def _summarise(runs: pd.DataFrame) -> pd.Series:
             "model_bytes": _mean(ok, "model_bytes"),
             "latency_batch1_ms": _mean(ok, "latency_batch1_ms"),
             "latency_batch1024_ms": _mean(ok, "latency_batch1024_ms"),
+            "peak_memory_mb": _mean(ok, "peak_memory_mb"),
             "source_train_seconds": _mean(ok, "source_train_seconds"),
             "busy": int((ok["busy"] == True).sum()) if "busy" in ok else None,  # noqa: E712
             "baseline": bool(runs["baseline"].any()),

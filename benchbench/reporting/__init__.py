@@ -67,6 +67,8 @@ def track_sections(report: data.TrackReport) -> list[Section]:
     title = f"{report.suite_name} / {report.track}"
     board = report.board
     keys = ["rank", "candidate", "acc", "delta", "separable", "ttt", "train", "seeds"]
+    if "peak_memory_mb" in board and board["peak_memory_mb"].notna().any():  # GPU runs
+        keys[-1:-1] = ["size", "latency", "memory"]
     if board["tuning_trials"].notna().any():
         keys += ["tuning", "spread", "hparams"]
     columns = [SEPARABLE if k == "separable" else leaderboard.column(k) for k in keys]

@@ -111,7 +111,8 @@ class Places(Database):
     def frame(self, suite: str | None = None) -> pd.DataFrame:
         """Suite memberships joined with their runs, one row per place: the membership
         columns (``suite`` is the key), ``suite_name``, every scalar field of the stored
-        result, ``data_wait_fraction``, ``source_train_seconds``, ``busy`` and ``code`` (the
+        result, ``data_wait_fraction``, ``source_train_seconds``, ``busy``,
+        ``peak_memory_mb`` (peak GPU memory allocated, CUDA runs) and ``code`` (the
         run's code identity as JSON).
 
         Metrics are read from the stored JSON, so a metric added to results later needs no
@@ -135,6 +136,8 @@ class Places(Database):
             scalars["data_wait_fraction"] = (result.get("loader") or {}).get("data_wait_fraction")
             scalars["source_train_seconds"] = (result.get("source") or {}).get("train_seconds")
             scalars["busy"] = (result.get("machine") or {}).get("busy")
+            peak = (result.get("machine") or {}).get("peak_memory_allocated_mb")
+            scalars["peak_memory_mb"] = peak
             scalars["code"] = json.dumps(result.get("code") or {}, sort_keys=True)
             row["suite_name"] = names.get(row["suite"], (row["suite"], ""))[0]
             rows.append({**scalars, **row})
@@ -186,6 +189,7 @@ class Places(Database):
                 ok_mean(r.c.model_bytes).label("model_bytes"),
                 ok_mean(r.c.latency_batch1_ms).label("latency_batch1_ms"),
                 ok_mean(r.c.latency_batch1024_ms).label("latency_batch1024_ms"),
+                ok_mean(r.c.peak_memory_mb).label("peak_memory_mb"),
                 ok_mean(r.c.source_train_seconds).label("source_train_seconds"),
                 count(and_(ok, r.c.busy.is_(True))).label("busy"),
                 count(m.c.baseline.is_(True)).label("baseline"),

@@ -74,6 +74,7 @@ runs = Table(
     Column("numbers", String(16)),
     Column("code_id", String(16)),
     Column("context_id", String(16)),
+    Column("peak_memory_mb", Float),
     sqlite_with_rowid=False,
 )
 ADDED_COLUMNS = [
@@ -92,6 +93,7 @@ ADDED_COLUMNS = [
         "numbers",
         "code_id",
         "context_id",
+        "peak_memory_mb",
     )
 ]
 """The columns of ``runs`` that databases written before them lack (see :mod:`.migrate`)."""
@@ -182,6 +184,7 @@ _DERIVED = (
     "numbers",
     "code_id",
     "context_id",
+    "peak_memory_mb",
 )
 """The ``runs`` columns :func:`run_row` derives (from nested fields, or digests); the other
 columns are the result's fields of the same name."""
@@ -242,6 +245,7 @@ def run_row(
         data_wait_fraction=(data.get("loader") or {}).get("data_wait_fraction"),
         threads=machine.get("threads"),
         busy=machine.get("busy"),
+        peak_memory_mb=machine.get("peak_memory_allocated_mb"),
         source_train_seconds=source.get("train_seconds"),
         variant=digest([code, data.get("device"), data.get("data"), data.get("numerics")]),
         numbers=digest(numbers_of(data)),

@@ -208,3 +208,25 @@ def test_the_database_ranks_the_published_set_as_pandas_does(tmp_path):
             assert [None if rank.missing(v) else v for v in mine] == [
                 None if rank.missing(v) else v for v in theirs
             ], column
+
+
+def test_peak_gpu_memory_is_averaged_and_shown_beside_size_and_latency():
+    from datetime import datetime, timezone
+
+    from benchbench.storage.schema import run_row
+
+    data = rows("none", [0.7, 0.8, 0.9], baseline=True)
+    for row, peak in zip(data, (100.0, 200.0, 330.0), strict=True):
+        row.update(device="cuda", peak_memory_mb=peak)
+    board = rank.build(pd.DataFrame(data))
+    assert board.iloc[0]["peak_memory_mb"] == pytest.approx(210.0)
+    records = json.loads(leaderboard.render(board, "json"))
+    assert records[0]["peak_memory_mb"] == pytest.approx(210.0)
+    header, _, first = leaderboard.render(board, "markdown").splitlines()[2:5]
+    cells = {h.strip(): c.strip() for h, c in zip(header.split("|"), first.split("|"), strict=True)}
+    assert cells["peak MB"] == "210"  # (a board of CPU runs has no such column)
+    cpu = rank.build(pd.DataFrame(rows("none", [0.7, 0.8], baseline=True)))
+    assert "peak_memory_mb" in cpu and rank.missing(cpu.iloc[0]["peak_memory_mb"])
+    # the database's column comes from the result's conditions
+    result = {"run_id": "x", "status": "ok", "machine": {"peak_memory_allocated_mb": 512.5}}
+    assert run_row(result, datetime.now(timezone.utc))[0]["peak_memory_mb"] == 512.5

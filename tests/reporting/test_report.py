@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -168,3 +169,35 @@ def test_log_axes_label_their_ticks_as_plain_numbers_not_raw_mathtext(results, t
     page = to.read_text()
     assert "mathdefault" not in page and "$\\" not in page
     assert page.count("<svg") >= 5
+
+
+def test_a_gpu_tracks_tables_show_peak_memory_beside_size_and_latency():
+    import sys
+
+    import pandas as pd
+
+    from benchbench.ranking import rank
+    from benchbench.reporting import track_sections
+    from benchbench.reporting.data import TrackReport
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "ranking"))  # its rows helper
+    from test_leaderboard import rows
+
+    data = rows("none", [0.7, 0.8, 0.9], baseline=True)
+    for row in data:
+        row.update(device="cuda", peak_memory_mb=250.0, model_bytes=2e6, latency_batch1_ms=1.5)
+    board = rank.build(pd.DataFrame(data))
+    report = TrackReport("s", "t", ["digits"], board, pd.DataFrame(), {}, False)
+    table = track_sections(report)[0].tables[0]
+    shown = dict(zip(table.header, table.rows[0], strict=True))
+    assert shown["peak MB"] == "250" and shown["size MB"] == "2.00"
+    cpu = TrackReport(
+        "s",
+        "t",
+        ["digits"],
+        rank.build(pd.DataFrame(rows("none", [0.7]))),
+        pd.DataFrame(),
+        {},
+        False,
+    )
+    assert "peak MB" not in track_sections(cpu)[0].tables[0].header
