@@ -11,7 +11,10 @@
   folders of such sub-folders when present (else a stratified split with a fixed seed), and
   an ``unlabeled/`` folder of images as unlabeled data. Images are decoded once (resized to
   ``image_size`` when given; ``grayscale = true`` for one channel) and cached under the data
-  folder, keyed by the files' content.
+  folder as 8-bit pixels, keyed by the files' content, when they fit in memory
+  (:data:`IN_MEMORY_BYTES`); else, or with ``in_memory = false``, they are decoded per
+  sample through the loop's disk path, standardised by the training images' statistics
+  (one pass, cached).
 - ``csv`` and ``parquet``: one file (or ``train``/``val``/``test`` files in a folder) with a
   ``target`` column; ``features`` lists the input columns (default: every other one),
   standardised with the training split's statistics; rows without a target are unlabeled.
@@ -49,12 +52,15 @@ from ._common import pixel_scale
 ENV = "BENCHBENCH_DATA_TASKS"
 _COMMON = {"source", "path", "target_accuracy", "budget", "summary", "suite_dir"}
 _OPTIONS = {
-    "imagefolder": {"image_size", "grayscale"},
+    "imagefolder": {"image_size", "grayscale", "in_memory"},
     "csv": {"target", "features"},
     "parquet": {"target", "features"},
     "npz": set(),
     "hf": {"image", "features", "label", "image_size", "grayscale"},
 }
+IN_MEMORY_BYTES = 8 * 2**30
+"""Decoded 8-bit images up to this size are held in memory (and on the device); a larger
+image folder is read per sample from disk."""
 _SPLIT = (0.7, 0.15, 0.15)
 _SEED = 0
 _MADE: dict[str, type[Task]] = {}
@@ -216,6 +222,8 @@ class ImageFolderTask(_Declared):
     def describe(cls, path, options, where):  # type: ignore[no-untyped-def]
         if not path.is_dir():
             raise ValueError(f"{where}: {path} is not a folder")
+        if not isinstance(options.get("in_memory", True), bool):
+            raise ValueError(f"{where}: in_memory must be true or false")
         classes = cls._classes(path, where)
         channels = 1 if options.get("grayscale") else 3
         size = options.get("image_size")
@@ -262,9 +270,80 @@ class ImageFolderTask(_Declared):
                 labels += [label] * len(found)
             listed[split] = (files, np.asarray(labels, dtype=np.int64))
         extra = self._images(self.root / "unlabeled") if (self.root / "unlabeled").is_dir() else []
+        count = sum(len(files) for files, _ in listed.values()) + len(extra)
+        in_memory = self.options.get("in_memory")
+        if in_memory is False or (in_memory is None and count * _bytes(self) > IN_MEMORY_BYTES):
+            return self._on_disk(Path(data_dir), listed, extra, where)
         decoded = self._cached(Path(data_dir), listed, extra, where)
         parts = {split: (decoded[split], labels) for split, (_, labels) in listed.items()}
         return _splits(parts, decoded.get("unlabeled"), per_channel=True, where=where)
+
+    def _on_disk(
+        self,
+        data_dir: Path,
+        listed: dict[str, tuple[list[Path], np.ndarray]],
+        extra: list[Path],
+        where: str,
+    ) -> Splits:
+        """Splits that decode each image when the loop draws it (``data_path`` disk),
+        standardised per channel by the training images' mean and std (a pass over them,
+        cached beside the in-memory caches)."""
+        if extra:
+            raise BenchbenchError(
+                f"{where}: an unlabeled/ folder needs its images in memory; it holds "
+                f"{len(extra)} (leave in_memory unset, or move the folder away)"
+            )
+        if "val" not in listed and "test" not in listed:
+            files, labels = listed["train"]
+            index = stratified_split(labels, _SPLIT, _SEED)
+            listed = {
+                s: ([files[i] for i in part], labels[part])
+                for s, part in zip(("train", "val", "test"), index, strict=True)
+            }
+        elif "val" not in listed or "test" not in listed:
+            files, labels = listed["train"]
+            kept, carved = stratified_split(labels, (0.85, 0.15), _SEED)
+            listed = {**listed, "train": ([files[i] for i in kept], labels[kept])}
+            for part in ("val", "test"):
+                listed.setdefault(part, ([files[i] for i in carved], labels[carved]))
+        mean, std = self._statistics(data_dir, listed["train"][0], where)
+        made = {
+            part: _DiskImages(files, labels, self.input_shape, self.options, mean, std, where)
+            for part, (files, labels) in listed.items()
+        }
+        return Splits(made["train"], made["val"], made["test"])
+
+    def _statistics(self, data_dir: Path, files: list[Path], where: str) -> tuple[Any, Any]:
+        """Per-channel mean and std (of pixels scaled to [0, 1]) of the training images,
+        accumulated one image at a time and kept in a small file keyed like the caches."""
+        digest = hashlib.sha256(self.hparams["options"].encode())
+        for path in files:
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(self.root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode()
+            )
+        cache = data_dir / "declared" / f"{self.name}-{digest.hexdigest()[:16]}.stats.json"
+        try:
+            stored = json.loads(cache.read_text())
+            return np.asarray(stored["mean"]), np.asarray(stored["std"])
+        except (OSError, ValueError, KeyError):
+            pass
+        channels = self.input_shape[0]
+        total, squares, count = np.zeros(channels), np.zeros(channels), 0
+        for path in files:
+            pixels = _DiskImages.decode(path, self.input_shape, self.options, where) / 255.0
+            total += pixels.sum(axis=(1, 2))
+            squares += np.square(pixels).sum(axis=(1, 2))
+            count += pixels.shape[1] * pixels.shape[2]
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+        std[std == 0] = 1.0
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist()}))
+        except OSError:
+            pass
+        return mean, std
 
     def _cached(
         self,
@@ -300,15 +379,9 @@ class ImageFolderTask(_Declared):
         return decoded
 
     def _decode(self, files: list[Path], where: str) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
-
         out = np.empty((len(files), *self.input_shape), dtype=np.uint8)
         for i, path in enumerate(files):
-            try:
-                with Image.open(path) as image:
-                    out[i] = _pixels(image, self.input_shape, self.options, where, str(path))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise BenchbenchError(f"{where}: cannot decode {path} ({exc})") from exc
+            out[i] = _DiskImages.decode(path, self.input_shape, self.options, where)
         return out
 
 
@@ -328,6 +401,52 @@ def _pixels(
         image = image.resize((width, height))
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _bytes(task: Task) -> int:
+    """Bytes of one decoded 8-bit image of ``task``."""
+    return int(np.prod(task.input_shape))
+
+
+class _DiskImages(torch.utils.data.Dataset):
+    """Image files decoded one at a time, as the model sees them: converted and resized as
+    declared, scaled to [0, 1] and standardised per channel."""
+
+    def __init__(
+        self,
+        files: list[Path],
+        labels: np.ndarray,
+        shape: tuple[int, ...],
+        options: dict[str, Any],
+        mean: np.ndarray,
+        std: np.ndarray,
+        where: str,
+    ) -> None:
+        self.files, self.labels = files, labels.astype(np.int64)
+        self.shape, self.options, self.where = shape, options, where
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
+        self.std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        pixels = self.decode(self.files[index], self.shape, self.options, self.where)
+        x = (pixels.astype(np.float32) / 255.0 - self.mean) / self.std
+        return torch.from_numpy(x), int(self.labels[index])
+
+    @staticmethod
+    def decode(
+        path: Path, shape: tuple[int, ...], options: dict[str, Any], where: str
+    ) -> np.ndarray:
+        """One image file as ``(channels, height, width)`` bytes; one line if it will not."""
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                return _pixels(image, shape, options, where, str(path))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise BenchbenchError(f"{where}: cannot decode {path} ({exc})") from exc
 
 
 class TableTask(_Declared):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 import benchbench as bb
@@ -266,3 +267,34 @@ def test_a_hugging_face_dataset_saved_on_disk_is_a_task(tmp_path):
     path.write_text(path.read_text().replace('image = "img"', 'image = "picture"'))
     with pytest.raises(BenchbenchError, match="no column.*picture.*columns: img, label"):
         bb.run_one(str(path), "mlp", steps=2)
+
+
+def test_an_image_folder_too_large_for_memory_is_read_per_sample_from_disk(tmp_path):
+    """``in_memory = false`` (or a folder over IN_MEMORY_BYTES decoded) gives splits that
+    decode each image as the loop draws it, standardised by the training images' statistics:
+    the very inputs the in-memory path computes, and a run takes the disk path and learns."""
+    from benchbench.plugins.manager import load_plugins
+    from benchbench.running.declared import declare
+
+    image_folder(tmp_path / "leaves", splits=False)
+    base = f'source = "imagefolder"\npath = "{tmp_path / "leaves"}"\ntarget_accuracy = 0.9\n'
+    path = tmp_path / "own.toml"
+    path.write_text(
+        f"[tasks.mem]\n{base}[tasks.disk]\n{base}in_memory = false\n"
+        '[[tracks]]\nname = "own"\nkind = "arch"\ncandidates = ["cnn"]\ntasks = ["mem", "disk"]\n'
+    )
+    declare(str(path))
+    registry = load_plugins().registry
+    memory = registry.build("task", "mem").load(tmp_path)
+    disk = registry.build("task", "disk").load(tmp_path)
+    assert memory.pixels is not None and not hasattr(disk.train, "x")
+    sizes = [len(s) for s in (disk.train, disk.val, disk.test)]
+    assert sizes == [len(s) for s in (memory.train, memory.val, memory.test)] == [62, 13, 15]
+    first, label = disk.test[0]
+    assert label == int(memory.test.y[0]) and first.dtype == torch.float32
+    assert torch.allclose(first, memory.decode(memory.test.x[:1])[0], atol=1e-5)
+    alone = tmp_path / "disk.toml"
+    alone.write_text(f"[tasks.disk]\n{base}in_memory = false\n")
+    result = bb.run_one(str(alone), "cnn", steps=20, data_dir=tmp_path)
+    assert result.status == "ok", result.error
+    assert result.loader["data_path"] == "disk" and result.test_accuracy > 0.6
