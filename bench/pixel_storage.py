@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 from benchbench.running import numerics
 
@@ -29,13 +26,13 @@ numerics.select(numerics.current())  # before torch loads: CPU runs check the mo
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from fake_cifar import data_folder  # noqa: E402
 
 from benchbench import Budget, Split, Splits  # noqa: E402
 from benchbench.plugins import get_plugin_manager  # noqa: E402
 from benchbench.running import execute as execute_module  # noqa: E402
 from benchbench.running.execute import execute  # noqa: E402
 from benchbench.running.resolve import build_components, resolve_spec  # noqa: E402
-from benchbench.tasks import default_data_dir  # noqa: E402
 
 
 def standardised_up_front(loaded):
@@ -106,13 +103,7 @@ def main() -> None:
     parser.add_argument("--fake", action="store_true", help="CIFAR-10-sized random files")
     args = parser.parse_args()
 
-    data_dir = default_data_dir()
-    if args.fake:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from fake_datasets import fake_cifar10
-
-        data_dir = Path(tempfile.mkdtemp())
-        fake_cifar10(data_dir, per_batch=10_000, n_test=10_000)
+    data_dir = data_folder(args.fake)
     device = torch.device(args.device)
     pm = get_plugin_manager()
     spec = resolve_spec(
