@@ -1,0 +1,239 @@
+"""Tasks declared from tables (CSV, Parquet), array files (npz) and Hugging Face datasets
+saved on disk (:mod:`.declared`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchbench import BenchbenchError, Splits
+
+from .declared_base import _Declared, _labels, _splits
+from .declared_images import _pixels
+
+
+class TableTask(_Declared):
+    """A CSV or Parquet table with a target column (see the module)."""
+
+    name = "declared-table"
+    summary = "a table with a target column, declared in a suite file"
+
+    @classmethod
+    def _files(cls, path: Path) -> dict[str, Path]:
+        if path.is_dir():
+            found = {s: p for s in ("train", "val", "test") for p in sorted(path.glob(f"{s}.*"))}
+            return found
+        return {"train": path}
+
+    @classmethod
+    def _read(cls, path: Path, where: str) -> Any:
+        import pandas as pd
+
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                return pd.read_parquet(path)
+            return pd.read_csv(path)
+        except ImportError as exc:
+            raise BenchbenchError(f"{where}: reading {path} needs pyarrow ({exc})") from exc
+        except (OSError, ValueError) as exc:
+            raise BenchbenchError(f"{where}: cannot read {path} ({str(exc)[:160]})") from exc
+
+    @classmethod
+    def _columns(cls, frame: Any, options: dict[str, Any], where: str, path: Path) -> list[str]:
+        target = options.get("target")
+        if not isinstance(target, str):
+            raise BenchbenchError(f"{where}: give the 'target' column")
+        if target not in frame.columns:
+            raise BenchbenchError(
+                f"{where}: {path} has no column {target!r} "
+                f"(columns: {', '.join(map(str, frame.columns))[:200]})"
+            )
+        features = options.get("features") or [c for c in frame.columns if c != target]
+        absent = [c for c in features if c not in frame.columns]
+        if absent:
+            raise BenchbenchError(f"{where}: {path} has no column(s) {', '.join(map(str, absent))}")
+        return list(features)
+
+    @classmethod
+    def describe(cls, path, options, where):  # type: ignore[no-untyped-def]
+        files = cls._files(path)
+        if "train" not in files:
+            raise ValueError(f"{where}: no table at {path} (a file, or a folder with train.csv)")
+        try:
+            frame = cls._read(files["train"], where)
+            features = cls._columns(frame, options, where, files["train"])
+        except BenchbenchError as exc:
+            raise ValueError(str(exc)) from None
+        labels = frame[options["target"]].dropna().tolist()
+        return (len(features),), len(set(labels)), "tabular"
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        return list(self._files(self.root).values()) or [self.root]
+
+    def load(self, data_dir: Path) -> Splits:
+        where = f"task {self.name}"
+        files = self._files(self.root)
+        if "train" not in files:
+            raise self._missing()
+        frames = {s: self._read(p, where) for s, p in files.items()}
+        target = self.options["target"]
+        _, codes = _labels(frames["train"][target].dropna().tolist(), where)
+        parts, unlabeled = {}, []
+        for split, frame in frames.items():
+            features_here = self._columns(frame, self.options, where, files[split])
+            try:
+                x = frame[features_here].to_numpy(dtype=np.float32)
+            except ValueError as exc:
+                raise BenchbenchError(
+                    f"{where}: {files[split]}: features must be numbers ({exc})"
+                ) from exc
+            known = frame[target].notna().to_numpy()
+            unseen = set(frame[target][known]) - set(codes)
+            if unseen:
+                raise BenchbenchError(
+                    f"{where}: {files[split]} has classes the training data lacks: "
+                    f"{sorted(unseen, key=str)[:5]}"
+                )
+            y = np.asarray([codes[v] for v in frame[target][known]], dtype=np.int64)
+            parts[split] = (x[known], y)
+            unlabeled.append(x[~known])
+        rest = np.concatenate(unlabeled)
+        return _splits(parts, rest, per_channel=False, where=where)
+
+
+class NpzTask(_Declared):
+    """Arrays in an ``.npz`` file (see the module)."""
+
+    name = "declared-npz"
+    summary = "arrays x and y in an .npz file, declared in a suite file"
+
+    @classmethod
+    def describe(cls, path, options, where):  # type: ignore[no-untyped-def]
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                x, y = arrays["x"], arrays["y"]
+                shape = tuple(int(d) for d in x.shape[1:])
+                classes = len(np.unique(y))
+        except (OSError, KeyError, ValueError) as exc:
+            raise ValueError(
+                f"{where}: {path} is not an .npz with arrays x and y ({exc})"
+            ) from None
+        modality = {3: "image", 2: "sequence", 1: "tabular"}.get(len(shape))
+        if modality is None:
+            raise ValueError(f"{where}: x must be (N, C, H, W), (N, C, L) or (N, F), got {x.shape}")
+        return shape, classes, modality
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        return [self.root]
+
+    def load(self, data_dir: Path) -> Splits:
+        where = f"task {self.name}"
+        if not self.root.is_file():
+            raise self._missing()
+        with np.load(self.root, allow_pickle=False) as arrays:
+            found = {k: arrays[k] for k in arrays.files}
+        if len(found["x"]) != len(found["y"]):
+            raise BenchbenchError(
+                f"{where}: {len(found['x'])} examples in x but {len(found['y'])} labels in y"
+            )
+        _, codes = _labels(found["y"].tolist(), where)
+        parts = {}
+        for split, suffix in (("train", ""), ("val", "_val"), ("test", "_test")):
+            if f"x{suffix}" in found:
+                y = np.asarray([codes[v] for v in found[f"y{suffix}"].tolist()], dtype=np.int64)
+                parts[split] = (found[f"x{suffix}"], y)
+        per_channel = found["x"].ndim > 2
+        return _splits(parts, found.get("x_unlabeled"), per_channel=per_channel, where=where)
+
+
+class HFTask(_Declared):
+    """A Hugging Face ``datasets`` dataset saved on disk (``save_to_disk``): its ``image``
+    column (or the ``features`` columns of a table) and its ``label`` column; the dataset's
+    own ``train``/``validation``/``test`` splits when it has them. Needs the ``hf`` extra."""
+
+    name = "declared-hf"
+    summary = "a Hugging Face dataset saved on disk, declared in a suite file"
+
+    @staticmethod
+    def _open(path: Path, where: str) -> dict[str, Any]:
+        try:
+            from datasets import DatasetDict, load_from_disk
+        except ImportError as exc:
+            raise BenchbenchError(
+                f"{where}: source 'hf' needs the datasets package: pip install 'benchbench[hf]'"
+            ) from exc
+        try:
+            found = load_from_disk(str(path))
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise BenchbenchError(f"{where}: {path} is not a saved dataset ({exc})") from exc
+        if isinstance(found, DatasetDict):
+            names = {"validation": "val", "valid": "val"}
+            return {names.get(k, k): v for k, v in found.items()}
+        return {"train": found}
+
+    @classmethod
+    def _columns(cls, split: Any, options: dict[str, Any], where: str) -> tuple[str, list[str]]:
+        label = options.get("label", "label")
+        inputs = [options["image"]] if "image" in options else list(options.get("features") or [])
+        if not inputs:
+            raise BenchbenchError(f"{where}: give the 'image' column, or the 'features' columns")
+        absent = [c for c in (label, *inputs) if c not in split.column_names]
+        if absent:
+            raise BenchbenchError(
+                f"{where}: the dataset has no column(s) {', '.join(absent)} "
+                f"(columns: {', '.join(split.column_names)})"
+            )
+        return label, inputs
+
+    @classmethod
+    def describe(cls, path, options, where):  # type: ignore[no-untyped-def]
+        try:
+            splits = cls._open(path, where)
+            if "train" not in splits:
+                raise BenchbenchError(f"{where}: the dataset has no 'train' split")
+            train = splits["train"]
+            label, inputs = cls._columns(train, options, where)
+        except BenchbenchError as exc:
+            raise ValueError(str(exc)) from None
+        classes = len({v for v in train[label] if v is not None and v != -1})
+        if "image" not in options:
+            return (len(inputs),), classes, "tabular"
+        size = options.get("image_size")
+        first = train[0][options["image"]]
+        channels = 1 if options.get("grayscale") else 3
+        height, width = (size[0], size[1]) if size else (first.size[1], first.size[0])
+        return (channels, height, width), classes, "image"
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        if not self.root.is_dir():
+            return [self.root]
+        return sorted(p for p in self.root.rglob("*") if p.is_file())
+
+    def load(self, data_dir: Path) -> Splits:
+        where = f"task {self.name}"
+        splits = self._open(self.root, where)
+        label, inputs = self._columns(splits["train"], self.options, where)
+        _, codes = _labels([v for v in splits["train"][label] if v is not None and v != -1], where)
+        parts, rest = {}, []
+        for name in ("train", "val", "test"):
+            if name not in splits:
+                continue
+            table = splits[name]
+            if "image" in self.options:
+                x = np.stack(
+                    [
+                        _pixels(image, self.input_shape, self.options, where, f"{name}[{i}]")
+                        for i, image in enumerate(table[self.options["image"]])
+                    ]
+                )
+            else:
+                x = np.column_stack([np.asarray(table[c], dtype=np.float32) for c in inputs])
+            labels = table[label]
+            known = np.asarray([v is not None and v != -1 for v in labels])
+            y = np.asarray([codes[v] for v, k in zip(labels, known, strict=True) if k])
+            parts[name] = (x[known], y.astype(np.int64))
+            rest.append(x[~known])
+        unlabeled = np.concatenate(rest) if rest else None
+        return _splits(parts, unlabeled, per_channel="image" in self.options, where=where)
