@@ -220,16 +220,21 @@ def main() -> None:
     data_dir = data_folder(args.fake)
     device = torch.device(args.device)
     pm = get_plugin_manager()
-    spec = resolve_spec(
-        pm.registry,
-        task="cifar10",
-        arch=args.arch,
-        regularizer="augment",
-        budget=Budget(steps=args.steps),
-        hparams={"batch_size": args.batch_size},
-        device=args.device,
-        data_dir=data_dir,
-    )
+
+    def planned(**settings):
+        """The benchbench run of this benchmark, with loop ``settings`` beside the batch."""
+        return resolve_spec(
+            pm.registry,
+            task="cifar10",
+            arch=args.arch,
+            regularizer="augment",
+            budget=Budget(steps=args.steps),
+            hparams={"batch_size": args.batch_size, **settings},
+            device=args.device,
+            data_dir=data_dir,
+        )
+
+    spec = planned()
     hp = spec.loop_hparams()
     parts = build_components(pm.registry, spec)
     task = parts.task
@@ -261,21 +266,10 @@ def main() -> None:
     )
     base = None
     for precision, channels_last, compiled in settings:
-        chosen = {
-            "batch_size": args.batch_size,
-            "precision": precision,
-            "channels_last": channels_last,
-            "compile": "default" if compiled else "none",
-        }
-        ours_spec = resolve_spec(
-            pm.registry,
-            task="cifar10",
-            arch=args.arch,
-            regularizer="augment",
-            budget=Budget(steps=args.steps),
-            hparams=chosen,
-            device=args.device,
-            data_dir=data_dir,
+        ours_spec = planned(
+            precision=precision,
+            channels_last=channels_last,
+            compile="default" if compiled else "none",
         )
         loop = hand(precision, channels_last)
         flops = loop.flops_per_step()

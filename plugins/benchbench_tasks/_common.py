@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 
@@ -25,20 +27,33 @@ def standardized_splits(
     return Splits(*(split(index) for index in parts))
 
 
-def pixel_scale(x: np.ndarray, train: np.ndarray) -> Pixels:
-    """Per-channel mean and std (on the [0, 1] scale) of the 8-bit images ``x[train]``
-    ``(N, C, H, W)``, summed in float64 a block at a time; a constant channel gets std 1."""
-    if x.dtype != np.uint8 or x.ndim != 4:
-        raise ValueError(f"need uint8 images (N, C, H, W), got {x.dtype} {x.shape}")
-    total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    for start in range(0, len(train), 4096):
-        chunk = x[train[start : start + 4096]].astype(np.float64) / 255.0
-        total += chunk.sum(axis=(0, 2, 3))
-        squares += np.square(chunk).sum(axis=(0, 2, 3))
-    count = len(train) * x.shape[2] * x.shape[3]
+def pixel_moments(blocks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (on the [0, 1] scale) of 8-bit images arriving in blocks
+    ``(n, C, H, W)``, summed in float64 one block at a time (a folder read from disk one
+    image at a time, or an array in chunks); a constant channel gets std 1."""
+    total = squares = None
+    count = 0
+    for block in blocks:
+        scaled = block.astype(np.float64) / 255.0
+        sums, sum_squares = scaled.sum(axis=(0, 2, 3)), np.square(scaled).sum(axis=(0, 2, 3))
+        total = sums if total is None else total + sums
+        squares = sum_squares if squares is None else squares + sum_squares
+        count += block.shape[0] * block.shape[2] * block.shape[3]
+    if total is None or squares is None:
+        raise ValueError("no images to take the statistics of")
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
     std[std == 0] = 1.0
+    return mean, std
+
+
+def pixel_scale(x: np.ndarray, train: np.ndarray) -> Pixels:
+    """The :class:`~benchbench.Pixels` of the 8-bit images ``x[train]`` ``(N, C, H, W)``:
+    their per-channel mean and std (:func:`pixel_moments`, 4,096 images at a time)."""
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise ValueError(f"need uint8 images (N, C, H, W), got {x.dtype} {x.shape}")
+    blocks = (x[train[start : start + 4096]] for start in range(0, len(train), 4096))
+    mean, std = pixel_moments(blocks)
     return Pixels(tuple(map(float, mean)), tuple(map(float, std)))
 
 
@@ -69,6 +84,7 @@ def train_val_test(
 
 
 __all__ = [
+    "pixel_moments",
     "pixel_scale",
     "pixel_splits",
     "standardized_splits",

@@ -14,6 +14,7 @@ import torch
 
 from benchbench import BenchbenchError, Splits, Task, stratified_split
 
+from ._common import pixel_moments
 from .declared_base import _SEED, _SPLIT, _Declared, _splits
 
 IN_MEMORY_BYTES = 8 * 2**30
@@ -140,34 +141,33 @@ class ImageFolderTask(_Declared):
     def _statistics(self, data_dir: Path, files: list[Path], where: str) -> tuple[Any, Any]:
         """Per-channel mean and std (of pixels scaled to [0, 1]) of the training images,
         accumulated one image at a time and kept in a small file keyed like the caches."""
-        digest = hashlib.sha256(self.hparams["options"].encode())
-        for path in files:
-            stat = path.stat()
-            digest.update(
-                f"{path.relative_to(self.root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode()
-            )
-        cache = data_dir / "declared" / f"{self.name}-{digest.hexdigest()[:16]}.stats.json"
+        cache = self._cache_path(data_dir, {"train": files}, "stats.json")
         try:
             stored = json.loads(cache.read_text())
             return np.asarray(stored["mean"]), np.asarray(stored["std"])
         except (OSError, ValueError, KeyError):
             pass
-        channels = self.input_shape[0]
-        total, squares, count = np.zeros(channels), np.zeros(channels), 0
-        for path in files:
-            pixels = _DiskImages.decode(path, self.input_shape, self.options, where) / 255.0
-            total += pixels.sum(axis=(1, 2))
-            squares += np.square(pixels).sum(axis=(1, 2))
-            count += pixels.shape[1] * pixels.shape[2]
-        mean = total / count
-        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-        std[std == 0] = 1.0
+        mean, std = pixel_moments(
+            _DiskImages.decode(path, self.input_shape, self.options, where)[None] for path in files
+        )
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist()}))
         except OSError:
             pass
         return mean, std
+
+    def _cache_path(self, data_dir: Path, groups: dict[str, list[Path]], suffix: str) -> Path:
+        """Where what is derived from ``groups`` (split -> files) is kept under the data
+        folder: keyed by the options and every file's split, name, size and modification
+        time, so a change to any of them derives it again."""
+        digest = hashlib.sha256(self.hparams["options"].encode())
+        for split, files in groups.items():
+            for path in files:
+                stat = path.stat()
+                name = f"{split}/{path.relative_to(self.root)}"
+                digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        return data_dir / "declared" / f"{self.name}-{digest.hexdigest()[:16]}.{suffix}"
 
     def _cached(
         self,
@@ -182,13 +182,7 @@ class ImageFolderTask(_Declared):
         groups = {split: files for split, (files, _) in listed.items()}
         if extra:
             groups["unlabeled"] = extra
-        digest = hashlib.sha256(self.hparams["options"].encode())
-        for split, files in groups.items():
-            for path in files:
-                stat = path.stat()
-                name = f"{split}/{path.relative_to(self.root)}"
-                digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-        cache = data_dir / "declared" / f"{self.name}-{digest.hexdigest()[:16]}.npz"
+        cache = self._cache_path(data_dir, groups, "npz")
         if cache.is_file():
             with np.load(cache, allow_pickle=False) as stored:
                 return {k: stored[k] for k in stored.files}
