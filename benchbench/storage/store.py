@@ -13,6 +13,7 @@ errors retried (:mod:`.database`); a database that cannot be used is named in on
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -46,9 +47,9 @@ def prepare_out(out: Path) -> Path:
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".benchbench-write-test"
-        probe.write_text("")
-        probe.unlink()
+        # a probe of its own: processes sharing one folder must not unlink each other's
+        with tempfile.TemporaryFile(dir=out, prefix=".benchbench-write-test-"):
+            pass
     except OSError as exc:
         raise BenchbenchError(
             f"output folder {out} is not writable ({exc.strerror or exc}); "

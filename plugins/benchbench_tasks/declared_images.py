@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,7 @@ class ImageFolderTask(_Declared):
         decoded = {split: self._decode(files, where) for split, files in groups.items()}
         try:  # a cache that cannot be written only costs the next load its decoding
             cache.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache.with_name(cache.name + ".partial.npz")
+            partial = cache.with_name(f"{cache.name}.{os.getpid()}.partial.npz")  # workers race
             np.savez(partial, **decoded)
             partial.replace(cache)
         except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def write_pngs(root: Path) -> None:
 
     data = load_digits()
     parts = stratified_split(data.target, (0.6, 0.2, 0.2), SPLIT_SEED)
-    partial = root.with_name(root.name + ".partial")
+    # a folder of this process's own: workers starting together each write one, first wins
+    partial = root.with_name(f"{root.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     for split, index in zip(("train", "val", "test"), parts, strict=True):
         for i in index:
@@ -32,7 +34,12 @@ def write_pngs(root: Path) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             pixels = (data.images[i] * _LEVEL).astype(np.uint8)
             Image.fromarray(pixels, mode="L").save(folder / f"{i:04d}.png")
-    partial.rename(root)
+    try:
+        partial.rename(root)
+    except OSError:  # another worker's copy arrived first: the same files
+        shutil.rmtree(partial, ignore_errors=True)
+        if not root.is_dir():
+            raise
 
 
 class DigitsPNG(Digits):

@@ -165,3 +165,27 @@ def test_an_empty_file_another_process_is_creating_is_waited_for(tmp_path):
     with pytest.raises(BenchbenchError, match=r"empty file \(0 bytes\)"):
         check_sqlite_file(f"sqlite:///{stale}", writable=True)
     assert time.monotonic() - started < 1  # an old empty file is refused at once
+
+
+def test_processes_sharing_one_output_folder_never_fail_its_write_check(tmp_path):
+    """Two workers starting together on one --out must both pass the writability probe
+    (a shared probe file once let one unlink the other's and fail with 'not writable')."""
+    from benchbench.storage.store import prepare_out
+
+    out = tmp_path / "shared-out"
+    errors: list[Exception] = []
+
+    def check():
+        try:
+            for _ in range(200):
+                prepare_out(out)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=check) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert list(out.iterdir()) == []  # no probe left behind
