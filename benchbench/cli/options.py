@@ -155,8 +155,17 @@ executor_options = _stack(
         help="With --executor ray: the cluster's head (default: $RAY_ADDRESS, else a Ray "
         "instance started on this machine).",
     ),
+    click.option(
+        "--gpus-per-run",
+        type=click.FloatRange(min=0, max=1, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="The share of a GPU each CUDA run gets: 0.5 puts two runs on every GPU. Runs "
+        "that share a GPU are flagged busy and their times marked.",
+    ),
 )
-"""``--executor`` and ``--address``: where runs (or trials) are placed."""
+"""``--executor``, ``--address`` and ``--gpus-per-run``: where runs (or trials) are
+placed."""
 
 
 def sets_option(help: str) -> Decorator:

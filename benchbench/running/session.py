@@ -96,6 +96,7 @@ def run(
     workers: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    gpus_per_run: float = 1.0,
     timeout: float = 3600.0,
     retry_failed: bool = False,
     tuned: bool = False,
@@ -124,6 +125,8 @@ def run(
         as the cluster holds on Ray).
     :param executor: ``local`` (worker processes here) or ``ray`` (tasks on a Ray cluster).
     :param address: with ``executor="ray"``: the cluster's head ``HOST:PORT``.
+    :param gpus_per_run: the share of a GPU each CUDA run gets (``0.5``: two runs per GPU,
+        flagged busy since they time each other).
     :param timeout: seconds after which a run is stopped and recorded ``timed-out``.
     :param retry_failed: run again the stored runs that failed or timed out.
     :param tuned: run the settings :func:`~benchbench.tune` found, as suite ``SUITE-tuned``.
@@ -161,7 +164,7 @@ def run(
         tasks = {task for track in loaded.tracks for task in track.tasks}
         prepare_data(tasks, pm.registry, data_dir, True, console.enabled)
     placer, device = make_executor(
-        pm.config, data_dir, executor, address, device, workers, timeout, threads
+        pm.config, data_dir, executor, address, device, workers, timeout, threads, gpus_per_run
     )
     plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
     store = Store(storage_url(prepare_out(out), storage), on_wait=_noted(console))

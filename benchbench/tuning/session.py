@@ -98,6 +98,7 @@ def tune(
     download: bool = False,
     executor: str = "local",
     address: str | None = None,
+    gpus_per_run: float = 1.0,
     timeout: float = 3600.0,
     out: PathLike = DEFAULT_OUT,
     storage: str | None = None,
@@ -149,7 +150,7 @@ def tune(
     out, data_dir = Path(out), optional_path(data_dir)
     budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
     placer, device = make_executor(
-        pm.config, data_dir, executor, address, device, parallel, timeout, threads
+        pm.config, data_dir, executor, address, device, parallel, timeout, threads, gpus_per_run
     )
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None

@@ -174,14 +174,24 @@ def test_cuda_runs_get_a_worker_per_gpu_and_never_share_one(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     config = PluginConfig()
 
-    def local(device, runs=None):
-        return make_executor(config, None, "local", None, device, runs, 60.0, None)
+    def local(device, runs=None, share=1.0):
+        return make_executor(config, None, "local", None, device, runs, 60.0, None, share)
 
     pool, device = local("cuda")
     assert device == "cuda" and pool.slots == 3 and pool.gpus == ["0", "1", "2"]
     assert local("cuda", 2)[0].gpus == ["0", "1"]
-    with pytest.raises(BenchbenchError, match="--workers 4 on 3 GPU.s. would put two runs"):
+    with pytest.raises(BenchbenchError, match="--workers 4 on 3 GPU.s. would put more than 1"):
         local("cuda", 4)
+    # asked to share: half a GPU each fills every GPU's first slot before any second
+    assert local("cuda", share=0.5)[0].gpus == ["0", "0", "1", "1", "2", "2"]
+    assert local("cuda", 4, 0.5)[0].gpus == ["0", "0", "1", "2"]
+    assert local("cuda", 3, 0.5)[0].gpus == ["0", "1", "2"]
+    assert local("cuda", share=0.4)[0].slots == 6  # two whole runs fit in one GPU
+    with pytest.raises(BenchbenchError, match="or --gpus-per-run 0.333"):
+        local("cuda", 7, 0.5)
+    assert local("cuda:1", 2, 0.5)[0].slots == 2
+    with pytest.raises(BenchbenchError, match="must be in"):
+        local("cuda", share=1.5)
     with pytest.raises(BenchbenchError, match="would put 2 runs on one GPU"):
         local("cuda:1", 2)
     assert local("cuda:1")[0].gpus is None and local("cpu", 2)[0].slots == 2
@@ -211,3 +221,42 @@ def test_each_gpu_worker_sees_only_its_gpu_and_runs_on_others_are_not_neighbours
         assert result.machine["runs_alongside"] == 0  # (the CPU watch may still flag busy:
         # these CPU runs do share cores)
     assert {r.machine["gpu"] for r in results} == {"3", "5"}
+
+
+def test_runs_asked_to_share_a_gpu_run_together_and_are_flagged(data_dir):
+    """--gpus-per-run 0.5 on one GPU: one pool of two workers that both see that GPU; each
+    run counts the other as running alongside and is flagged busy."""
+    from benchbench.plugins import get_plugin_manager
+    from benchbench.running.resolve import resolve_spec
+
+    registry = get_plugin_manager(PluginConfig()).registry
+    specs = [
+        resolve_spec(registry, task="digits", arch="mlp", budget=Budget(steps=30), seed=seed)
+        for seed in range(2)
+    ]
+    pool = ProcessPoolExecutor(PluginConfig(), data_dir, timeout=120, gpus=["4", "4"])
+    with pool:
+        results = list(pool.run(specs))
+    assert pool.slots == 2
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert {r.provenance["cuda_visible_devices"] for r in results} == {"4"}
+    first, second = results
+    assert first.machine["runs_alongside"] == 1 and first.machine["busy"] is True
+
+
+def test_ray_fits_as_many_runs_as_the_gpu_shares_allow(monkeypatch):
+    """On a cluster of 3 GPUs, runs of half a GPU each are 6 in flight, whole ones 3; each
+    task asks Ray for its share."""
+    from benchbench.running.executors.ray import RayExecutor
+
+    class Cluster:
+        def cluster_resources(self):
+            return {"CPU": 32.0, "GPU": 3.0}
+
+        def nodes(self):
+            return [{"NodeID": "a", "Alive": True, "Resources": {"CPU": 32.0, "GPU": 3.0}}]
+
+    for share, fits in ((1.0, 3), (0.5, 6), (0.3, 10)):
+        ray = RayExecutor(PluginConfig(), device="cuda", gpus_per_run=share)
+        monkeypatch.setattr(ray, "_start", Cluster)
+        assert ray.gpus == share and ray._cluster().runs == fits

@@ -14,6 +14,7 @@ in each result what its run was given and which other runs shared its node.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ...errors import BenchbenchError
@@ -44,13 +45,18 @@ def make_executor(
     runs: int | None,
     timeout: float,
     threads: int | None,
+    gpus_per_run: float = 1.0,
 ) -> tuple[Executor, str]:
     """The executor ``kind`` names (``local`` or ``ray``), placing at most ``runs`` runs at
     once (default: one locally, one per GPU for ``cuda`` runs, as many as the cluster holds
     on Ray), and the device the runs will use: ``auto`` and ``cuda`` are resolved where they
-    train (this machine, or the cluster). Locally, ``cuda`` runs get a GPU each."""
+    train (this machine, or the cluster). Locally, ``cuda`` runs get a GPU each, or
+    ``gpus_per_run`` of one (``0.5``: two runs per GPU, each flagged as sharing it)."""
     if kind not in EXECUTORS:
         raise BenchbenchError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    if not 0 < gpus_per_run <= 1:
+        raise BenchbenchError(f"--gpus-per-run must be in (0, 1], got {gpus_per_run}")
+    per_gpu = int(1 / gpus_per_run + 1e-9)  # runs one GPU holds at once
     if kind == "local":
         from ..resolve import resolve_device
 
@@ -59,21 +65,36 @@ def make_executor(
         device = resolve_device(device)
         gpus = None
         if device == "cuda":  # a worker per GPU, each seeing only its own
-            gpus = visible_gpus()
+            gpus = [g for g in visible_gpus() for _ in range(per_gpu)]  # a slot per run
             runs = runs or len(gpus)
             if runs > len(gpus):
+                share = 1 / math.ceil(runs / len(gpus) * per_gpu)
                 raise BenchbenchError(
-                    f"--workers {runs} on {len(gpus)} GPU(s) would put two runs on one GPU "
-                    f"and time neither alone; use --workers {len(gpus)} or fewer"
+                    f"--workers {runs} on {len(gpus) // per_gpu} GPU(s) would put more than "
+                    f"{per_gpu} run(s) on one GPU and time them together; use --workers "
+                    f"{len(gpus)} or fewer, or --gpus-per-run {share:.3g}"
                 )
-            gpus = gpus[:runs]
-        elif device.startswith("cuda") and (runs or 1) > 1:
+            gpus = _spread(gpus, runs)
+        elif device.startswith("cuda") and (runs or 1) > per_gpu:
             raise BenchbenchError(
                 f"--device {device} --workers {runs} would put {runs} runs on one GPU; use "
-                "--device cuda for a worker per GPU"
+                "--device cuda for a worker per GPU, or --gpus-per-run to share one"
             )
-        return ProcessPoolExecutor(config, data_dir, runs or 1, timeout, threads, gpus), device
+        pool = ProcessPoolExecutor(
+            config, data_dir, runs or 1, timeout, threads, gpus, gpus_per_run
+        )
+        return pool, device
     from .ray import RayExecutor
 
-    ray = RayExecutor(config, data_dir, address, timeout, threads, slots=runs)
+    ray = RayExecutor(
+        config, data_dir, address, timeout, threads, slots=runs, gpus_per_run=gpus_per_run
+    )
     return ray, ray.use_device(device)
+
+
+def _spread(slots: list[str], runs: int) -> list[str]:
+    """``runs`` of the GPU ``slots`` (a GPU id once per run it may hold), filling every
+    GPU's first slot before any GPU's second: four runs on two GPUs at half a GPU each
+    take both slots of each, two runs take one of each."""
+    order = sorted(range(len(slots)), key=lambda i: (slots[:i].count(slots[i]), i))
+    return [slots[i] for i in sorted(order[:runs])]

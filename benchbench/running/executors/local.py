@@ -85,9 +85,10 @@ class ProcessPoolExecutor(Executor):
 
     Workers split the cores this process owns between them (torch and OpenMP threads), or
     use ``threads`` each; ``workers=1`` (the default) gives each run every core and timings
-    that are comparable across runs. With ``gpus`` (one id per worker), each worker is a pool
-    of its own that sees only its GPU, and a job goes to a worker whose GPU is free: never two
-    runs on one GPU.
+    that are comparable across runs. With ``gpus`` (a GPU id per worker), each GPU has a
+    pool of its own whose workers see only that GPU, and a job goes to a GPU with a free
+    worker: never more runs on one GPU than ``gpus`` names it (once, unless
+    ``gpu_share`` < 1 shares it; such runs are flagged busy).
     """
 
     def __init__(
@@ -98,10 +99,12 @@ class ProcessPoolExecutor(Executor):
         timeout: float | None = None,
         threads: int | None = None,
         gpus: list[str] | None = None,
+        gpu_share: float = 1.0,
     ) -> None:
         self.config, self.data_dir = config, data_dir
         self.slots = len(gpus) if gpus else max(1, workers)
         self.gpus = gpus
+        self.gpu_share = gpu_share
         self.timeout = timeout
         self.threads = thread_share(self.slots, threads)
         self._pool: Any = None
@@ -130,12 +133,12 @@ class ProcessPoolExecutor(Executor):
             if self._pool is None:
                 self._pool = self._new_pool(self.slots, None)
             return self._pool, None
-        taken = set(self._gpu_of.values())
-        gpu = next((g for g in self.gpus if g not in taken), None)
+        taken = list(self._gpu_of.values())
+        gpu = next((g for g in self.gpus if taken.count(g) < self.gpus.count(g)), None)
         if gpu is None:
             return None
         if gpu not in self._pools:
-            self._pools[gpu] = self._new_pool(1, gpu)
+            self._pools[gpu] = self._new_pool(self.gpus.count(gpu), gpu)
         return self._pools[gpu], gpu
 
     def submit(self, job: Job) -> None:
@@ -185,7 +188,7 @@ class ProcessPoolExecutor(Executor):
         given: dict[str, object] = {
             "executor": "local",
             "cpus_given": self.threads,
-            "gpus_given": 1 if result.device.startswith("cuda") else 0,
+            "gpus_given": self.gpu_share if result.device.startswith("cuda") else 0,
         }
         if gpu is not None:
             given["gpu"] = gpu

@@ -63,8 +63,9 @@ class RayExecutor(Executor):
     """Runs jobs as tasks on the Ray cluster at ``address`` (``None``: the one ``RAY_ADDRESS``
     names, or one ``ray start`` started on this machine, else a Ray instance started here
     for this process), ``threads`` CPUs each (default 1) and one GPU each when ``device``
-    is CUDA. ``slots`` caps the runs in flight (default: as many as the cluster can run at
-    once, looked at again as nodes come and go)."""
+    is CUDA (``gpus_per_run`` of one, when shared). ``slots`` caps the runs in flight
+    (default: as many as the cluster can run at once, looked at again as nodes come and
+    go)."""
 
     def __init__(
         self,
@@ -75,12 +76,14 @@ class RayExecutor(Executor):
         threads: int | None = None,
         device: str = "cpu",
         slots: int | None = None,
+        gpus_per_run: float = 1.0,
     ) -> None:
         _check_reachable(address)  # first: a wrong address is wrong with or without Ray
         self.config, self.address, self.timeout = config, address, timeout
         self.data_dir = Path(data_dir).resolve() if data_dir else None
         self.threads = threads or 1
-        self.gpus = 1 if device.startswith("cuda") else 0
+        self.gpu_share = gpus_per_run
+        self.gpus = gpus_per_run if device.startswith("cuda") else 0
         self._slots = slots
         self._paths = module_roots(config.modules)
         self._refs: dict[Any, tuple[Job, str]] = {}
@@ -146,7 +149,7 @@ class RayExecutor(Executor):
         ray = self._start()
         resources = ray.cluster_resources()
         if self.gpus:
-            fits = int(resources.get("GPU", 0))
+            fits = int(resources.get("GPU", 0) / self.gpus + 1e-9)
         else:
             fits = int(resources.get("CPU", 0) // self.threads)
         alive = {node["NodeID"] for node in ray.nodes() if node.get("Alive")}
@@ -170,7 +173,7 @@ class RayExecutor(Executor):
         has_gpu = any(r.get("GPU", 0) >= 1 for r in nodes)
         if device == "auto":
             device = "cuda" if has_gpu else "cpu"
-        self.gpus = 1 if device.startswith("cuda") else 0
+        self.gpus = self.gpu_share if device.startswith("cuda") else 0
         if self.gpus and not has_gpu:
             raise BenchbenchError(f"--device {device}: no node of the Ray cluster has a GPU")
         if not any(r.get("CPU", 0) >= self.threads for r in nodes):
