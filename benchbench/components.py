@@ -337,6 +337,15 @@ class RegularizerChain(Regularizer):
             member.on_step(model, progress)
 
 
+def default_loss(regularizer: Regularizer) -> bool:
+    """Whether ``regularizer``'s loss is the default soft cross-entropy (for a chain: no
+    member overrides it), so that one-hot targets it left alone may take the hard-label
+    form: the same gradient, in fewer kernels."""
+    if isinstance(regularizer, RegularizerChain):
+        return regularizer._loss is None
+    return not overrides(regularizer, Regularizer, "loss")
+
+
 class SSL(Component):
     """What unlabeled data is used for: a pretraining phase and/or a joint unlabeled loss.
 

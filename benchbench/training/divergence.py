@@ -13,13 +13,23 @@ value) for ``EXPLODE_STEPS`` steps in a row: far above where any healthy run sta
 long enough that a spike is not mistaken for it."""
 
 
+BLOCK = 64
+"""Losses an accelerator keeps on the device before it folds them into the verdict: one
+copy per step instead of a handful of small kernels, which a launch-bound GPU step feels."""
+
+
 class Divergence:
     """Notices a loss that is not finite, or that explodes (see ``EXPLODE_FACTOR``). On the
     CPU it looks every step (``.item()`` is free); on an accelerator ``.item()`` would sync
-    every step, so it accumulates on the device and looks when asked. Returns the reason."""
+    every step, so it copies each loss into a device buffer (one kernel), folds a full
+    buffer into the verdict there without syncing, and looks when asked. Returns the
+    reason."""
 
     def __init__(self, device: torch.device) -> None:
         self.every_step = device.type == "cpu"
+        self.buffer = torch.zeros(BLOCK, dtype=torch.float32, device=device)
+        self.filled = 0
+        self.positions = torch.arange(BLOCK, device=device)
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
         self.streak = torch.zeros((), dtype=torch.int64, device=device)
         self.exploded = torch.zeros((), dtype=torch.bool, device=device)
@@ -36,17 +46,33 @@ class Divergence:
                 self.ceiling = EXPLODE_FACTOR * max(1.0, value)
             self.over = self.over + 1 if value > self.ceiling else 0
             return self._exploded(value) if self.over >= EXPLODE_STEPS else None
-        value = loss.detach()
-        self.nonfinite |= ~torch.isfinite(value)
-        if self.ceiling is None:
-            self.ceiling = EXPLODE_FACTOR * value.clamp(min=1.0)
-        self.streak = (self.streak + 1) * (value > self.ceiling)
-        self.exploded |= self.streak >= EXPLODE_STEPS
+        self.buffer[self.filled].copy_(loss.detach())
+        self.filled += 1
+        if self.filled == BLOCK or check:
+            self._fold()
         if not check:
             return None
         if bool(self.nonfinite):
             return f"non-finite loss by step {self.steps}"
-        return self._exploded(value.item()) if bool(self.exploded) else None
+        return self._exploded(self.last.item()) if bool(self.exploded) else None
+
+    def _fold(self) -> None:
+        """The buffered losses into the verdict, on the device: any not finite; each one's
+        run of consecutive losses above the ceiling (carried over from the last fold),
+        found with a running maximum of the last position that was not above it."""
+        values, n = self.buffer[: self.filled], self.filled
+        self.filled = 0
+        self.last = values[-1].clone()
+        self.nonfinite |= ~torch.isfinite(values).all()
+        if self.ceiling is None:
+            self.ceiling = EXPLODE_FACTOR * values[0].clamp(min=1.0)
+        positions = self.positions[:n]
+        over = values > self.ceiling
+        # the last position not above the ceiling; before this block: -1 - the carried run
+        reset = torch.where(over, -1 - self.streak, positions).cummax(0).values
+        run = positions - reset
+        self.exploded |= (run >= EXPLODE_STEPS).any()
+        self.streak = run[-1]
 
     def _exploded(self, value: float) -> str:
         return (

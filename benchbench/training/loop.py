@@ -21,7 +21,16 @@ import torch
 import torch.nn.functional as F
 
 from ..budget import BudgetClock
-from ..components import SSL, Architecture, Finetune, Model, Regularizer, RunContext, set_trainable
+from ..components import (
+    SSL,
+    Architecture,
+    Finetune,
+    Model,
+    Regularizer,
+    RunContext,
+    default_loss,
+    set_trainable,
+)
 from ..data.streams import DeviceStream, batches, make_stream, materialize
 from ..errors import BenchbenchWarning
 from ..plugins.manager import notify
@@ -293,12 +302,19 @@ class _Loop:
         def phase_progress() -> float:
             return (clock.progress() - start_progress) / max(1e-12, 1.0 - start_progress)
 
+        hard_labels = default_loss(parts.regularizer)
+
         def loss_of(batch: Any, progress: float) -> tuple[torch.Tensor, int]:
             x, y, x_u = batch
-            targets = F.one_hot(y, num_classes).to(x.dtype)
-            x, targets = parts.regularizer.transform(x, targets, self.generator)
+            one_hot = F.one_hot(y, num_classes).to(x.dtype)
+            version = one_hot._version
+            x, targets = parts.regularizer.transform(x, one_hot, self.generator)
             logits, targets = parts.regularizer.forward(model, x, targets, self.generator)
-            loss = parts.regularizer.loss(logits, targets)
+            if hard_labels and targets is one_hot and one_hot._version == version:
+                # targets left one-hot: soft cross-entropy's gradient, in fewer kernels
+                loss = F.cross_entropy(logits, y)
+            else:
+                loss = parts.regularizer.loss(logits, targets)
             if x_u is not None:
                 loss = loss + parts.ssl.unlabeled_loss(model, x_u, progress, self.generator)
             return loss, len(y)

@@ -113,6 +113,34 @@ def test_the_divergence_rule_by_hand(device_mode):
         assert nan(torch.tensor(1.0), check=True) == "non-finite loss by step 3"
 
 
+@pytest.mark.parametrize("start", [1, 50, 60, 63, 64, 100, 180])
+def test_an_accelerator_counts_a_streak_across_its_buffer_folds(start):
+    """Unchecked for 200 steps (three folds of the 64-loss buffer): a run of 20 above the
+    ceiling starting anywhere, across a fold or not, is found at the next check; 19 are
+    not; a non-finite loss in an earlier fold is remembered."""
+    import torch
+
+    from benchbench.training.divergence import Divergence
+
+    def watched(losses):
+        watch = Divergence(torch.device("cpu"))
+        watch.every_step = False
+        for value in losses[:-1]:
+            assert watch(torch.tensor(value), check=False) is None
+        return watch(torch.tensor(losses[-1]), check=True)
+
+    base = [3.0] * 200
+    streak = base[:start] + [31.0] * 20 + base[start + 20 :]
+    last = streak[-1]
+    assert f"above 30 (10x its start) for 20 steps in a row, {last:g} at step 200" in watched(
+        streak
+    )
+    assert watched(base[:start] + [31.0] * 19 + base[start + 19 :]) is None
+    assert watched([3.0] * start + [float("nan")] + [3.0] * (199 - start)) == (
+        "non-finite loss by step 200"
+    )
+
+
 def test_an_exception_in_a_plugin_fails_only_its_run_and_names_it(pm, data_dir):
     result = run(pm, data_dir, regularizer="explode", budget=Budget(steps=3))
     assert result.status == "failed"
