@@ -14,6 +14,9 @@ task's flips and pad-and-crop applied batched on the device, AdamW and a cosine 
    ``--peak-tflops`` (training FLOPs counted by ``torch.utils.flop_counter`` on one step,
    forward and backward). A compiled run compiles in its first step, on the clock (as
    AlgoPerf counts it); its rate here leaves that step out and its compile seconds are shown.
+   **Operators per step**: the ATen operators one training step dispatches (each a kernel
+   launch on a GPU), benchbench's loop against the hand-written one, counted over 8 steps:
+   a GPU step that waits on the host's launches slows by about this share.
 3. **Input pipeline**: augmented batches per second reaching the device from (a) the
    device-resident split with the batched augmentation and (b) a ``DataLoader`` of per-sample
    transforms (torchvision's ``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``,
@@ -39,6 +42,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from fake_cifar import data_folder  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -112,6 +116,29 @@ class HandLoop:
         with counter:
             self._step(x, y)
         return float(counter.get_total_flops())
+
+
+class OperatorCount(TorchDispatchMode):
+    """Counts the ATen operators dispatched while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def operators_per_step(train, short: int = 4, long: int = 12) -> float:
+    """ATen operators per training step of ``train(steps)``: two runs counted, the
+    difference over the extra steps (what every run does once drops out)."""
+    counts = []
+    for steps in (short, long):
+        with OperatorCount() as counter:
+            train(steps)
+        counts.append(counter.count)
+    return (counts[1] - counts[0]) / (long - short)
 
 
 class PerSampleImages(Dataset):
@@ -221,14 +248,14 @@ def main() -> None:
     device = torch.device(args.device)
     pm = get_plugin_manager()
 
-    def planned(**settings):
+    def planned(steps=None, **settings):
         """The benchbench run of this benchmark, with loop ``settings`` beside the batch."""
         return resolve_spec(
             pm.registry,
             task="cifar10",
             arch=args.arch,
             regularizer="augment",
-            budget=Budget(steps=args.steps),
+            budget=Budget(steps=steps or args.steps),
             hparams={"batch_size": args.batch_size, **settings},
             device=args.device,
             data_dir=data_dir,
@@ -299,6 +326,19 @@ def main() -> None:
             f"   {label:<30}{hands:13.0f}{mine:12.0f}{mine / hands:7.3f}{mine / base:9.2f}"
             f"{tflops:9.2f}{tflops / args.peak_tflops:8.2%}{compiled_text}"
         )
+
+    warm = hand("bf16")
+    warm.train(2)  # AdamW makes its state in the first step: counted steps are all alike
+    ops_hand = operators_per_step(warm.train)
+
+    def ours_for(steps):
+        assert execute(planned(steps, precision="bf16"), pm, data_dir).status == "ok"
+
+    ops_ours = operators_per_step(ours_for)
+    print(
+        f"   operators per bf16 step: hand-written {ops_hand:.0f}, benchbench {ops_ours:.0f} "
+        f"({ops_ours / ops_hand - 1:+.1%})"
+    )
 
     # 3. input pipeline
     resident, loaded, kind = input_rates(splits, task, args.batch_size, device, args.workers)

@@ -38,7 +38,7 @@ from ..spec import RunResult, RunSpec
 from ..tasks import Splits, Task
 from .divergence import Divergence
 from .metrics import EVAL_BATCH
-from .profiling import LoaderProfile, measure_loader
+from .profiling import DataWait, LoaderProfile, measure_loader
 from .recording import Recorder
 from .settings import (
     LOOP_DEFAULTS,
@@ -154,7 +154,7 @@ class _Loop:
         self.recorder = Recorder(
             spec, task.target_accuracy, val, device, hook, on_eval, self.decode
         )
-        self.data_wait = 0.0
+        self.data_wait = DataWait(device)
         self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
         self.divergence: str | None = None
 
@@ -216,9 +216,7 @@ class _Loop:
         diverged = Divergence(self.device)
         clock.start()
         while not finished():
-            waited_from = time.perf_counter()
-            batch = next(batches_)
-            self.data_wait += time.perf_counter() - waited_from
+            batch = self.data_wait(lambda: next(batches_))
             now = progress()
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor(now)
@@ -378,7 +376,7 @@ class _Loop:
         scores = recorder.score(self.model, self.test) if ok else {}  # type: ignore[arg-type]
         prefetched = data.workers * int(self.hp["prefetch_factor"])
         loader = LoaderProfile.from_times(
-            self.data_wait,
+            self.data_wait.settle(),
             clock.seconds,
             clock.samples,
             loader_samples_per_s=measure_loader(batches_, skip=prefetched, sync=self.sync),
@@ -387,6 +385,7 @@ class _Loop:
             pin_memory=data.pin_memory,
             prepare_seconds=self.prepare_seconds,
             device=self.device.type,
+            wait_clock=self.data_wait.clock,
         )
         return recorder.result(
             status,

@@ -1,9 +1,10 @@
 """Where a run's training time went: waiting for data, or computing.
 
-The loop times every ``next(batch)`` on the host (data wait); the rest of the training clock is
-compute. After training, off the clock, the loader is probed alone for a moment. From those
-follow the throughput each side could sustain by itself, and the verdict: a run that spends a
-large share of its time waiting for data is input-bound, and a faster model will not make it
+The loop times every ``next(batch)`` (data wait: :class:`DataWait`, on the host, or on a
+CUDA GPU by the GPU's own events); the rest of the training clock is compute. After
+training, off the clock, the loader is probed alone for a moment. From those follow the
+throughput each side could sustain by itself, and the verdict: a run that spends a large
+share of its time waiting for data is input-bound, and a faster model will not make it
 faster. The recommendation names the setting to change.
 """
 
@@ -13,6 +14,59 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
+
+SETTLE_EVERY = 256
+"""Event pairs a CUDA :class:`DataWait` keeps before it reads the finished ones."""
+
+
+class DataWait:
+    """The seconds training steps spent getting their batches.
+
+    On the CPU: host time around each ``draw()``. On a CUDA GPU host time would count the
+    wrong thing: the host blocks whenever the GPU's launch queue is full, and a stall the
+    queued work hides costs nothing. There two events on the GPU's stream bracket each draw,
+    and the wait is the GPU's time between them: the gather and augmentation kernels of a
+    device-resident batch, the copy of a loader's batch, and any time the GPU sat idle
+    until the host handed the batch over."""
+
+    def __init__(self, device: Any) -> None:
+        self.seconds = 0.0
+        self.on_gpu = getattr(device, "type", device) == "cuda"
+        self.clock = "gpu events" if self.on_gpu else "host"
+        self._pending: list[tuple[Any, Any]] = []
+
+    def __call__(self, draw: Callable[[], Any]) -> Any:
+        """``draw()``, timed."""
+        if not self.on_gpu:
+            started = time.perf_counter()
+            batch = draw()
+            self.seconds += time.perf_counter() - started
+            return batch
+        import torch
+
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        batch = draw()
+        end.record()
+        self._pending.append((start, end))
+        if len(self._pending) >= SETTLE_EVERY:
+            self.settle(wait=False)
+        return batch
+
+    def settle(self, wait: bool = True) -> float:
+        """Add the recorded pairs' times: every one (``wait``: blocks until the GPU got
+        there), else those the GPU has passed. Returns the seconds so far."""
+        done = 0
+        for start, end in self._pending:
+            if wait:
+                end.synchronize()
+            elif not end.query():
+                break
+            self.seconds += start.elapsed_time(end) / 1000.0
+            done += 1
+        del self._pending[:done]
+        return self.seconds
+
 
 INPUT_BOUND_FRACTION = 0.25
 """Data-wait share above which a run is called input-bound: removing that wait would speed
@@ -81,6 +135,7 @@ class LoaderProfile:
     compute_samples_per_s: float | None
     verdict: str
     recommendation: str
+    wait_clock: str = "host"
 
     @classmethod
     def from_times(
@@ -94,9 +149,11 @@ class LoaderProfile:
         pin_memory: bool = False,
         prepare_seconds: float = 0.0,
         device: str = "cpu",
+        wait_clock: str = "host",
     ) -> LoaderProfile:
-        """Profile from the loop's sums (data wait is part of ``train_seconds``) and the
-        loader-alone probe; without a probe, the loader rate is samples over data wait."""
+        """Profile from the loop's sums (data wait is part of ``train_seconds``; timed by
+        ``wait_clock``, see :class:`DataWait`) and the loader-alone probe; without a probe,
+        the loader rate is samples over data wait."""
         wait = min(max(data_wait_seconds, 0.0), train_seconds)
         compute = train_seconds - wait
         fraction = wait / train_seconds if train_seconds > 0 else 0.0
@@ -117,6 +174,7 @@ class LoaderProfile:
             recommendation=recommend(
                 input_bound, f"{fraction:.0%} of training time", data_path, workers, device
             ),
+            wait_clock=wait_clock,
         )
 
     def to_dict(self) -> dict[str, Any]:

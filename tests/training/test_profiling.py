@@ -84,3 +84,51 @@ def test_sweep_summary_names_the_fastest_and_the_compute_alone_rate():
     )
     assert len(loader_settings(on_disk=True, max_workers=2, cuda=False)) == 1 + 1 + 3
     assert len(loader_settings(on_disk=False, max_workers=2, cuda=True)) == 1 + 2
+
+
+def test_a_cuda_data_wait_is_the_gpu_time_between_its_events(monkeypatch):
+    """The bookkeeping of GPU-timed waits, with events faked: each draw is bracketed by two
+    events; the finished pairs are read every SETTLE_EVERY draws without blocking (an
+    unfinished pair and those after it wait), and settle() reads the rest."""
+    import torch
+
+    from benchbench.training import profiling
+
+    clock = {"now": 0.0, "gpu_done_upto": 0.0}
+
+    class FakeEvent:
+        def __init__(self, enable_timing):
+            assert enable_timing
+            self.at = None
+
+        def record(self):
+            self.at = clock["now"]
+
+        def query(self):
+            return self.at <= clock["gpu_done_upto"]
+
+        def synchronize(self):
+            clock["gpu_done_upto"] = max(clock["gpu_done_upto"], self.at)
+
+        def elapsed_time(self, end):
+            return (end.at - self.at) * 1000.0  # milliseconds, as CUDA's
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(profiling, "SETTLE_EVERY", 4)
+    wait = profiling.DataWait(torch.device("cuda"))
+    assert wait.clock == "gpu events"
+
+    def draw():  # each batch takes 0.5 s of GPU time, then 1 s of compute follows
+        clock["now"] += 0.5
+        return "batch"
+
+    for step in range(6):
+        clock["gpu_done_upto"] = clock["now"] - 3.0  # the GPU trails the host by two steps
+        assert wait(draw) == "batch"
+        clock["now"] += 1.0
+    # from the 4th draw on, each draw finds the GPU past one more pair (it trails by two
+    # draws): three pairs read (1.5 s), three pending
+    assert wait.seconds == pytest.approx(1.5) and len(wait._pending) == 3
+    assert wait.settle() == pytest.approx(3.0) and wait._pending == []
+    cpu = profiling.DataWait(torch.device("cpu"))
+    assert cpu.clock == "host" and cpu(lambda: 7) == 7 and cpu.seconds >= 0.0
