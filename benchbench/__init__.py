@@ -77,6 +77,8 @@ _PUBLIC = {
     "Split": "tasks",
     "Splits": "tasks",
     "Task": "tasks",
+    "TrackedRun": "tracking",
+    "Tracker": "tracking",
     "count_parameters": "components",
     "set_trainable": "components",
     "soft_cross_entropy": "components",
@@ -133,3 +135,4 @@ if TYPE_CHECKING:
     from .params import Bool, Choice, Float, Int, Param
     from .spec import RunResult, RunSpec
     from .tasks import Pixels, Split, Splits, Task, stratified_split
+    from .tracking import TrackedRun, Tracker

@@ -9,7 +9,8 @@ A module-level ``benchbench_*`` function that is no hook here, a hook function w
 from loading, with a line saying which: otherwise it would silently never be called.
 
 Register
-    ``benchbench_register_components`` and ``benchbench_register_suites`` are called once
+    ``benchbench_register_components``, ``benchbench_register_suites`` and
+    ``benchbench_register_trackers`` are called once
     per plugin manager, when the registry is first built, in every process that runs. A
     plugin registers all or nothing: if its hook raises, or adds a class that breaks the
     contract or takes a name, everything it added is removed and it is reported as not
@@ -61,6 +62,17 @@ def benchbench_register_suites(registry: Registry) -> None:
     """
 
 
+@hookspec
+def benchbench_register_trackers(registry: Registry) -> None:
+    """Hand experiment trackers to the registry: ``registry.add_tracker(MyTracker)``, a
+    :class:`~benchbench.Tracker` subclass chosen with ``--log NAME[:TARGET]``.
+
+    Trackers run in the driver (the process that stores results), fed every run handed
+    out, its eval points as it trains (sent back from the workers) and its stored result;
+    see :mod:`benchbench.tracking`. Called once when the registry is built.
+    """
+
+
 # -- run -----------------------------------------------------------------------------------------
 
 
@@ -76,7 +88,9 @@ def benchbench_eval_point(spec: RunSpec, point: dict[str, Any]) -> None:
     """The loop evaluated on the validation split; the training clock is paused.
 
     ``point`` holds ``step``, ``epoch``, ``samples``, ``train_seconds`` and ``val_accuracy``
-    (a copy: changing it changes nothing). Time spent here is evaluation time, not training.
+    (a copy: changing it changes nothing), and during training also ``train_loss`` (the
+    last step's), ``samples_per_s`` and ``data_wait_fraction``. Time spent here is
+    evaluation time, not training.
     """
 
 

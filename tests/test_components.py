@@ -50,3 +50,28 @@ def test_model_is_encoder_blocks_plus_head():
     assert model.features(x).shape == (4, 5)
     assert model(x).shape == (4, 2)
     assert count_parameters(model) == 3 * 5 + 5 + 5 * 2 + 2
+
+
+def test_default_loss_says_whether_hard_labels_may_stand_in(registry):
+    """The loop trains one-hot targets nobody touched with hard-label cross-entropy only
+    when the loss is the default one: a chain whose members leave loss() alone, or a plain
+    regularizer that does; the two forms give the same gradient bit for bit."""
+    import torch
+    import torch.nn.functional as F
+
+    from benchbench.components import RegularizerChain, default_loss
+
+    none, smoothing = (
+        registry.build("regularizer", "none"),
+        registry.build("regularizer", "label-smoothing"),
+    )
+    inflate = registry.build("regularizer", "inflate")  # bb_test_plugin: overrides loss()
+    assert default_loss(none) and default_loss(smoothing)  # smoothing changes targets only
+    assert default_loss(RegularizerChain([none, smoothing]))
+    assert not default_loss(inflate) and not default_loss(RegularizerChain([smoothing, inflate]))
+    torch.manual_seed(0)
+    logits = torch.randn(64, 10, requires_grad=True)
+    y = torch.randint(0, 10, (64,))
+    (soft,) = torch.autograd.grad(F.cross_entropy(logits, F.one_hot(y, 10).float()), logits)
+    (hard,) = torch.autograd.grad(F.cross_entropy(logits, y), logits)
+    assert torch.equal(soft, hard)

@@ -168,6 +168,16 @@ executor_options = _stack(
 placed."""
 
 
+log_option = click.option(
+    "--log",
+    multiple=True,
+    metavar="NAME[:TARGET]",
+    help="Log every run, live as it trains, to an experiment tracker (repeatable): "
+    "tensorboard[:DIR], mlflow[:TRACKING_URI], wandb[:PROJECT] or an installed plugin's.",
+)
+"""``--log``: experiment trackers (:mod:`benchbench.tracking`)."""
+
+
 def sets_option(help: str) -> Decorator:
     """``--set NAME=VALUE`` (repeatable), with what it sets for this command."""
     return click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help=help)

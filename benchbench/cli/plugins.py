@@ -16,7 +16,9 @@ from .options import fail_cleanly, loading
 
 
 @click.command("list")
-@click.option("--kind", type=click.Choice([*KIND_NAMES, "suite"]), help="Only this kind.")
+@click.option(
+    "--kind", type=click.Choice([*KIND_NAMES, "suite", "tracker"]), help="Only this kind."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
 @fail_cleanly

@@ -15,6 +15,7 @@ from .options import (
     executor_options,
     fail_cleanly,
     loading,
+    log_option,
     numerics_option,
     parse_sets,
     sets_option,
@@ -40,6 +41,7 @@ from .options import (
 )
 @executor_options
 @timeout_option
+@log_option
 @click.option(
     "--retry-failed", is_flag=True, help="Run again the stored runs that failed or timed out."
 )
@@ -92,6 +94,7 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
 @numerics_option
 @download_option
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
+@log_option
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")
 @click.pass_context
 @fail_cleanly

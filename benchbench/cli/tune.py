@@ -14,6 +14,7 @@ from .options import (
     executor_options,
     fail_cleanly,
     loading,
+    log_option,
     numerics_option,
     parse_sets,
     sets_option,
@@ -63,6 +64,7 @@ from .options import (
 @numerics_option
 @download_option
 @executor_options
+@log_option
 @timeout_option
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the best configuration(s) as JSON.")

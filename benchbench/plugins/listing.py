@@ -127,6 +127,10 @@ def _build(config: PluginConfig) -> dict[str, Any]:
         row("suite", name, _suite_summary(name, registry), origin, {})
         for name, (_, origin) in sorted(registry.suites.items())
     ]
+    rows += [
+        row("tracker", name, cls.summary, origin, {})
+        for name, (cls, origin) in sorted(registry.tracked.items())
+    ]
     return {"rows": json.loads(json.dumps(rows, default=str)), "errors": pm.errors}
 
 
@@ -143,19 +147,19 @@ def _suite_summary(name: str, registry: Any) -> str:
 
 
 def catalog(kind: str | None = None, *, plugins: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Every registered component and suite (of ``kind``: ``task``, ``arch``,
-    ``regularizer``, ``ssl``, ``finetune`` or ``suite``): its kind, name, summary, the plugin
-    and distribution it came from (``from``, ``plugin``, ``distribution``, ``version``) and
-    its ``defaults``; the rows of ``benchbench list --json`` (``pandas.DataFrame(rows)`` for
-    a table). Served from a cache while nothing installed changes, so it imports neither the
-    plugins nor torch; a plugin that fails to load is a
-    :class:`~benchbench.errors.BenchbenchWarning`."""
+    """Every registered component, suite and tracker (of ``kind``: ``task``, ``arch``,
+    ``regularizer``, ``ssl``, ``finetune``, ``suite`` or ``tracker``): its kind, name,
+    summary, the plugin and distribution it came from (``from``, ``plugin``,
+    ``distribution``, ``version``) and its ``defaults``; the rows of ``benchbench list
+    --json`` (``pandas.DataFrame(rows)`` for a table). Served from a cache while nothing
+    installed changes, so it imports neither the plugins nor torch; a plugin that fails to
+    load is a :class:`~benchbench.errors.BenchbenchWarning`."""
     from ..errors import unknown_name
     from ..spec import KIND_NAMES
     from .config import warn_not_loaded
 
-    if kind is not None and kind not in (*KIND_NAMES, "suite"):
-        raise unknown_name("kind", kind, (*KIND_NAMES, "suite"))
+    if kind is not None and kind not in (*KIND_NAMES, "suite", "tracker"):
+        raise unknown_name("kind", kind, (*KIND_NAMES, "suite", "tracker"))
     found = listing(PluginConfig.from_env(tuple(plugins)))
     warn_not_loaded(found["errors"])
     return [r for r in found["rows"] if kind is None or r["kind"] == kind]

@@ -74,6 +74,7 @@ class Registry:
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     suites: dict[str, tuple[Path, Origin]] = field(default_factory=dict)
+    tracked: dict[str, tuple[type[Any], Origin]] = field(default_factory=dict)
     _origin: Origin = field(default_factory=lambda: Origin("?"))
 
     def add(self, cls: type[Component]) -> None:
@@ -123,6 +124,23 @@ class Registry:
             raise ValueError(f"two suites are named {path.stem!r}: {existing[0]} and {path}")
         self.suites[path.stem] = (path, self._origin)
 
+    def add_tracker(self, cls: type[Any]) -> None:
+        """Register an experiment tracker (a :class:`~benchbench.Tracker` subclass), chosen
+        with ``--log NAME``."""
+        from ..tracking import Tracker
+
+        if not (isinstance(cls, type) and issubclass(cls, Tracker)) or not cls.name:
+            raise TypeError(f"{cls!r} is not a benchbench Tracker subclass with a name")
+        existing = self.tracked.get(cls.name)
+        if existing is not None and existing[0] is not cls:
+            raise ValueError(f"two trackers are named {cls.name!r}")
+        self.tracked[cls.name] = (cls, self._origin)
+
+    @property
+    def trackers(self) -> dict[str, type[Any]]:
+        """The registered trackers' classes by name."""
+        return {name: cls for name, (cls, _) in self.tracked.items()}
+
     def get(self, kind: str, name: str) -> type[Component]:
         """The class of a component, or a clear error suggesting close names."""
         if kind not in KINDS:
@@ -140,11 +158,11 @@ class Registry:
         for kind in KINDS:
             yield from sorted(self.entries[kind].values(), key=lambda e: e.name)
 
-    def _snapshot(self) -> tuple[dict[str, dict[str, Entry]], dict[str, tuple[Path, Origin]]]:
-        return {k: dict(v) for k, v in self.entries.items()}, dict(self.suites)
+    def _snapshot(self) -> tuple[dict[str, dict[str, Entry]], dict[str, Any], dict[str, Any]]:
+        return {k: dict(v) for k, v in self.entries.items()}, dict(self.suites), dict(self.tracked)
 
-    def _restore(self, snapshot: tuple[dict, dict]) -> None:
-        self.entries, self.suites = snapshot
+    def _restore(self, snapshot: tuple[dict, dict, dict]) -> None:
+        self.entries, self.suites, self.tracked = snapshot
 
 
 class PluginManager(pluggy.PluginManager):
@@ -218,6 +236,7 @@ class PluginManager(pluggy.PluginManager):
                     for hook_name in (
                         "benchbench_register_components",
                         "benchbench_register_suites",
+                        "benchbench_register_trackers",
                     ):
                         for impl in getattr(self.hook, hook_name).get_hookimpls():
                             if impl.plugin_name == plugin_name:

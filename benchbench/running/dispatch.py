@@ -24,17 +24,19 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BenchbenchError
 from ..plugins.manager import Registry
 from ..spec import DEFAULT_COMPONENTS, RunResult, RunSpec
+from ..tracking.base import TrackedRun
 from .execute import failed
 from .executors import Executor, Job
 from .interrupts import StopSignals
 
 if TYPE_CHECKING:  # the store imports SQLAlchemy and pandas: run-one's data check needs neither
     from ..storage.store import Store
+    from ..tracking import Relay
 
 HEARTBEAT_SECONDS = 30.0
 _RECHECK_SECONDS = 5.0
@@ -182,15 +184,24 @@ def run_specs(
     on_note: Callable[[str], None] = lambda line: None,
     ready: dict[str, RunResult] | None = None,
     redo: set[str] | frozenset[str] = frozenset(),
+    relay: Relay | None = None,
+    labels: dict[str, dict[str, Any]] | None = None,
 ) -> Outcome:
     """Run ``specs`` (those already stored are skipped, even if stored meanwhile by
     another process, except the run ids in ``redo``: stored results to replace, such as
     failed runs retried); results in ``ready`` (e.g. from :func:`check_data`) are stored
-    without running. Stops early when ``stop`` is requested."""
+    without running. Stops early when ``stop`` is requested. ``relay`` hears of each run
+    handed out (tagged with its ``labels``), its eval points and its stored result."""
     owner = owner_name()
     outcome = Outcome()
     running: set[str] = set()
+    tracked: set[str] = set()
     release_dead_owners(store)
+
+    def track(spec: RunSpec) -> None:
+        if relay is not None and spec.run_id not in tracked:
+            tracked.add(spec.run_id)
+            relay.started(TrackedRun.of(spec, **(labels or {}).get(spec.run_id, {})))
 
     def save(result: RunResult) -> None:
         try:
@@ -206,6 +217,10 @@ def run_specs(
             outcome.spilled.append(path)
             on_note(f"{exc}; kept in {path}, stored by the next 'benchbench run'")
         outcome.stored[result.status] += 1
+        if relay is not None:
+            if result.run_id not in tracked and result.run_id in by_id:  # failed unrun
+                track(by_id[result.run_id])
+            relay.finished(result)
         on_result(result)
 
     def collect(finished: list) -> None:
@@ -215,6 +230,7 @@ def run_specs(
                 result = failed(job.spec, result)
             save(result)
 
+    by_id = {spec.run_id: spec for spec in specs}
     for result in (ready or {}).values():
         save(result)
     queue = deque(s for s in specs if s.run_id not in (ready or {}))
@@ -240,7 +256,9 @@ def run_specs(
                 if spec.run_id not in redo and store.stored_ids([spec.run_id]):  # by another
                     store.release(owner, [spec.run_id])
                     continue
-                executor.submit(Job(spec))
+                track(spec)
+                on_eval = relay.forward(spec.run_id) if relay is not None else None
+                executor.submit(Job(spec, on_eval))
                 running.add(spec.run_id)
             if executor.busy:
                 collect(executor.wait(timeout=1.0))

@@ -103,6 +103,7 @@ def run(
     threads: int | None = None,
     numerics: str = "portable",
     download: bool = False,
+    log: Sequence[str] = (),
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
     progress: bool = True,
@@ -136,6 +137,9 @@ def run(
         :mod:`benchbench.running.numerics`.
     :param download: fetch the missing data of the suite's tasks first
         (:func:`~benchbench.fetch_data`); without, a task's missing-data line says how.
+    :param log: experiment trackers to log to, ``NAME[:TARGET]`` each (``tensorboard:DIR``,
+        ``mlflow:URI``...; see :mod:`benchbench.tracking`), beside the suite file's ``log``:
+        every run live as it trains, the leaderboard files at the end.
 
     :returns: What was run and stored, the ranked leaderboard and the runs that failed.
 
@@ -145,6 +149,7 @@ def run(
     from ..plugins.manager import load_plugins
     from ..ranking import leaderboard
     from ..storage.store import Store, prepare_out, storage_url
+    from ..tracking import Session, open_relay
     from ..tuning.suite import check_tuned_code, tuned_line, tuned_settings, tuned_variant
     from .declared import check_declared, declare
     from .executors import LOST, make_executor
@@ -217,20 +222,38 @@ def run(
             f"benchbench: {len(stale)} stored results of these runs were made by other code "
             f"and are not reused: {stale_line((r.code, s.code) for r, s in stale)}"
         )
-    unusable = _check_data(todo, pm, data_dir, console)
-    dispatched = _dispatch(todo, store, placer, out, unusable, redo, console)
-    if dispatched.signal is not None:
-        raise Stopped(
-            dispatched.signal,
-            f"{dispatched.summary()}; run the same command to resume",
-        )
-    ranked = leaderboard.Ranked.read(store, loaded.key)
-    folder = prepare_out(out / "leaderboards")
-    files = []
-    for fmt, suffix in LEADERBOARD_FILES:
-        path = folder / f"{file_name(loaded.name)}.{suffix}"
-        path.write_text(ranked.text(fmt, leaderboard.WIDE, loaded.name))
-        files.append(path)
+    relay = open_relay(
+        [*loaded.log, *log],
+        pm.registry.trackers,
+        Session("suite", loaded.name, {"suite": loaded.name, "device": device}),
+        placer.channel,
+    )
+    labels = {
+        p.spec.run_id: {"suite": p.suite, "track": p.track, "candidate": p.candidate}
+        for p in planned
+    }
+    try:
+        unusable = _check_data(todo, pm, data_dir, console)
+        dispatched = _dispatch(todo, store, placer, out, unusable, redo, console, relay, labels)
+        if dispatched.signal is not None:
+            raise Stopped(
+                dispatched.signal,
+                f"{dispatched.summary()}; run the same command to resume",
+            )
+        ranked = leaderboard.Ranked.read(store, loaded.key)
+        folder = prepare_out(out / "leaderboards")
+        files = []
+        for fmt, suffix in LEADERBOARD_FILES:
+            path = folder / f"{file_name(loaded.name)}.{suffix}"
+            path.write_text(ranked.text(fmt, leaderboard.WIDE, loaded.name))
+            files.append(path)
+        if relay is not None:
+            relay.files(
+                [*files, *_report_for_trackers(loaded.key, loaded.name, out, storage, console)]
+            )
+    finally:
+        if relay is not None:
+            relay.close()
     places = store.place_statuses(loaded.key)
     broken = places["broken"]
     return SuiteOutcome(
@@ -247,6 +270,21 @@ def run(
         busy=places["busy"],
         broken=store.results(broken) if broken else [],
     )
+
+
+def _report_for_trackers(
+    key: str, name: str, out: Path, storage: str | None, console: Console
+) -> list[Path]:
+    """The suite's HTML report, for the trackers to attach (none, with a note, when it
+    cannot be made: the results are stored either way)."""
+    from ..reporting import report
+
+    try:
+        to = out / "reports" / f"{file_name(name)}.html"
+        return report(key, out=out, storage=storage, to=to)
+    except Exception as exc:  # noqa: BLE001 - a report is a courtesy to the trackers here
+        console.note(f"benchbench: the report for the trackers could not be made: {exc}")
+        return []
 
 
 def _tuned_params(settings: dict[Any, dict[str, Any]]) -> Callable[..., Any]:
@@ -285,6 +323,8 @@ def _dispatch(
     unusable: dict[str, RunResult],
     redo: set[str],
     console: Console,
+    relay: Any = None,
+    labels: dict[str, dict[str, Any]] | None = None,
 ) -> Outcome:
     """The runs handed to the executor under the stop signals, with a progress bar."""
     from .dispatch import describe, problem, run_specs
@@ -309,6 +349,8 @@ def _dispatch(
             _noted(console),
             unusable,
             redo,
+            relay,
+            labels,
         )
 
 
@@ -330,6 +372,7 @@ def run_one(
     numerics: str = "portable",
     download: bool = False,
     storage: str | None = None,
+    log: Sequence[str] = (),
     plugins: Sequence[str] = (),
     data_dir: PathLike | None = None,
 ) -> RunResult:
@@ -344,6 +387,8 @@ def run_one(
     (:mod:`benchbench.running.numerics`); where torch was loaded in this process before the
     mode could be set (a notebook that imported torch first), the run trains in a fresh
     worker process instead. ``download`` fetches the task's data first when it is missing.
+    ``log`` names experiment trackers (``NAME[:TARGET]``, :mod:`benchbench.tracking`) that
+    follow the run as it trains.
 
     :raises ~benchbench.BenchbenchError: an unknown name, a value outside its range, a
         combination that cannot work, missing data. A problem inside the run is its
@@ -387,13 +432,29 @@ def run_one(
     unusable = check_data([spec], pm.registry, data_dir)
     if unusable:
         raise BenchbenchError(unusable[spec.run_id].error or "the task's data cannot be loaded")
-    if check(spec.numerics) is None:
-        with pinned_threads(threads):
-            result = execute(spec, pm, data_dir)
-    else:
-        result = _in_fresh_process(spec, pm.config, data_dir, threads)
-    if store is not None:
-        store.save(result)
+    from ..tracking import Session, TrackedRun, open_relay
+    from .dispatch import describe
+
+    relay = open_relay(log, pm.registry.trackers, Session("run", describe(spec)))
+    if relay is not None:
+        relay.started(TrackedRun.of(spec))
+    fresh = check(spec.numerics) is not None
+    try:
+        if not fresh:
+            with pinned_threads(threads):
+                on_eval = relay.forward(spec.run_id) if relay is not None else None
+                result = execute(spec, pm, data_dir, on_eval)
+        else:
+            result = _in_fresh_process(spec, pm.config, data_dir, threads)
+        if store is not None:
+            store.save(result)
+        if relay is not None:
+            for point in result.curve if fresh else []:  # its points came with its result
+                relay.forward(spec.run_id)(point)
+            relay.finished(result)
+    finally:
+        if relay is not None:
+            relay.close()
     return result
 
 

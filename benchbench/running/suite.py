@@ -20,7 +20,8 @@ A suite is a TOML or YAML file (YAML read with ``safe_load``)::
 Every run of a track gets the same budget and seeds, so candidates compete on equal terms.
 A ``[tuning]`` table (suite-wide, or per track) sets the tuning protocol: ``trials`` per
 candidate, ``sampler`` (tpe, random), ``pruner`` (median, hyperband, none), ``seed`` and
-``budget`` (of one trial); see :mod:`benchbench.tuning.study`.
+``budget`` (of one trial); see :mod:`benchbench.tuning.study`. ``log = ["mlflow:URI"]``
+names experiment trackers every run logs to (:mod:`benchbench.tracking`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning", "tasks"}
+_SUITE_KEYS = {"description", "seeds", "budget", "tracks", "tuning", "tasks", "log"}
 """``tasks``: tasks declared from a user's own data (:mod:`benchbench.running.declared`)."""
 _TRACK_KEYS = {
     "name",
@@ -102,6 +103,9 @@ class Suite:
     path: Path | None = None
     key: str = ""
     source: str = ""
+    log: tuple[str, ...] = ()
+    """Experiment trackers every run of the suite logs to (``NAME[:TARGET]``), beside
+    those ``--log`` names; they change no run."""
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -330,6 +334,11 @@ def parse_suite(
     names = [t.name for t in parsed]
     if len(set(names)) != len(names):
         raise _fail(where, f"track names must be unique, got {names}")
+    log = raw.get("log", [])
+    if isinstance(log, str):
+        log = [log]
+    if not isinstance(log, list) or not all(isinstance(x, str) and x for x in log):
+        raise _fail(where, f"log must be a list of NAME[:TARGET] strings, got {log!r}")
     return Suite(
         name=name,
         description=str(raw.get("description", "")),
@@ -337,6 +346,7 @@ def parse_suite(
         path=path,
         key=key,
         source=source,
+        log=tuple(log),
     )
 
 

@@ -157,6 +157,7 @@ class _Loop:
         self.data_wait = DataWait(device)
         self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
         self.divergence: str | None = None
+        self.last_loss: torch.Tensor | None = None
 
     def _unlabeled_stream(self, x_u: torch.Tensor | None, purpose: int) -> DeviceStream:
         """Unlabeled batches (with dummy labels) of ``ratio`` x the labeled batch size, on
@@ -241,6 +242,7 @@ class _Loop:
             if reason:
                 return reason, loss
             if check:
+                self.last_loss = loss
                 at_check()
         return None, loss
 
@@ -326,7 +328,7 @@ class _Loop:
         def eval_point() -> None:
             clock.pause()
             with self.autocast():
-                self.recorder.eval_point(model, clock)
+                self.recorder.eval_point(model, clock, self._progress_facts())
             if not clock.exhausted():
                 clock.start()
 
@@ -401,6 +403,20 @@ class _Loop:
             error=self.divergence,
             machine=self._compute_facts(),
         )
+
+    def _progress_facts(self) -> dict[str, Any]:
+        """What observers see at an eval point beside the curve's fields (the clock is
+        paused, so the device is synchronised): the last training loss, samples per
+        training second, and the share of training time spent waiting for data."""
+        seconds = self.clock.seconds
+        loss = self.last_loss
+        return {
+            "train_loss": None if loss is None else float(loss.detach().float().item()),
+            "samples_per_s": self.clock.samples / seconds if seconds > 0 else None,
+            "data_wait_fraction": min(1.0, self.data_wait.settle() / seconds)
+            if seconds > 0
+            else None,
+        }
 
     def _compute_facts(self) -> dict[str, Any]:
         """What the loop's settings did on this device, for the result's conditions: the

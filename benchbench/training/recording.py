@@ -53,8 +53,12 @@ class Recorder:
         self.target_point: dict[str, Any] | None = None
         self.eval_seconds = 0.0
 
-    def eval_point(self, model: Model, clock: BudgetClock) -> None:
-        """Validation accuracy at the current step; the caller has paused the clock."""
+    def eval_point(
+        self, model: Model, clock: BudgetClock, extras: dict[str, Any] | None = None
+    ) -> None:
+        """Validation accuracy at the current step; the caller has paused the clock.
+        ``extras`` (the last training loss, throughput, data-wait share) reach observers
+        and ``on_eval`` with the point, not the stored curve."""
         started = time.perf_counter()
         val = self.val
         val_accuracy = accuracy(model, val.x.to(self.device), val.y.to(self.device), self.decode)
@@ -68,10 +72,11 @@ class Recorder:
         self.curve.append(point)
         if self.target_point is None and val_accuracy >= self.target_accuracy:
             self.target_point = point
+        seen = {**point, **extras} if extras else point  # observers' view; the curve stays
         if self.hook is not None:
-            notify(self.hook.benchbench_eval_point, spec=self.spec, point=dict(point))
+            notify(self.hook.benchbench_eval_point, spec=self.spec, point=dict(seen))
         if self.on_eval is not None:
-            self.on_eval(point)
+            self.on_eval(dict(seen))
         self.eval_seconds += time.perf_counter() - started
 
     def deployment(self, model: Model, sync: Callable[[], None]) -> dict[str, Any]:

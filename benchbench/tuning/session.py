@@ -103,6 +103,7 @@ def tune(
     out: PathLike = DEFAULT_OUT,
     storage: str | None = None,
     plugins: Sequence[str] = (),
+    log: Sequence[str] = (),
     data_dir: PathLike | None = None,
     progress: bool = True,
 ) -> TuningOutcome:
@@ -116,7 +117,9 @@ def tune(
     in a worker process or a Ray task; one that crashes or passes ``timeout`` counts as a
     failed trial. ``hparams`` fixes hyperparameters (in a suite: for every candidate that
     has them). The options override a suite's own ``[tuning]`` settings. ``numerics`` and
-    ``download``: as for :func:`~benchbench.run`.
+    ``download``: as for :func:`~benchbench.run`. ``log`` names experiment trackers
+    (``NAME[:TARGET]``, :mod:`benchbench.tracking`): each trial a run nested under the
+    tuning, with its trial number and state.
     :func:`~benchbench.run` with ``tuned=True`` then runs the best configurations.
 
     :returns: Each candidate's best hyperparameters, best validation accuracy and cost; its
@@ -175,41 +178,63 @@ def tune(
             f"machine's SQLite file ({store.display_url}) and fail where they cannot reach "
             "it; use --storage postgresql://... for a cluster"
         )
+    from ..tracking import Session, open_relay
+
+    relay = open_relay(
+        [*(loaded.log if loaded else ()), *log],
+        pm.registry.trackers,
+        Session("tune", loaded.name if loaded else jobs[0][0]),
+        placer.channel,
+    )
     places: dict[tuple[str, str, str], dict[str, Any]] = {}
     done: list[TunedCandidate] = []
     total = sum(config.trials for _, _, _, config in jobs)
-    with (
-        StopSignals("stopping: ending the running trials") as stop,
-        placer,
-        console.bar(total, "trial") as bar,
-    ):
-        for label, place, one, config in jobs:
-            start = bar.n
+    try:
+        with (
+            StopSignals("stopping: ending the running trials") as stop,
+            placer,
+            console.bar(total, "trial") as bar,
+        ):
+            for label, place, one, config in jobs:
+                start = bar.n
 
-            def show(summary: Summary, label: str = label, start: int = start) -> None:
-                bar.n = start + summary.trials
-                best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
-                bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
+                def show(summary: Summary, label: str = label, start: int = start) -> None:
+                    bar.n = start + summary.trials
+                    best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
+                    bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
 
-            try:
-                summary = tune_candidate(
-                    one, config, pm, studies, data_dir, worker, show, placer, stop, parallel
-                )
-            except Interrupted:
-                raise Stopped(
-                    stop.signum or signal.SIGINT,
-                    f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
-                    "stored, run the same command to resume",
-                ) from None
-            bar.n = start + config.trials
-            bar.refresh()
-            done.append(TunedCandidate(label, place, summary, url))
-            if loaded is not None and place is not None:  # what 'run --tuned' will run
-                places[place] = {
-                    **summary.to_dict(),
-                    "best_params": {**summary.best_params, **one.fixed},  # the fixed ones too
-                    "protocol": protocol_of(config),
-                    "code": one.spec(pm, {}, config.seed, data_dir).code,
-                }
-                store.set_tunings(tuned_variant(loaded).key, places)
+                try:
+                    summary = tune_candidate(
+                        one,
+                        config,
+                        pm,
+                        studies,
+                        data_dir,
+                        worker,
+                        show,
+                        placer,
+                        stop,
+                        parallel,
+                        relay,
+                    )
+                except Interrupted:
+                    raise Stopped(
+                        stop.signum or signal.SIGINT,
+                        f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
+                        "stored, run the same command to resume",
+                    ) from None
+                bar.n = start + config.trials
+                bar.refresh()
+                done.append(TunedCandidate(label, place, summary, url))
+                if loaded is not None and place is not None:  # what 'run --tuned' will run
+                    places[place] = {
+                        **summary.to_dict(),
+                        "best_params": {**summary.best_params, **one.fixed},  # the fixed ones too
+                        "protocol": protocol_of(config),
+                        "code": one.spec(pm, {}, config.seed, data_dir).code,
+                    }
+                    store.set_tunings(tuned_variant(loaded).key, places)
+    finally:
+        if relay is not None:
+            relay.close()
     return TuningOutcome(loaded.name if loaded else None, done)

@@ -17,6 +17,7 @@ eval points to the study itself (:class:`TrialReporter`), so pruning works where
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import statistics
@@ -25,7 +26,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..budget import Budget
 from ..errors import BenchbenchError
@@ -33,9 +34,12 @@ from ..plugins.manager import PluginManager
 from ..running.executors import Executor, InProcessExecutor, Job
 from ..running.interrupts import StopSignals
 from ..running.resolve import build_components, resolve_spec
-from ..spec import RunSpec
+from ..spec import RunResult, RunSpec
 from ..storage.database import display, parse_url, reason
 from ..training.settings import loop_search_space
+
+if TYPE_CHECKING:
+    from ..tracking import Relay
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
@@ -363,6 +367,7 @@ def tune(
     executor: Executor | None = None,
     stop: StopSignals | None = None,
     parallel: int = 1,
+    relay: Relay | None = None,
 ) -> Summary:
     """Run trials of ``target`` until its study holds ``config.trials`` finished ones, then
     summarise them. Resumes a stored study; shares it with other processes (give each a
@@ -376,7 +381,8 @@ def tune(
     :func:`summarize` judges the first ``trials`` finished. A trial whose run diverges
     scores 0; one that fails or times out is a failed trial that counts as effort spent.
     When ``stop`` is requested the running trials are ended (they do not count, and a
-    resumed tuning redoes them) and :class:`Interrupted` is raised."""
+    resumed tuning redoes them) and :class:`Interrupted` is raised. ``relay`` (experiment
+    trackers) follows each trial as a run of the study, with its trial state."""
     import optuna
 
     _quiet()
@@ -402,11 +408,17 @@ def tune(
                 trial = study.ask()
                 running[trial._trial_id] = trial
                 storage.record_heartbeat(trial._trial_id)  # stale-able from the start
-                executor.submit(_trial_job(trial, target, config, pm, storage, name, data_dir))
+                job = _trial_job(trial, target, config, pm, storage, name, data_dir)
+                if relay is not None:
+                    job = _tracked(job, relay, name, trial.number)
+                executor.submit(job)
             if not running:
                 break
             for job, result in _wait(executor, stop):
-                _tell(study, running.pop(job.on_eval.trial_id), result)
+                reporter = getattr(job.on_eval, "inner", job.on_eval)
+                _tell(study, running.pop(reporter.trial_id), result)
+                if relay is not None:
+                    relay.finished(_as_result(job.spec, result), key=job.on_eval.run_id)
                 if progress is not None:
                     progress(summarize(study, config.trials))
             beat(running)
@@ -444,6 +456,29 @@ def _trial_job(
     spec = target.spec(pm, hparams, config.seed, data_dir)
     reporter = TrialReporter(storage.url, name, trial._trial_id, config.pruner)
     return Job(spec, reporter, score_test=False)
+
+
+def _tracked(job: Job, relay: Relay, study: str, number: int) -> Job:
+    """``job`` followed by the trackers: a run of ``study`` tagged with its trial number,
+    keyed by both (two trials may draw the same configuration)."""
+    from ..tracking import TrackedRun
+
+    run = TrackedRun.of(job.spec, study=study, trial=number)
+    key = f"{job.spec.run_id}-trial{number}"
+    relay.started(dataclasses.replace(run, run_id=key))
+    return dataclasses.replace(job, on_eval=relay.forward(key, job.on_eval))
+
+
+def _as_result(spec: RunSpec, outcome: Any) -> RunResult:
+    """What a tracker is told of a trial's end: its run's result, or (pruned, or its
+    reporter failed) a result saying so in ``error``."""
+    import optuna
+
+    if isinstance(outcome, RunResult):
+        return outcome
+    if isinstance(outcome, optuna.TrialPruned):
+        return RunResult.for_spec(spec, "failed", error="pruned", error_component="tuning")
+    return RunResult.for_spec(spec, "failed", error=reason(outcome))
 
 
 def _wait(executor: Executor, stop: StopSignals | None) -> list[Any]:

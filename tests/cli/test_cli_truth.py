@@ -136,7 +136,9 @@ def test_every_builtin_hyperparameter_is_declared():
     ]
     assert undeclared == []
     kinds = next(p for p in cli.commands["list"].params if p.name == "kind").type.choices
-    assert set(kinds) == {*registry.entries, "suite"}  # the command's names are the registry's
+    # the command's names are the registry's
+    assert set(kinds) == {*registry.entries, "suite", "tracker"}
+    assert {"tensorboard", "mlflow", "wandb"} <= set(registry.trackers)
 
 
 # -- tuned and untuned apart -------------------------------------------------------------

@@ -122,7 +122,7 @@ def test_a_cuda_data_wait_is_the_gpu_time_between_its_events(monkeypatch):
         clock["now"] += 0.5
         return "batch"
 
-    for step in range(6):
+    for _ in range(6):
         clock["gpu_done_upto"] = clock["now"] - 3.0  # the GPU trails the host by two steps
         assert wait(draw) == "batch"
         clock["now"] += 1.0

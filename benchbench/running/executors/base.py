@@ -96,6 +96,14 @@ class Executor(abc.ABC):
     def stop(self) -> None:
         """End every running job now and drop the queued ones (their results are lost)."""
 
+    def channel(self) -> Any:
+        """A queue that the places where jobs run can put on and this process read
+        (:mod:`benchbench.tracking` sends eval points back through it): a thread queue
+        here, for jobs run in this process."""
+        import queue
+
+        return queue.Queue()
+
     def run(self, specs: Iterable[RunSpec]) -> Iterator[RunResult]:
         """Every spec's result, as they finish (no callbacks, no claims: for scripts)."""
         for spec in specs:

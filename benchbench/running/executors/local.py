@@ -113,6 +113,7 @@ class ProcessPoolExecutor(Executor):
         self._gpu_of: dict[Any, str] = {}
         self._waiting: list[Job] = []  # GPU jobs submitted while every GPU was running one
         self._neighbours = Neighbours()
+        self._manager: Any = None
 
     def _new_pool(self, workers: int, gpu: str | None) -> Any:
         import multiprocessing
@@ -194,6 +195,15 @@ class ProcessPoolExecutor(Executor):
             given["gpu"] = gpu
         # still running, so started before it ended
         self._neighbours.placed(result, node, [(n, -math.inf) for n in running], given)
+
+    def channel(self) -> Any:
+        """A multiprocessing manager's queue: its proxy travels to the spawned workers.
+        The manager's process ends with this executor."""
+        import multiprocessing
+
+        if self._manager is None:
+            self._manager = multiprocessing.get_context("spawn").Manager()
+        return self._manager.Queue()
 
     def _collect(self, future: Any, job: Job) -> RunResult | BaseException:
         from pebble import ProcessExpired

@@ -185,6 +185,13 @@ class RayExecutor(Executor):
         self._capacity = _Capacity()  # sized again for this device
         return device
 
+    def channel(self) -> Any:
+        """A Ray queue (an actor without CPUs): nodes put on it, this driver reads it."""
+        self._start()
+        from ray.util.queue import Queue
+
+        return Queue(actor_options={"num_cpus": 0})
+
     def submit(self, job: Job) -> None:
         self._start()
         key = str(next(self._keys))
