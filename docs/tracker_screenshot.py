@@ -83,7 +83,7 @@ def main() -> None:
                 "--window-size=1400,900",
                 "--virtual-time-budget=20000",
                 f"--screenshot={args.to}",
-                f"{url}/?pinnedCards=%5B%5D#timeseries&tagFilter=val_accuracy",
+                f"{url}/#timeseries",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
