@@ -339,19 +339,23 @@ def _dispatch(
             elif result.run_id not in unusable:  # those were named with their task above
                 console.note(f"benchbench: run {problem(result)}")
 
-        return run_specs(
-            todo,
-            store,
-            placer,
-            stop,
-            out / "unsaved-results",
-            show,
-            _noted(console),
-            unusable,
-            redo,
-            relay,
-            labels,
-        )
+        try:
+            return run_specs(
+                todo,
+                store,
+                placer,
+                stop,
+                out / "unsaved-results",
+                show,
+                _noted(console),
+                unusable,
+                redo,
+                relay,
+                labels,
+            )
+        finally:
+            if relay is not None:  # before the executor ends the channel's process or cluster
+                relay.detach()
 
 
 def run_one(

@@ -62,6 +62,7 @@ class Relay:
         self._runs: dict[str, TrackedRun] = {}
         self._dead: set[int] = set()
         self._closing = threading.Event()
+        self._detached = False
         self._pump = threading.Thread(target=self._pump_points, daemon=True)
         self._thread = threading.Thread(target=self._deliver, daemon=True)
         self._pump.start()
@@ -89,10 +90,20 @@ class Relay:
         """The session's files (a suite's leaderboard files)."""
         self._local.put(("files", [Path(p) for p in paths]))
 
+    def detach(self) -> None:
+        """Stop reading the channel, taking what it holds now: before the executor ends the
+        channel's process or cluster (a thread still reading a Ray queue then crashes the
+        process). The trackers still get everything the driver sends."""
+        if self._detached:
+            return
+        self._closing.set()
+        self._pump.join(5.0)
+        self._drain()
+        self._detached = True
+
     def close(self, seconds: float = CLOSE_SECONDS) -> None:
         """Let the trackers take what is queued (at most ``seconds``), then close them."""
-        self._drain()
-        self._closing.set()
+        self.detach()
         self._local.put(("close",))
         self._thread.join(seconds)
         if self._thread.is_alive():
@@ -105,7 +116,7 @@ class Relay:
 
     def _drain(self) -> None:
         """Move what the channel holds now to the local queue."""
-        while True:
+        while not self._detached:
             try:
                 self._local.put(self.channel.get_nowait())
             except Exception:  # noqa: BLE001 - empty, or the channel is gone

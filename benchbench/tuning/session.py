@@ -195,45 +195,50 @@ def tune(
             placer,
             console.bar(total, "trial") as bar,
         ):
-            for label, place, one, config in jobs:
-                start = bar.n
+            try:
+                for label, place, one, config in jobs:
+                    start = bar.n
 
-                def show(summary: Summary, label: str = label, start: int = start) -> None:
-                    bar.n = start + summary.trials
-                    best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
-                    bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
+                    def show(summary: Summary, label: str = label, start: int = start) -> None:
+                        bar.n = start + summary.trials
+                        best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
+                        bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
 
-                try:
-                    summary = tune_candidate(
-                        one,
-                        config,
-                        pm,
-                        studies,
-                        data_dir,
-                        worker,
-                        show,
-                        placer,
-                        stop,
-                        parallel,
-                        relay,
-                    )
-                except Interrupted:
-                    raise Stopped(
-                        stop.signum or signal.SIGINT,
-                        f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
-                        "stored, run the same command to resume",
-                    ) from None
-                bar.n = start + config.trials
-                bar.refresh()
-                done.append(TunedCandidate(label, place, summary, url))
-                if loaded is not None and place is not None:  # what 'run --tuned' will run
-                    places[place] = {
-                        **summary.to_dict(),
-                        "best_params": {**summary.best_params, **one.fixed},  # the fixed ones too
-                        "protocol": protocol_of(config),
-                        "code": one.spec(pm, {}, config.seed, data_dir).code,
-                    }
-                    store.set_tunings(tuned_variant(loaded).key, places)
+                    try:
+                        summary = tune_candidate(
+                            one,
+                            config,
+                            pm,
+                            studies,
+                            data_dir,
+                            worker,
+                            show,
+                            placer,
+                            stop,
+                            parallel,
+                            relay,
+                        )
+                    except Interrupted:
+                        raise Stopped(
+                            stop.signum or signal.SIGINT,
+                            f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
+                            "stored, run the same command to resume",
+                        ) from None
+                    bar.n = start + config.trials
+                    bar.refresh()
+                    done.append(TunedCandidate(label, place, summary, url))
+                    if loaded is not None and place is not None:  # what 'run --tuned' will run
+                        places[place] = {
+                            **summary.to_dict(),
+                            # the fixed ones too
+                            "best_params": {**summary.best_params, **one.fixed},
+                            "protocol": protocol_of(config),
+                            "code": one.spec(pm, {}, config.seed, data_dir).code,
+                        }
+                        store.set_tunings(tuned_variant(loaded).key, places)
+            finally:
+                if relay is not None:  # before the executor ends the channel's process
+                    relay.detach()
     finally:
         if relay is not None:
             relay.close()

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +29,10 @@ pytestmark = [
 
 TESTS = Path(__file__).parents[1]
 RAY = str(Path(sys.executable).parent / "ray")
+LIVE = Path(tempfile.mkdtemp(prefix="bb-live-"))  # bb_live_tracker's marks, seen by every node
 ENV = {
     **os.environ,
+    "BB_LIVE_DIR": str(LIVE),
     "PYTHONPATH": str(TESTS),
     "RAY_AUTH_MODE": "token",  # Ray's default for 'ray start': a token in ~/.ray
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -195,6 +198,30 @@ def test_tasks_a_suite_declares_from_own_data_run_on_the_cluster(cluster, tmp_pa
     results = stored(tmp_path / "o")
     assert len(results) == 2 and {r["task"] for r in results.values()} == {"pics"}
     assert all(r["status"] == "ok" and r["machine"]["executor"] == "ray" for r in results.values())
+
+
+def test_eval_points_reach_the_driver_s_tracker_while_runs_train_on_the_cluster(cluster, tmp_path):
+    """--log on Ray: the runs' eval points come back over a Ray queue to the driver's
+    tracker while they train (each worker waits at a point for the mark of the one before,
+    which only the driver's tracker makes), and no node needs the tracker."""
+    address, _ = cluster
+    suite = tmp_path / "live.toml"
+    suite.write_text(
+        'seeds = 2\nbudget = { epochs = 3, eval_every = 1 }\n[[tracks]]\nname = "t"\n'
+        'kind = "arch"\ncandidates = ["mlp"]\ntasks = ["blobs"]\n'
+    )
+    done = benchbench(
+        "-p", "bb_live_tracker", "run", str(suite), "--executor", "ray", "--address", address,
+        "--out", str(tmp_path / "out"), "--log", "live",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = stored(tmp_path / "out")
+    assert len(runs) == 2
+    for run_id in runs:
+        seen = sorted(p.name for p in LIVE.glob(f"{run_id}-*.seen"))
+        assert len(seen) == 2, seen  # three points a run: the first two seen from the next
+        assert not list(LIVE.glob(f"{run_id}-*.missed"))
+        assert (LIVE / f"{run_id}-finished").exists()
 
 
 @pytest.mark.skipif(
