@@ -30,13 +30,13 @@ from ..errors import BenchbenchError
 from ..plugins.manager import Registry
 from ..spec import DEFAULT_COMPONENTS, RunResult, RunSpec
 from ..tracking.base import TrackedRun
+from ..tracking.relay import Relay
 from .execute import failed
 from .executors import Executor, Job
 from .interrupts import StopSignals
 
 if TYPE_CHECKING:  # the store imports SQLAlchemy and pandas: run-one's data check needs neither
     from ..storage.store import Store
-    from ..tracking import Relay
 
 HEARTBEAT_SECONDS = 30.0
 _RECHECK_SECONDS = 5.0

@@ -92,14 +92,15 @@ def _scalar(value: Any) -> Any:
 
 
 class Tracker:
-    """An experiment tracker: subclass it, set :attr:`name`, and register the class in a
+    """An experiment tracker: subclass it, set ``name``, and register the class in a
     ``benchbench_register_trackers`` hook (``registry.add_tracker(MyTracker)``).
 
-    One instance serves one command (a :class:`Session`); every method is called from one
-    thread of the driver, in order: :meth:`run_started` once per run, :meth:`eval_point` at
-    each of its eval points as it trains, :meth:`run_finished` with what was stored,
-    :meth:`files` with the suite's leaderboard files at its end, :meth:`close` last. A
-    method that raises is a warning, and the tracker is called no more."""
+    One instance serves one command (a :class:`~benchbench.tracking.base.Session`); every
+    method is called from one thread of the driver, in order: :meth:`run_started` once per
+    run, :meth:`eval_point` at each of its eval points as it trains, :meth:`run_finished`
+    with what was stored, :meth:`files` with the suite's leaderboard files (and report) at
+    its end, :meth:`close` last. A method that raises is a warning, and the tracker is
+    called no more."""
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""

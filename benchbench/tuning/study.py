@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..budget import Budget
 from ..errors import BenchbenchError
@@ -36,10 +36,8 @@ from ..running.interrupts import StopSignals
 from ..running.resolve import build_components, resolve_spec
 from ..spec import RunResult, RunSpec
 from ..storage.database import display, parse_url, reason
+from ..tracking.relay import Relay
 from ..training.settings import loop_search_space
-
-if TYPE_CHECKING:
-    from ..tracking import Relay
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
