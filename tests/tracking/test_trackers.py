@@ -88,6 +88,37 @@ def test_the_relay_delivers_in_order_and_a_failing_tracker_costs_a_warning():
     assert len(lines) == 1 and "tracker broken: eval_point raised ConnectionError" in lines[0]
 
 
+def test_a_hung_tracker_delays_neither_the_run_nor_the_end_past_its_bound():
+    """A tracker that blocks: forwarding points and results still returns at once (the
+    worker and the driver never wait for it), and closing gives up after its bound with a
+    warning, leaving the tracker behind."""
+    import threading
+
+    release = threading.Event()
+
+    class Hung(Recording):
+        name = "hung"
+
+        def eval_point(self, run, point):
+            release.wait(30)
+            super().eval_point(run, point)
+
+    relay = open_relay(["hung"], {"hung": Hung}, Session("suite", "s"))
+    (hung,) = relay.trackers
+    spec = RunSpec(task="blobs", arch="mlp")
+    relay.started(TrackedRun.of(spec))
+    forward = relay.forward(spec.run_id)
+    for step in range(50):  # returns while the tracker is stuck on the first
+        forward({"step": step, "val_accuracy": 0.5})
+    relay.finished(RunResult.for_spec(spec, "ok"))
+    assert hung.calls == [("started", spec.run_id)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        relay.close(seconds=0.2)
+    assert any("did not take what was sent within 0 s" in str(w.message) for w in caught)
+    release.set()  # the tracker's thread ends on its own
+
+
 def test_tracked_runs_carry_params_and_tags():
     spec = RunSpec(task="blobs", arch="mlp", seed=2, budget=Budget(epochs=3), hparams={"lr": 0.01})
     run = TrackedRun.of(spec, suite="s", track="t", candidate="c")
