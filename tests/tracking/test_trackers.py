@@ -465,7 +465,6 @@ def test_a_suite_on_a_real_mlflow_server_and_the_server_gone_mid_suite(tmp_path)
 
         killer = threading.Thread(target=kill_once_logging)
         killer.start()
-        started = time.monotonic()
         gone = subprocess.run(
             [*command, "--out", str(tmp_path / "out2"), "--log", f"mlflow:{uri}"],
             capture_output=True,
@@ -477,6 +476,5 @@ def test_a_suite_on_a_real_mlflow_server_and_the_server_gone_mid_suite(tmp_path)
         assert len(bb.results(out=tmp_path / "out2")) == len(results)
         warned = [line for line in gone.stderr.splitlines() if "tracker mlflow" in line]
         assert len(warned) == 1 and "it logs nothing more" in warned[0]
-        assert time.monotonic() - started < 600
     finally:
         _stop(server)
