@@ -49,11 +49,12 @@ class Forward:
 
 
 class Relay:
-    """The trackers of one command. Eval points come from the workers over ``channel``
-    (moved to a local queue by a pump thread, and drained at once when a run's result
-    arrives, so its last point comes before its end); the driver's own events go to the
-    local queue directly, so they reach the trackers even after the channel's process
-    ended; one delivery thread calls the trackers in that order."""
+    """The trackers of one command. Eval points come from the workers over ``channel``,
+    and the driver's own events (a run handed out, a result stored, the suite's files)
+    join them there, so a run's end comes behind its points; a pump thread moves them to a
+    local queue. After :meth:`detach` the driver's events go to the local queue directly,
+    so they reach the trackers even after the channel's process ended. One delivery thread
+    calls the trackers in that order."""
 
     def __init__(self, trackers: Sequence[Tracker], channel: Any) -> None:
         self.trackers = list(trackers)
@@ -72,7 +73,7 @@ class Relay:
 
     def started(self, run: TrackedRun) -> None:
         """``run`` was handed to a worker."""
-        self._local.put(("started", run))
+        self._send(("started", run))
 
     def forward(
         self, run_id: str, inner: Callable[[dict[str, Any]], None] | None = None
@@ -81,14 +82,14 @@ class Relay:
         return Forward(self.channel, run_id, inner)
 
     def finished(self, result: RunResult, key: str | None = None) -> None:
-        """``result`` was stored (after the points its worker sent); ``key``: the tracked
-        run's, when not the result's run id (a tuning trial's)."""
-        self._drain()
-        self._local.put(("finished", key or result.run_id, result))
+        """``result`` was stored; ``key``: the tracked run's, when not the result's run id
+        (a tuning trial's). Sent through the channel behind the points its worker put there
+        before the result came back, so none of them arrives after its end."""
+        self._send(("finished", key or result.run_id, result))
 
     def files(self, paths: Sequence[Path]) -> None:
         """The session's files (a suite's leaderboard files)."""
-        self._local.put(("files", [Path(p) for p in paths]))
+        self._send(("files", [Path(p) for p in paths]))
 
     def detach(self) -> None:
         """Stop reading the channel, taking what it holds now: before the executor ends the
@@ -98,7 +99,8 @@ class Relay:
             return
         self._closing.set()
         self._pump.join(5.0)
-        self._drain()
+        if not self._pump.is_alive():  # the one reader now: nothing overtakes
+            self._drain()
         self._detached = True
 
     def close(self, seconds: float = CLOSE_SECONDS) -> None:
@@ -114,9 +116,20 @@ class Relay:
                 stacklevel=2,
             )
 
+    def _send(self, item: tuple[Any, ...]) -> None:
+        """``item`` through the channel while it is read (one order for everything), else
+        straight to the local queue."""
+        if not self._detached:
+            try:
+                self.channel.put(item)
+                return
+            except Exception:  # noqa: BLE001 - the channel is gone: straight to the trackers
+                pass
+        self._local.put(item)
+
     def _drain(self) -> None:
-        """Move what the channel holds now to the local queue."""
-        while not self._detached:
+        """Move what the channel still holds to the local queue (the pump has stopped)."""
+        while True:
             try:
                 self._local.put(self.channel.get_nowait())
             except Exception:  # noqa: BLE001 - empty, or the channel is gone

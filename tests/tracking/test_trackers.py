@@ -61,17 +61,17 @@ class Broken(Recording):
 
 def test_the_relay_delivers_in_order_and_a_failing_tracker_costs_a_warning():
     trackers = {"recording": Recording, "broken": Broken}
-    relay = open_relay(["recording", "broken:x"], trackers, Session("suite", "s"))
-    recording, broken = relay.trackers
-    spec = RunSpec(task="blobs", arch="mlp", seed=3)
-    relay.started(TrackedRun.of(spec, suite="s", track="t", candidate="c"))
-    forward = relay.forward(spec.run_id)
-    for step in (4, 8):
-        forward({"step": step, "val_accuracy": 0.5})
-    relay.finished(RunResult.for_spec(spec, "diverged"))
-    relay.files([Path("a/s.md")])
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:  # raised on the relay's thread
         warnings.simplefilter("always")
+        relay = open_relay(["recording", "broken:x"], trackers, Session("suite", "s"))
+        recording, broken = relay.trackers
+        spec = RunSpec(task="blobs", arch="mlp", seed=3)
+        relay.started(TrackedRun.of(spec, suite="s", track="t", candidate="c"))
+        forward = relay.forward(spec.run_id)
+        for step in (4, 8):
+            forward({"step": step, "val_accuracy": 0.5})
+        relay.finished(RunResult.for_spec(spec, "diverged"))
+        relay.files([Path("a/s.md")])
         relay.close(10)
     run = spec.run_id
     assert recording.calls == [
@@ -94,12 +94,13 @@ def test_a_hung_tracker_delays_neither_the_run_nor_the_end_past_its_bound():
     warning, leaving the tracker behind."""
     import threading
 
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     class Hung(Recording):
         name = "hung"
 
         def eval_point(self, run, point):
+            entered.set()
             release.wait(30)
             super().eval_point(run, point)
 
@@ -111,6 +112,7 @@ def test_a_hung_tracker_delays_neither_the_run_nor_the_end_past_its_bound():
     for step in range(50):  # returns while the tracker is stuck on the first
         forward({"step": step, "val_accuracy": 0.5})
     relay.finished(RunResult.for_spec(spec, "ok"))
+    assert entered.wait(30)  # stuck on the first point, everything sent regardless
     assert hung.calls == [("started", spec.run_id)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
