@@ -327,10 +327,11 @@ def _dispatch(
     labels: dict[str, dict[str, Any]] | None = None,
 ) -> Outcome:
     """The runs handed to the executor under the stop signals, with a progress bar."""
+    from ..tracking import reading
     from .dispatch import describe, problem, run_specs
     from .interrupts import StopSignals
 
-    with StopSignals() as stop, placer, console.bar(len(todo), "run") as bar:
+    with StopSignals() as stop, placer, reading(relay), console.bar(len(todo), "run") as bar:
 
         def show(result: RunResult) -> None:
             bar.update()
@@ -339,23 +340,19 @@ def _dispatch(
             elif result.run_id not in unusable:  # those were named with their task above
                 console.note(f"benchbench: run {problem(result)}")
 
-        try:
-            return run_specs(
-                todo,
-                store,
-                placer,
-                stop,
-                out / "unsaved-results",
-                show,
-                _noted(console),
-                unusable,
-                redo,
-                relay,
-                labels,
-            )
-        finally:
-            if relay is not None:  # before the executor ends the channel's process or cluster
-                relay.detach()
+        return run_specs(
+            todo,
+            store,
+            placer,
+            stop,
+            out / "unsaved-results",
+            show,
+            _noted(console),
+            unusable,
+            redo,
+            relay,
+            labels,
+        )
 
 
 def run_one(

@@ -10,6 +10,6 @@ or dead tracker delays no run and loses no result; it costs a warning.
 """
 
 from .base import Session, TrackedRun, Tracker, parse_log
-from .relay import Relay, open_relay
+from .relay import Relay, open_relay, reading
 
-__all__ = ["Relay", "Session", "TrackedRun", "Tracker", "open_relay", "parse_log"]
+__all__ = ["Relay", "Session", "TrackedRun", "Tracker", "open_relay", "parse_log", "reading"]

@@ -13,11 +13,12 @@ closing waits for it at most :data:`CLOSE_SECONDS`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import queue
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,14 @@ def open_relay(
         return None
     built = build_trackers(logs, trackers, session)
     return Relay(built, channel() if channel else queue.Queue())
+
+
+@contextlib.contextmanager
+def reading(relay: Relay | None) -> Iterator[None]:
+    """Detaches ``relay`` on leaving: in a ``with`` statement, name it after the executor,
+    so the relay stops reading the channel before the executor ends it."""
+    try:
+        yield
+    finally:
+        if relay is not None:
+            relay.detach()

@@ -178,7 +178,7 @@ def tune(
             f"machine's SQLite file ({store.display_url}) and fail where they cannot reach "
             "it; use --storage postgresql://... for a cluster"
         )
-    from ..tracking import Session, open_relay
+    from ..tracking import Session, open_relay, reading
 
     relay = open_relay(
         [*(loaded.log if loaded else ()), *log],
@@ -193,52 +193,49 @@ def tune(
         with (
             StopSignals("stopping: ending the running trials") as stop,
             placer,
+            reading(relay),  # before the executor ends the channel's process or cluster
             console.bar(total, "trial") as bar,
         ):
-            try:
-                for label, place, one, config in jobs:
-                    start = bar.n
+            for label, place, one, config in jobs:
+                start = bar.n
 
-                    def show(summary: Summary, label: str = label, start: int = start) -> None:
-                        bar.n = start + summary.trials
-                        best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
-                        bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
+                def show(summary: Summary, label: str = label, start: int = start) -> None:
+                    bar.n = start + summary.trials
+                    best = "-" if summary.best_value is None else f"{summary.best_value:.4f}"
+                    bar.set_postfix_str(f"{label}: best val {best}, {summary.pruned} pruned")
 
-                    try:
-                        summary = tune_candidate(
-                            one,
-                            config,
-                            pm,
-                            studies,
-                            data_dir,
-                            worker,
-                            show,
-                            placer,
-                            stop,
-                            parallel,
-                            relay,
-                        )
-                    except Interrupted:
-                        raise Stopped(
-                            stop.signum or signal.SIGINT,
-                            f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
-                            "stored, run the same command to resume",
-                        ) from None
-                    bar.n = start + config.trials
-                    bar.refresh()
-                    done.append(TunedCandidate(label, place, summary, url))
-                    if loaded is not None and place is not None:  # what 'run --tuned' will run
-                        places[place] = {
-                            **summary.to_dict(),
-                            # the fixed ones too
-                            "best_params": {**summary.best_params, **one.fixed},
-                            "protocol": protocol_of(config),
-                            "code": one.spec(pm, {}, config.seed, data_dir).code,
-                        }
-                        store.set_tunings(tuned_variant(loaded).key, places)
-            finally:
-                if relay is not None:  # before the executor ends the channel's process
-                    relay.detach()
+                try:
+                    summary = tune_candidate(
+                        one,
+                        config,
+                        pm,
+                        studies,
+                        data_dir,
+                        worker,
+                        show,
+                        placer,
+                        stop,
+                        parallel,
+                        relay,
+                    )
+                except Interrupted:
+                    raise Stopped(
+                        stop.signum or signal.SIGINT,
+                        f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
+                        "stored, run the same command to resume",
+                    ) from None
+                bar.n = start + config.trials
+                bar.refresh()
+                done.append(TunedCandidate(label, place, summary, url))
+                if loaded is not None and place is not None:  # what 'run --tuned' will run
+                    places[place] = {
+                        **summary.to_dict(),
+                        # the fixed ones too
+                        "best_params": {**summary.best_params, **one.fixed},
+                        "protocol": protocol_of(config),
+                        "code": one.spec(pm, {}, config.seed, data_dir).code,
+                    }
+                    store.set_tunings(tuned_variant(loaded).key, places)
     finally:
         if relay is not None:
             relay.close()
