@@ -74,6 +74,7 @@ _PUBLIC = {
     "RunContext": "components",
     "RunResult": "spec",
     "RunSpec": "spec",
+    "SlurmOptions": "running.executors.slurm_options",
     "Split": "tasks",
     "Splits": "tasks",
     "Task": "tasks",
@@ -133,6 +134,7 @@ if TYPE_CHECKING:
     )
     from .errors import BenchbenchError
     from .params import Bool, Choice, Float, Int, Param
+    from .running.executors.slurm_options import SlurmOptions
     from .spec import RunResult, RunSpec
     from .tasks import Pixels, Split, Splits, Task, stratified_split
     from .tracking import TrackedRun, Tracker

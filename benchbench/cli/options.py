@@ -143,11 +143,12 @@ timeout_option = click.option(
 executor_options = _stack(
     click.option(
         "--executor",
-        type=click.Choice(["local", "ray"]),
+        type=click.Choice(["local", "ray", "slurm"]),
         default="local",
         show_default=True,
         help="local: worker processes on this machine; ray: tasks on a Ray cluster "
-        "(pip install 'benchbench[ray]').",
+        "(pip install 'benchbench[ray]'); slurm: Slurm jobs through submitit, as job "
+        "arrays (pip install 'benchbench[slurm]').",
     ),
     click.option(
         "--address",
@@ -166,6 +167,44 @@ executor_options = _stack(
 )
 """``--executor``, ``--address`` and ``--gpus-per-run``: where runs (or trials) are
 placed."""
+
+SLURM_FIELDS = ("partition", "account", "qos", "time", "cpus_per_run", "mem", "sbatch")
+
+slurm_options = _stack(
+    click.option("--partition", help="With --executor slurm: sbatch --partition."),
+    click.option("--account", help="With --executor slurm: sbatch --account."),
+    click.option("--qos", help="With --executor slurm: sbatch --qos."),
+    click.option(
+        "--time",
+        metavar="LIMIT",
+        help="With --executor slurm: sbatch --time for each run's job, in Slurm's format "
+        "(90, 1:30:00, 1-00:00:00; default: --timeout, or the run's time budget, plus 2 "
+        "minutes to start).",
+    ),
+    click.option(
+        "--cpus-per-run",
+        type=click.IntRange(min=1),
+        help="With --executor slurm: sbatch --cpus-per-task; the run's threads (default: "
+        "--threads, else 1).",
+    ),
+    click.option("--mem", metavar="SIZE", help="With --executor slurm: sbatch --mem (16G)."),
+    click.option(
+        "--sbatch",
+        multiple=True,
+        metavar="OPTION",
+        help="With --executor slurm: any other sbatch option, NAME=VALUE or --NAME "
+        "(repeatable): --sbatch constraint=a100 --sbatch --exclusive.",
+    ),
+)
+"""The Slurm job options (``--executor slurm``), gathered by :func:`take_slurm`."""
+
+
+def take_slurm(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the Slurm job options gathered into one ``slurm`` dict (the API's
+    :class:`~benchbench.SlurmOptions`), only those given."""
+    given = {name: options.pop(name) for name in SLURM_FIELDS}
+    options["slurm"] = {name: value for name, value in given.items() if value}
+    return options
 
 
 log_option = click.option(

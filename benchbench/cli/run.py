@@ -19,7 +19,9 @@ from .options import (
     numerics_option,
     parse_sets,
     sets_option,
+    slurm_options,
     store_options,
+    take_slurm,
     threads_option,
     timeout_option,
 )
@@ -37,9 +39,11 @@ from .options import (
     "--workers",
     type=click.IntRange(min=1),
     help="Runs at once, each in its own process (default: 1 locally, which keeps timings "
-    "comparable, and one per GPU for --device cuda; as many as the cluster holds on Ray).",
+    "comparable, and one per GPU for --device cuda; as many as the cluster holds on Ray or "
+    "Slurm).",
 )
 @executor_options
+@slurm_options
 @timeout_option
 @log_option
 @click.option(
@@ -69,10 +73,18 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
     With --executor ray every run is a task on a Ray cluster (one GPU each for CUDA runs,
     --threads CPUs otherwise); results come back here and are stored as they arrive. A run
     whose node dies is retried once; one lost twice is recorded and run again next time.
+
+    With --executor slurm every run is a Slurm job (submitit), the suite's runs one job array
+    (--workers at once; --partition, --account, --qos, --time, --cpus-per-run, --mem and
+    --sbatch say what each job asks for). The output folder, the data folder and this Python
+    environment must be on a file system the nodes share. Results come back here and are
+    stored as they arrive; a job cancelled from outside or lost with its node is submitted
+    once more; Ctrl-C cancels the jobs not finished; a driver killed and started again picks
+    up its jobs instead of submitting them twice.
     """
     from ..api import run
 
-    outcome = run(suite, **options, **loading(ctx))  # type: ignore[arg-type]
+    outcome = run(suite, **take_slurm(options), **loading(ctx))  # type: ignore[arg-type]
     click.echo(outcome.table)
     for line in outcome.closing_lines():
         click.echo(line, err=True)

@@ -18,7 +18,9 @@ from .options import (
     numerics_option,
     parse_sets,
     sets_option,
+    slurm_options,
     store_options,
+    take_slurm,
     threads_option,
     timeout_option,
 )
@@ -57,13 +59,14 @@ from .options import (
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Trials at once (each in its own process, or Ray task).",
+    help="Trials at once (each in its own process, Ray task or Slurm job).",
 )
 @device_option
 @threads_option
 @numerics_option
 @download_option
 @executor_options
+@slurm_options
 @log_option
 @timeout_option
 @store_options
@@ -77,8 +80,9 @@ def tune_command(
 
     Every candidate gets the same number of trials, scored on the validation split; studies
     are stored with the results and resumed when run again, and several processes may tune
-    one storage at once. Each trial runs in a worker process (--parallel at once), or as a
-    Ray task with --executor ray: one that crashes or passes --timeout is a failed trial (it
+    one storage at once. Each trial runs in a worker process (--parallel at once), as a Ray
+    task with --executor ray or a Slurm job with --executor slurm (then the study needs
+    --storage postgresql://...): one that crashes or passes --timeout is a failed trial (it
     counts as effort spent). Ctrl-C stops; the running trials are redone when tuning
     resumes. Every option applies to a SUITE too, over the suite's own tuning settings.
     'benchbench run SUITE --tuned' then runs the best configurations (as suite SUITE-tuned;
@@ -87,7 +91,7 @@ def tune_command(
     from ..api import tune
 
     hparams = parse_sets(sets)
-    outcome = tune(suite, hparams=hparams, **options, **loading(ctx))  # type: ignore[arg-type]
+    outcome = tune(suite, hparams=hparams, **take_slurm(options), **loading(ctx))  # type: ignore[arg-type]
     if as_json:
         rows = outcome.rows()
         click.echo(json.dumps(rows if suite else rows[0], default=str))

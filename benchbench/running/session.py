@@ -23,6 +23,7 @@ from ..plugins.manager import PluginManager
 from ..progress import Console
 from ..spec import RunResult
 from .dispatch import Outcome, restore_spilled
+from .executors.slurm_options import SlurmOptions
 
 LEADERBOARD_FILES = (("csv", "csv"), ("json", "json"), ("markdown", "md"))
 """The leaderboard files a run writes to OUT/leaderboards/: (format, suffix)."""
@@ -97,6 +98,7 @@ def run(
     executor: str = "local",
     address: str | None = None,
     gpus_per_run: float = 1.0,
+    slurm: SlurmOptions | dict[str, Any] | None = None,
     timeout: float = 3600.0,
     retry_failed: bool = False,
     tuned: bool = False,
@@ -124,10 +126,15 @@ def run(
     :param workers: runs at once, each in its own process (default: 1 locally, which keeps
         timings comparable, and one per GPU, each on its own, for ``device="cuda"``; as many
         as the cluster holds on Ray).
-    :param executor: ``local`` (worker processes here) or ``ray`` (tasks on a Ray cluster).
+    :param executor: ``local`` (worker processes here), ``ray`` (tasks on a Ray cluster) or
+        ``slurm`` (Slurm jobs through submitit, as job arrays; ``workers`` caps how many run
+        at once).
     :param address: with ``executor="ray"``: the cluster's head ``HOST:PORT``.
     :param gpus_per_run: the share of a GPU each CUDA run gets (``0.5``: two runs per GPU,
         flagged busy since they time each other).
+    :param slurm: with ``executor="slurm"``: what each job asks for
+        (:class:`~benchbench.SlurmOptions`, or a dict of its fields: ``partition``,
+        ``account``, ``qos``, ``time``, ``cpus_per_run``, ``mem``, ``sbatch``).
     :param timeout: seconds after which a run is stopped and recorded ``timed-out``.
     :param retry_failed: run again the stored runs that failed or timed out.
     :param tuned: run the settings :func:`~benchbench.tune` found, as suite ``SUITE-tuned``.
@@ -169,8 +176,9 @@ def run(
         tasks = {task for track in loaded.tracks for task in track.tasks}
         prepare_data(tasks, pm.registry, data_dir, True, console.enabled)
     placer, device = make_executor(
-        pm.config, data_dir, executor, address, device, workers, timeout, threads, gpus_per_run
-    )
+        pm.config, data_dir, executor, address, device, workers, timeout, threads, gpus_per_run,
+        out, slurm,
+    )  # fmt: skip
     plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
     store = Store(storage_url(prepare_out(out), storage), on_wait=_noted(console))
     restored = restore_spilled(store, out / "unsaved-results")

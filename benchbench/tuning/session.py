@@ -16,6 +16,7 @@ import pandas as pd
 from ..errors import BenchbenchError, Stopped
 from ..paths import DEFAULT_OUT, PathLike, optional_path
 from ..progress import Console
+from ..running.executors.slurm_options import SlurmOptions
 from .study import Summary
 
 
@@ -99,6 +100,7 @@ def tune(
     executor: str = "local",
     address: str | None = None,
     gpus_per_run: float = 1.0,
+    slurm: SlurmOptions | dict[str, Any] | None = None,
     timeout: float = 3600.0,
     out: PathLike = DEFAULT_OUT,
     storage: str | None = None,
@@ -114,12 +116,14 @@ def tune(
     each a run scored on the validation split, pruned on its eval points. Studies are
     stored with the results and resumed when called again; several processes may tune one
     database at once (give each its own ``worker``). ``parallel`` trials run at once, each
-    in a worker process or a Ray task; one that crashes or passes ``timeout`` counts as a
-    failed trial. ``hparams`` fixes hyperparameters (in a suite: for every candidate that
-    has them). The options override a suite's own ``[tuning]`` settings. ``numerics`` and
-    ``download``: as for :func:`~benchbench.run`. ``log`` names experiment trackers
-    (``NAME[:TARGET]``, :mod:`benchbench.tracking`): each trial a run nested under the
-    tuning, with its trial number and state.
+    in a worker process, a Ray task or a Slurm job (``executor``, with ``address``,
+    ``gpus_per_run`` and ``slurm`` as for :func:`~benchbench.run`); one that crashes or
+    passes ``timeout`` counts as a failed trial. Trials on Slurm report to the study from
+    the nodes, so they need a PostgreSQL ``storage``. ``hparams`` fixes hyperparameters (in
+    a suite: for every candidate that has them). The options override a suite's own
+    ``[tuning]`` settings. ``numerics`` and ``download``: as for :func:`~benchbench.run`.
+    ``log`` names experiment trackers (``NAME[:TARGET]``, :mod:`benchbench.tracking`):
+    each trial a run nested under the tuning, with its trial number and state.
     :func:`~benchbench.run` with ``tuned=True`` then runs the best configurations.
 
     :returns: Each candidate's best hyperparameters, best validation accuracy and cost; its
@@ -152,9 +156,16 @@ def tune(
     check_declared(declared, pm, str(suite))
     out, data_dir = Path(out), optional_path(data_dir)
     budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
+    if executor == "slurm" and parse_url(storage_url(out, storage)).drivername.startswith("sqlite"):
+        raise BenchbenchError(
+            "tuning on Slurm: trials report to the study from the nodes, and SQLite on a "
+            "shared file system is unsafe for writers on several machines; use --storage "
+            "postgresql://..."
+        )
     placer, device = make_executor(
-        pm.config, data_dir, executor, address, device, parallel, timeout, threads, gpus_per_run
-    )
+        pm.config, data_dir, executor, address, device, parallel, timeout, threads, gpus_per_run,
+        out, slurm,
+    )  # fmt: skip
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None
     tasks = {t for track in loaded.tracks for t in track.tasks} if loaded else {str(task)}

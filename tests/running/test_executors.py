@@ -9,7 +9,7 @@ import pytest
 from benchbench import Budget
 from benchbench.plugins import PluginConfig
 from benchbench.running.executors import Neighbours, ProcessPoolExecutor
-from benchbench.running.executors.ray_remote import module_roots
+from benchbench.running.executors.worker import module_roots
 from benchbench.spec import RunResult
 from benchbench.storage.store import Store
 from benchbench.tuning.study import Target, TuningConfig, load_study, open_storage, tune

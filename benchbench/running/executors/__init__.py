@@ -5,10 +5,13 @@ finished, stop); one module per way of placing them:
   :class:`ProcessPoolExecutor` (worker processes on this machine, the default), where a run
   that crashes its process or runs past its time limit costs that run only;
 - :mod:`.ray`: :class:`~benchbench.running.executors.ray.RayExecutor`, every run a task on a Ray
-  cluster (``benchbench[ray]``),
-  imported only when asked for.
+  cluster (``benchbench[ray]``);
+- :mod:`.slurm`: :class:`~benchbench.running.executors.slurm.SlurmExecutor`, every run a Slurm
+  job through submitit, submitted as job arrays (``benchbench[slurm]``);
 
-:mod:`.worker` is what runs in every worker process of either; :class:`Neighbours` records
+the last two imported only when asked for.
+
+:mod:`.worker` is what runs in every worker process of any of them; :class:`Neighbours` records
 in each result what its run was given and which other runs shared its node.
 """
 
@@ -16,13 +19,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from ...errors import BenchbenchError
 from ...plugins.config import PluginConfig
 from .base import LOST, Executor, Finished, Job, Neighbours
 from .local import InProcessExecutor, ProcessPoolExecutor, visible_gpus
+from .slurm_options import SlurmOptions
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 
 __all__ = [
     "LOST",
@@ -32,6 +37,7 @@ __all__ = [
     "Job",
     "Neighbours",
     "ProcessPoolExecutor",
+    "SlurmOptions",
     "make_executor",
 ]
 
@@ -46,14 +52,24 @@ def make_executor(
     timeout: float,
     threads: int | None,
     gpus_per_run: float = 1.0,
+    out: Path | None = None,
+    slurm: SlurmOptions | dict[str, Any] | None = None,
 ) -> tuple[Executor, str]:
-    """The executor ``kind`` names (``local`` or ``ray``), placing at most ``runs`` runs at
-    once (default: one locally, one per GPU for ``cuda`` runs, as many as the cluster holds
-    on Ray), and the device the runs will use: ``auto`` and ``cuda`` are resolved where they
-    train (this machine, or the cluster). Locally, ``cuda`` runs get a GPU each, or
-    ``gpus_per_run`` of one (``0.5``: two runs per GPU, each flagged as sharing it)."""
+    """The executor ``kind`` names (``local``, ``ray`` or ``slurm``), placing at most
+    ``runs`` runs at once (default: one locally, one per GPU for ``cuda`` runs, as many as
+    the cluster holds on Ray or Slurm), and the device the runs will use: ``auto`` and
+    ``cuda`` are resolved where they train (this machine, or the cluster). Locally, ``cuda``
+    runs get a GPU each, or ``gpus_per_run`` of one (``0.5``: two runs per GPU, each flagged
+    as sharing it). On Slurm, jobs ask for what ``slurm`` says (:class:`SlurmOptions`) and
+    keep their files under ``out/slurm``."""
     if kind not in EXECUTORS:
         raise BenchbenchError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    options = SlurmOptions.of(slurm)
+    if options.given and kind != "slurm":
+        raise BenchbenchError(
+            "--partition, --account, --qos, --time, --cpus-per-run, --mem and --sbatch are "
+            "Slurm's: add --executor slurm"
+        )
     if not 0 < gpus_per_run <= 1:
         raise BenchbenchError(f"--gpus-per-run must be in (0, 1], got {gpus_per_run}")
     per_gpu = int(1 / gpus_per_run + 1e-9)  # runs one GPU holds at once
@@ -84,6 +100,16 @@ def make_executor(
             config, data_dir, runs or 1, timeout, threads, gpus, gpus_per_run
         )
         return pool, device
+    if kind == "slurm":
+        from .slurm import SlurmExecutor
+
+        if address:
+            raise BenchbenchError("--address names a Ray cluster: add --executor ray")
+        folder = Path(out if out is not None else ".") / "slurm"
+        slurm_executor = SlurmExecutor(
+            config, data_dir, folder, timeout, options, threads, runs, gpus_per_run
+        )
+        return slurm_executor, slurm_executor.use_device(device)
     from .ray import RayExecutor
 
     ray = RayExecutor(

@@ -35,7 +35,8 @@ from ...spec import RunResult
 from .. import declared, numerics
 from ..execute import failed
 from .base import LOST, Executor, Finished, Job, Neighbours
-from .ray_remote import Raised, Started, StartTimes, module_roots, ray_task
+from .ray_remote import Started, StartTimes, ray_task
+from .worker import Raised, module_roots
 
 _RESOURCES_SECONDS = 5.0
 """How long the cluster's size and its live nodes are trusted before asking again."""

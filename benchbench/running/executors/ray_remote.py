@@ -4,7 +4,6 @@ what they hand back to the driver (:mod:`.ray` is the driver's side)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass
@@ -12,27 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ...plugins.config import PluginConfig
-from ...spec import RunResult
 from .base import Job
-
-
-@dataclass
-class Raised:
-    """What a job's ``on_eval`` raised in the worker (a pruned trial), carried back as a
-    value so Ray's own exception wrapping does not change its type."""
-
-    exception: BaseException
-
-
-@dataclass
-class Ran:
-    """A task's value and when it ran, on its node's clock (``time.time()``): overlaps are
-    only ever compared between runs of one node, and a result collected late (the driver
-    busy with a dead node) must not seem to overlap the runs that followed it."""
-
-    value: RunResult | Raised
-    start: float
-    end: float
+from .worker import Raised, Ran
 
 
 @dataclass(frozen=True)
@@ -103,22 +83,3 @@ def ray_task(
         return Ran(Raised(exc), start, time.time())
     result.machine["node"] = node
     return Ran(result, start, time.time())
-
-
-def module_roots(modules: tuple[str, ...]) -> tuple[str, ...]:
-    """The folders the ``-p`` modules are imported from here, so workers can import them."""
-    roots = []
-    for name in modules:
-        if name.startswith("no:"):
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
-            continue
-        depth = name.count(".") + (1 if spec.submodule_search_locations else 0)
-        root = str(Path(spec.origin).resolve().parents[depth])
-        if root not in roots:
-            roots.append(root)
-    return tuple(roots)
