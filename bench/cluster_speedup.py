@@ -1,4 +1,5 @@
-"""The ``quick`` suite's wall time with 1 and 2 local workers and through Ray, and the speed-up.
+"""The ``quick`` suite's wall time with 1 and 2 local workers, through Ray and through Slurm,
+and the speed-up.
 
 Each setting is one ``benchbench run quick`` command into a fresh results database (so every
 run trains), timed from start to exit: planning, worker start-up, training, storing and the
@@ -11,9 +12,14 @@ outside the timings.
 - ``local, 1 worker``: the default (each run has the machine alone; comparable timings);
 - ``local, N workers``: ``--workers N``, the cores shared between the workers;
 - ``ray``: ``--executor ray`` with no address: a Ray instance started by the command on this
-  machine (its start-up is in the time), one CPU per run; with ``--address`` the cluster there.
+  machine (its start-up is in the time), one CPU per run; with ``--address`` the cluster there;
+- with ``--slurm`` (on a Slurm login node, e.g. the one-node cluster ``.ci/slurm`` starts):
+  ``--executor slurm --workers 1`` and ``--executor slurm`` (one job array; as many at once
+  as Slurm gives), one CPU per job; the Slurm overhead per run is the first one's wall time
+  less ``local, 1 worker``'s, over the runs.
 
-Run: ``python bench/cluster_speedup.py [--repeats 3] [--workers 2] [--address HOST:PORT]``.
+Run: ``python bench/cluster_speedup.py [--repeats 3] [--workers 2] [--address HOST:PORT]
+[--slurm] [--no-ray]``.
 """
 
 from __future__ import annotations
@@ -49,13 +55,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--address", help="A running Ray cluster (default: a local instance).")
+    parser.add_argument("--slurm", action="store_true", help="Time the Slurm executor too.")
+    parser.add_argument("--no-ray", action="store_true", help="Leave Ray out.")
     options = parser.parse_args()
     ray = ["--executor", "ray"] + (["--address", options.address] if options.address else [])
     settings = {
         "local, 1 worker": ["--workers", "1"],
         f"local, {options.workers} workers": ["--workers", str(options.workers)],
-        "ray" + (f" at {options.address}" if options.address else " (local instance)"): ray,
     }
+    if not options.no_ray:
+        name = "ray" + (f" at {options.address}" if options.address else " (local instance)")
+        settings[name] = ray
+    if options.slurm:
+        settings["slurm, 1 job at a time"] = ["--executor", "slurm", "--workers", "1"]
+        settings["slurm, one array"] = ["--executor", "slurm"]
     with tempfile.TemporaryDirectory() as data:
         timed(["--workers", "1"], Path(data))  # generates the data, warms the file cache
         times: dict[str, list[float]] = {name: [] for name in settings}
@@ -80,6 +93,10 @@ def main() -> None:
     print(f"quick suite (12 runs), {os.cpu_count()} cores, median of {options.repeats}:")
     headers = ["setting", "wall s", "min s", "max s", "inside runs s", "speed-up"]
     print(tabulate(rows, headers=headers, floatfmt=".2f"))
+    if options.slurm:
+        runs = 12
+        extra = statistics.median(times["slurm, 1 job at a time"]) - base
+        print(f"Slurm overhead per run (1 job at a time vs 1 local worker): {extra / runs:.2f} s")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ __all__ = [
     "Job",
     "Neighbours",
     "ProcessPoolExecutor",
-    "SlurmOptions",
     "make_executor",
 ]
 
@@ -60,8 +59,8 @@ def make_executor(
     the cluster holds on Ray or Slurm), and the device the runs will use: ``auto`` and
     ``cuda`` are resolved where they train (this machine, or the cluster). Locally, ``cuda``
     runs get a GPU each, or ``gpus_per_run`` of one (``0.5``: two runs per GPU, each flagged
-    as sharing it). On Slurm, jobs ask for what ``slurm`` says (:class:`SlurmOptions`) and
-    keep their files under ``out/slurm``."""
+    as sharing it). On Slurm, jobs ask for what ``slurm`` says
+    (:class:`~benchbench.SlurmOptions`) and keep their files under ``out/slurm``."""
     if kind not in EXECUTORS:
         raise BenchbenchError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     options = SlurmOptions.of(slurm)

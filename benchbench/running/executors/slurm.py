@@ -13,7 +13,7 @@ How a job can end, and what is stored:
 - its result file (written by the run, or by its watchdog at ``--timeout`` seconds after it
   started on its node: ``timed-out``, as locally);
 - Slurm's time limit (``--time``; by default the run's ``--timeout`` or its time budget,
-  plus :data:`STARTUP_SECONDS`): ``timed-out``;
+  plus :data:`~benchbench.running.executors.slurm_options.STARTUP_SECONDS`): ``timed-out``;
 - cancelled from outside, node failure, preemption: the job is submitted once more, and a
   run lost twice is ``failed`` with component :data:`~.base.LOST` (the next ``benchbench
   run`` runs it again);
@@ -245,13 +245,18 @@ class SlurmExecutor(Executor):
         return len(self._pending) + len(self._placed)
 
     def wait(self, timeout: float) -> list[Finished]:
-        self._flush()
+        """The jobs that ended, waiting up to ``timeout`` seconds; the queued jobs are
+        submitted first, except by ``wait(0)``, a stopping driver's last look, which must
+        not submit what it is about to cancel."""
+        if timeout > 0:
+            self._flush()
         deadline = time.monotonic() + timeout
         while True:
             finished = self._poll()
             left = deadline - time.monotonic()
             if finished or left <= 0 or not self._placed:
-                self._flush()  # lost jobs submitted again
+                if timeout > 0:
+                    self._flush()  # lost jobs submitted again
                 return finished
             time.sleep(min(0.25, left))
 

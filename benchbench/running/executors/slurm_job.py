@@ -130,7 +130,7 @@ class FileChannel:
             os.close(fd)
 
     def get_nowait(self) -> Any:
-        """The next item, else :class:`queue.Empty`."""
+        """The next item, else ``queue.Empty``."""
         if not self._read:
             self._scan()
             while self._local:  # after what the jobs wrote so far
@@ -140,7 +140,7 @@ class FileChannel:
         return self._read.popleft()
 
     def get(self, timeout: float = 0.5) -> Any:
-        """The next item, waiting up to ``timeout`` seconds, else :class:`queue.Empty`."""
+        """The next item, waiting up to ``timeout`` seconds, else ``queue.Empty``."""
         deadline = time.monotonic() + timeout
         while True:
             try:

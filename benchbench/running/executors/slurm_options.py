@@ -20,10 +20,10 @@ plugins and the data loaded on the node."""
 class SlurmOptions:
     """What every run's job asks Slurm for (``--executor slurm``). Each maps to the
     ``sbatch`` option of the same name; ``time`` is in Slurm's format (``90``, ``1:30:00``,
-    ``1-00:00:00``; default: the run's ``--timeout`` or its time budget plus
-    :data:`STARTUP_SECONDS`); ``cpus_per_run`` is ``--cpus-per-task`` (default: ``threads``,
-    else 1); ``sbatch`` passes any other option through (``"constraint=a100"``,
-    ``"--exclusive"``)."""
+    ``1-00:00:00``; default: the run's ``--timeout`` or its time budget, plus
+    :data:`~benchbench.running.executors.slurm_options.STARTUP_SECONDS` to start);
+    ``cpus_per_run`` is ``--cpus-per-task`` (default: ``threads``, else 1); ``sbatch``
+    passes any other option through (``"constraint=a100"``, ``"--exclusive"``)."""
 
     partition: str | None = None
     account: str | None = None

@@ -1,0 +1,149 @@
+"""The parts of the Slurm executor that need no cluster: what a job asks for (Slurm's time
+formats, sbatch pass-through, the default time limit), how a job's log says Slurm ended it,
+the file channel that carries eval points back, and the one-line refusals. The executor on
+a real cluster: test_slurm.py (end to end)."""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import subprocess
+import sys
+
+import pytest
+
+from benchbench import Budget, RunSpec, SlurmOptions
+from benchbench.errors import BenchbenchError
+from benchbench.running.executors.slurm_job import FileChannel
+from benchbench.running.executors.slurm_options import (
+    STARTUP_SECONDS,
+    sbatch_options,
+    slurm_minutes,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [
+        ("90", 90),  # minutes
+        ("1:30", 2),  # minutes:seconds, rounded up
+        ("0:59", 1),
+        ("1:30:00", 90),  # hours:minutes:seconds
+        ("2-0", 2880),  # days-hours
+        ("1-2:3", 1563),  # days-hours:minutes
+        ("1-0:0:1", 1441),  # days-hours:minutes:seconds
+    ],
+)
+def test_slurm_time_formats_in_whole_minutes(text, minutes):
+    assert slurm_minutes(text) == minutes
+
+
+@pytest.mark.parametrize("text", ["", "1h", "1:2:3:4", "0", "-5", "1-"])
+def test_a_time_slurm_would_not_take_is_one_line(text):
+    with pytest.raises(BenchbenchError, match="Slurm's format|must be positive"):
+        slurm_minutes(text)
+
+
+def test_sbatch_pass_through_forms():
+    assert sbatch_options(["constraint=a100", "--exclusive", "--gres=gpu:2", "mail-type=END"]) == {
+        "constraint": "a100",
+        "exclusive": True,
+        "gres": "gpu:2",
+        "mail_type": "END",
+    }
+    for bad in ["foo bar", "=x", "--", "Constraint=x"]:
+        with pytest.raises(BenchbenchError, match="NAME=VALUE or --NAME"):
+            sbatch_options([bad])
+
+
+def test_options_are_checked_where_given():
+    assert SlurmOptions.of(None) == SlurmOptions() and not SlurmOptions().given
+    options = SlurmOptions.of({"partition": "gpu", "sbatch": ["--exclusive"]})
+    assert options.given and options.sbatch == ("--exclusive",)
+    with pytest.raises(BenchbenchError, match="unknown Slurm option.*partitions"):
+        SlurmOptions.of({"partitions": "gpu"})
+    with pytest.raises(BenchbenchError, match="--cpus-per-run must be at least 1"):
+        SlurmOptions(cpus_per_run=0)
+    with pytest.raises(BenchbenchError, match="Slurm's format"):
+        SlurmOptions(time="soon")
+
+
+def test_the_default_time_limit_comes_from_the_timeout_and_a_time_budget():
+    from benchbench.running.executors.slurm import SIGNAL_SECONDS, run_minutes
+
+    def spec(**budget):
+        return RunSpec(task="digits", arch="mlp", budget=Budget(**budget))
+
+    margin = STARTUP_SECONDS + SIGNAL_SECONDS  # 150 s: the job's start, submitit's warning
+    assert run_minutes(spec(epochs=5), 3600) == (3600 + margin + 59) // 60 == 63
+    assert run_minutes(spec(seconds=60), 3600) == (2 * 60 + 300 + margin + 59) // 60 == 10
+    assert run_minutes(spec(seconds=6000), 600) == (600 + margin + 59) // 60 == 13
+    assert run_minutes(spec(steps=10), None) == 63  # no timeout: an hour
+
+
+def test_how_slurm_ended_a_job_is_read_from_its_log():
+    from benchbench.running.executors.slurm import end_in_log
+
+    line = "slurmstepd: error: *** JOB 12 ON vm CANCELLED AT 2026-12-01T03:00:00 {} ***"
+    assert end_in_log(line.format("DUE TO TIME LIMIT")) == "TIMEOUT"
+    assert end_in_log(line.format("DUE TO PREEMPTION")) == "PREEMPTED"
+    assert end_in_log(line.format("DUE TO NODE FAILURE")) == "NODE_FAIL"
+    assert end_in_log(line.format("")) == "CANCELLED"
+    assert end_in_log("Detected 1 oom_kill event in StepId=12.0") == "OUT_OF_MEMORY"
+    assert end_in_log("Traceback (most recent call last): ...") is None
+
+
+def test_the_file_channel_carries_points_from_jobs_in_order_and_the_driver_s_after(tmp_path):
+    driver = FileChannel(tmp_path / "points")
+    with pytest.raises(queue.Empty):
+        driver.get_nowait()
+    job = pickle.loads(pickle.dumps(driver))  # as submitit carries it to a node
+    for step in range(3):
+        job.put(("point", "run-a", {"step": step}))
+    driver.put(("finished", "run-a"))  # the driver's own: after what jobs wrote before
+    # another job, in another process: a file of its own
+    code = (
+        "import pickle, sys; c = pickle.loads(sys.stdin.buffer.read()); "
+        "c.put(('point', 'run-b', {'step': 0}))"
+    )
+    subprocess.run([sys.executable, "-c", code], input=pickle.dumps(driver), check=True)
+    got = [driver.get(timeout=1) for _ in range(5)]
+    assert [g for g in got if g[1] == "run-a"] == [
+        ("point", "run-a", {"step": 0}),
+        ("point", "run-a", {"step": 1}),
+        ("point", "run-a", {"step": 2}),
+        ("finished", "run-a"),
+    ]
+    assert ("point", "run-b", {"step": 0}) in got[:4]
+    with pytest.raises(queue.Empty):
+        driver.get(timeout=0.3)
+    assert len(list((tmp_path / "points").glob("*.points"))) == 2
+
+
+def test_a_record_still_being_written_waits_for_its_end(tmp_path):
+    driver = FileChannel(tmp_path)
+    pickle.loads(pickle.dumps(driver)).put(("point", "r", {"step": 1}))
+    (path,) = tmp_path.glob("*.points")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-3])  # the writer is mid-record
+    with pytest.raises(queue.Empty):
+        driver.get_nowait()
+    path.write_bytes(whole)
+    assert driver.get_nowait() == ("point", "r", {"step": 1})
+
+
+def test_slurm_options_without_the_slurm_executor_and_sqlite_tuning_are_one_line(tmp_path):
+    def benchbench(*args):
+        command = [sys.executable, "-m", "benchbench", *args, "--out", str(tmp_path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    done = benchbench("run", "quick", "--partition", "gpu")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "benchbench: error: --partition, --account, --qos, --time, --cpus-per-run, --mem and "
+        "--sbatch are Slurm's: add --executor slurm"
+    )
+    done = benchbench("tune", "quick", "--executor", "slurm")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "SQLite on a shared file system is unsafe" in done.stderr
+    assert "use --storage postgresql://" in done.stderr
