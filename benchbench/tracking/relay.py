@@ -102,6 +102,9 @@ class Relay:
         self._pump.join(5.0)
         if not self._pump.is_alive():  # the one reader now: nothing overtakes
             self._drain()
+            discard = getattr(self.channel, "discard", None)  # files of a channel (Slurm's)
+            if discard is not None:
+                discard()
         self._detached = True
 
     def close(self, seconds: float = CLOSE_SECONDS) -> None:

@@ -230,6 +230,7 @@ def test_eval_points_reach_the_driver_s_tracker_while_jobs_train(tmp_path):
         assert len(list(LIVE.glob(f"{run_id}-*.seen"))) == 2
         assert not list(LIVE.glob(f"{run_id}-*.missed"))
         assert (LIVE / f"{run_id}-finished").exists()
+    assert not list((tmp_path / "out" / "slurm" / "points").iterdir())  # read, then removed
 
 
 def test_tuning_on_slurm_needs_postgresql_and_runs_with_it(tmp_path):

@@ -118,6 +118,10 @@ def test_the_file_channel_carries_points_from_jobs_in_order_and_the_driver_s_aft
     with pytest.raises(queue.Empty):
         driver.get(timeout=0.3)
     assert len(list((tmp_path / "points").glob("*.points"))) == 2
+    job.discard()  # a job's copy removes nothing
+    assert (tmp_path / "points").is_dir()
+    driver.discard()  # no longer read: its files go
+    assert not (tmp_path / "points").exists()
 
 
 def test_a_record_still_being_written_waits_for_its_end(tmp_path):

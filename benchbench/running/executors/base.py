@@ -99,7 +99,8 @@ class Executor(abc.ABC):
     def channel(self) -> Any:
         """A queue that the places where jobs run can put on and this process read
         (:mod:`benchbench.tracking` sends eval points back through it): a thread queue
-        here, for jobs run in this process."""
+        here, for jobs run in this process. A channel with a ``discard()`` method is told
+        when it is no longer read (files to remove)."""
         import queue
 
         return queue.Queue()

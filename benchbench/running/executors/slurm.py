@@ -174,6 +174,7 @@ class SlurmExecutor(Executor):
         self._pending: list[tuple[Job, int]] = []
         self._placed: dict[str, _Placed] = {}
         self._queue = _Queue()
+        self._gone: set[str] = set()  # jobs whose result came back, until they leave squeue
         self._neighbours = Neighbours()
         self.ledger = self.folder / "ledger"
 
@@ -261,21 +262,23 @@ class SlurmExecutor(Executor):
             time.sleep(min(0.25, left))
 
     def stop(self) -> None:
-        """Cancel every job not yet finished, forget them, and wait (up to a minute) until
-        ``squeue`` no longer shows them."""
+        """Cancel every job not yet finished and forget them; then wait (up to a minute)
+        until ``squeue`` shows none of this executor's jobs, those that just wrote their
+        result and are ending included: a command ends with its jobs gone."""
         self._pending.clear()
-        ids = [placed.slurm_id for placed in self._placed.values()]
+        cancel = [placed.slurm_id for placed in self._placed.values()]
         for placed in self._placed.values():
             self._forget(placed.job.spec.run_id)
         self._placed.clear()
-        if not ids:
-            return
-        for start in range(0, len(ids), 500):
-            subprocess.run(["scancel", *ids[start : start + 500]], capture_output=True, timeout=60)
+        for start in range(0, len(cancel), 500):
+            subprocess.run(
+                ["scancel", *cancel[start : start + 500]], capture_output=True, timeout=60
+            )
+        ids, self._gone = {*cancel, *self._gone}, set()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while ids and time.monotonic() < deadline:
             shown = self._squeue(every_state=False)
-            if shown is not None and not set(ids) & set(shown):
+            if shown is not None and not ids & set(shown):
                 return
             time.sleep(0.5)
 
@@ -397,6 +400,7 @@ class SlurmExecutor(Executor):
     def _done(self, key: str, value: RunResult | BaseException | None) -> list[Finished]:
         """A job that ended: its result (``None``: lost, submitted again)."""
         placed = self._placed.pop(key)
+        self._gone.add(placed.slurm_id)
         if value is None:
             self._pending.append((placed.job, placed.attempt + 1))
             return []

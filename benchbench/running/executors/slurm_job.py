@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pickle
 import queue
+import shutil
 import signal
 import socket
 import struct
@@ -128,6 +129,11 @@ class FileChannel:
             os.write(fd, _HEADER.pack(len(data)) + data)
         finally:
             os.close(fd)
+
+    def discard(self) -> None:
+        """Remove the channel's files (the driver no longer reads them)."""
+        if self._driver:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def get_nowait(self) -> Any:
         """The next item, else ``queue.Empty``."""
