@@ -131,7 +131,17 @@ def test_quick_through_slurm_stores_what_a_local_run_stores(tmp_path, data_dir):
         assert (tmp_path / "slurm" / "slurm" / m["slurm_job"]).is_dir()
     assert there.stdout.splitlines()[0] == here.stdout.splitlines()[0] == "quick"
     assert not ledger(tmp_path / "slurm")
+    (array,) = arrays
+    script = submission(tmp_path / "slurm", array)
+    # all 6 at once (Slurm decides), 1 CPU each, --timeout 3600 s + 150 s in minutes
+    assert {"--array=0-5%6", "--cpus-per-task=1", "--time=63"} <= script
     assert not ours()
+
+
+def submission(out: Path, array: str) -> set[str]:
+    """The ``#SBATCH`` options of an array's submission script, as ``--NAME=VALUE``."""
+    text = (out / "slurm" / array / f"{array}_submission.sh").read_text()
+    return {line.split(maxsplit=1)[1] for line in text.splitlines() if line.startswith("#SBATCH")}
 
 
 def test_a_job_cancelled_from_outside_is_submitted_again_then_recorded(tmp_path):
@@ -196,19 +206,26 @@ def test_a_driver_killed_and_started_again_submits_nothing_twice(tmp_path):
     folders = {p.name for p in (out / "slurm").iterdir() if p.name[0].isdigit()}
     arrays = {job.split("_")[0] for job in submitted}
     assert len(arrays) == 1 and folders == submitted | arrays  # nothing by the second driver
+    assert "--array=0-3%1" in submission(out, arrays.pop())  # --workers 1: one at a time
     assert not ours()
 
 
 def test_a_run_past_its_time_limit_is_timed_out(tmp_path):
-    """--timeout: the job's own watchdog; --time: Slurm's limit (its warning signal)."""
+    """--timeout: the job's own watchdog; --time: Slurm's limit (its warning signal). The
+    second also asks for everything else a job can ask for, as sbatch options."""
+    asks = ["--partition", "debug", "--account", "bb", "--qos", "normal", "--mem", "1G",
+            "--cpus-per-run", "2", "--sbatch", "comment=benchbench-test"]  # fmt: skip
     for limit, words in ((["--timeout", "5"], "run exceeded 5 s"),
-                         (["--time", "1"], "Slurm's time limit of 1 min")):  # fmt: skip
+                         (["--time", "1", *asks], "Slurm's time limit of 1 min")):  # fmt: skip
         out = tmp_path / limit[0].strip("-")
         done = benchbench("run", str(suite(tmp_path, ["hang"], 1, 20)), "--executor", "slurm",
                           *limit, "--out", str(out))  # fmt: skip
         assert done.returncode == 1, done.stderr[-2000:]
         (result,) = stored(out).values()
         assert result["status"] == "timed-out" and words in result["error"], result["error"]
+    asked = submission(out, result["machine"]["slurm_job"])  # one job: not an array
+    assert {"--time=1", "--partition=debug", "--account=bb", "--qos=normal", "--mem=1G",
+            "--cpus-per-task=2", "--comment=benchbench-test"} <= asked  # fmt: skip
     assert not ours()
 
 

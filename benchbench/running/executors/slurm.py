@@ -61,7 +61,8 @@ GRACE_SECONDS = 10.0
 shared file system before it counts as ended without one."""
 
 MAX_ARRAY = 1000
-"""The most jobs in one array (Slurm's default ``MaxArraySize`` is 1001)."""
+"""The most jobs in one array, and in flight: fewer where the cluster's ``MaxArraySize``
+says (Slurm's default is 1001: indices 0 to 1000)."""
 
 _POLL_SECONDS = 2.0
 _ENDED = {"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "PREEMPTED",
@@ -197,6 +198,7 @@ class SlurmExecutor(Executor):
         where = f"partition {self.options.partition}" if self.options.partition else "the cluster"
         if self.gpus and not has_gpu:
             raise BenchbenchError(f"--device {device}: no node of {where} has a GPU (gres/gpu)")
+        self.slots = min(MAX_ARRAY, _max_array_size())
         most = max(cpus for cpus, _ in nodes)
         if self.cpus > most:
             raise BenchbenchError(
@@ -285,7 +287,7 @@ class SlurmExecutor(Executor):
     # submitting
 
     def _flush(self) -> None:
-        """Submit the queued jobs: one array per time limit (at most :data:`MAX_ARRAY`)."""
+        """Submit the queued jobs: one array per time limit (at most ``slots`` jobs)."""
         if not self._pending:
             return
         groups: dict[int, list[tuple[Job, int]]] = {}
@@ -296,8 +298,8 @@ class SlurmExecutor(Executor):
             )
         self._pending = []
         for minutes, group in sorted(groups.items()):
-            for start in range(0, len(group), MAX_ARRAY):
-                self._submit_array(minutes, group[start : start + MAX_ARRAY])
+            for start in range(0, len(group), self.slots):
+                self._submit_array(minutes, group[start : start + self.slots])
 
     def _submit_array(self, minutes: int, group: list[tuple[Job, int]]) -> None:
         submitit = _submitit()
@@ -503,6 +505,19 @@ def _slurm(command: list[str], what: str) -> str:
     if out.returncode != 0:
         raise BenchbenchError(f"{what}: {one_line(out.stderr or out.stdout, 300)}")
     return out.stdout
+
+
+def _max_array_size() -> int:
+    """The cluster's ``MaxArraySize`` (an array's indices stay below it), else Slurm's
+    default."""
+    try:
+        out = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return MAX_ARRAY + 1
+    match = re.search(r"^MaxArraySize\s*=\s*(\d+)", out.stdout, re.MULTILINE)
+    return max(1, int(match.group(1))) if match else MAX_ARRAY + 1
 
 
 def _sacct(slurm_id: str) -> str | None:
