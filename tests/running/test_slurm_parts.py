@@ -137,17 +137,17 @@ def test_a_record_still_being_written_waits_for_its_end(tmp_path):
 
 
 def test_slurm_options_without_the_slurm_executor_and_sqlite_tuning_are_one_line(tmp_path):
-    def benchbench(*args):
-        command = [sys.executable, "-m", "benchbench", *args, "--out", str(tmp_path)]
-        return subprocess.run(command, capture_output=True, text=True, timeout=300)
-
-    done = benchbench("run", "quick", "--partition", "gpu")
+    command = [sys.executable, "-m", "benchbench", "run", "quick", "--partition", "gpu"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "benchbench: error: --partition, --account, --qos, --time, --cpus-per-run, --mem and "
         "--sbatch are Slurm's: add --executor slurm"
     )
-    done = benchbench("tune", "quick", "--executor", "slurm")
-    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "SQLite on a shared file system is unsafe" in done.stderr
-    assert "use --storage postgresql://" in done.stderr
+    import benchbench as bb
+
+    with pytest.raises(BenchbenchError) as refused:
+        bb.tune("quick", executor="slurm", out=tmp_path, progress=False)
+    assert "SQLite on a shared file system is unsafe" in str(refused.value)
+    assert "use --storage postgresql://" in str(refused.value)
+    assert not list(tmp_path.glob("slurm"))  # refused before anything was submitted
