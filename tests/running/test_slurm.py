@@ -112,7 +112,9 @@ def suite(tmp_path: Path, candidates: list[str], seeds: int, steps: int) -> Path
 
 def test_quick_through_slurm_stores_what_a_local_run_stores(tmp_path, data_dir):
     data = ["--data-dir", str(data_dir)]
-    here = benchbench(*data, "run", "quick", "--seeds", "1", "--out", str(tmp_path / "local"))
+    # one thread, as each job has (the same bits need the same thread count)
+    here = benchbench(*data, "run", "quick", "--seeds", "1", "--threads", "1",
+                      "--out", str(tmp_path / "local"))  # fmt: skip
     assert here.returncode == 0, here.stderr[-2000:]
     there = benchbench(
         *data, "run", "quick", "--seeds", "1", "--executor", "slurm",
