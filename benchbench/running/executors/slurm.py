@@ -302,6 +302,8 @@ class SlurmExecutor(Executor):
                 self._submit_array(minutes, group[start : start + self.slots])
 
     def _submit_array(self, minutes: int, group: list[tuple[Job, int]]) -> None:
+        """One ``sbatch`` for ``group`` (an array, or a single job), each job written down
+        in the ledger as soon as Slurm has taken it."""
         submitit = _submitit()
         executor = submitit.SlurmExecutor(folder=self.folder / "%j", max_num_timeout=0)
         options = self.options
