@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reliability import stored  # the results file, read straight from SQLite
+from test_reliability import numbers, stored  # stored: the results, read from SQLite
 
 pytest.importorskip("ray")
 pytestmark = [
@@ -42,12 +42,6 @@ ENV = {
 def benchbench(*args: str, **kwargs) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "benchbench", "-p", "bb_test_plugin", *args]
     return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=900, **kwargs)
-
-
-def numbers(result: dict) -> tuple:
-    """What must not depend on where a run ran (timings do)."""
-    curve = tuple((p["step"], p["val_accuracy"]) for p in result["curve"])
-    return (result["status"], result["test_accuracy"], result["best_val_accuracy"], curve)
 
 
 def test_a_ray_instance_records_each_way_a_run_ends(pm, data_dir):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reliability import stored  # the results file, read straight from SQLite
+from test_reliability import numbers, stored  # stored: the results, read from SQLite
 
 pytest.importorskip("submitit")
 pytestmark = pytest.mark.e2e
@@ -76,12 +76,6 @@ def start(*args: str) -> subprocess.Popen:
     )
 
 
-def numbers(result: dict) -> tuple:
-    """What must not depend on where a run ran (timings do)."""
-    curve = tuple((p["step"], p["val_accuracy"]) for p in result["curve"])
-    return (result["status"], result["test_accuracy"], result["best_val_accuracy"], curve)
-
-
 def ledger(out: Path) -> dict[str, dict]:
     """The jobs the driver wrote down: run id -> {job, attempt, ...}."""
     found = {}
@@ -94,9 +88,10 @@ def ledger(out: Path) -> dict[str, dict]:
 
 
 def wait_for(condition, seconds: float = 300, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + seconds  # a guard against a hang, not a speed check
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {seconds} s")
         time.sleep(0.25)
 
 
