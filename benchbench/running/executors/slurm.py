@@ -290,12 +290,11 @@ class SlurmExecutor(Executor):
         """Submit the queued jobs: one array per time limit (at most ``slots`` jobs)."""
         if not self._pending:
             return
+        given = slurm_minutes(self.options.time) if self.options.time else None
         groups: dict[int, list[tuple[Job, int]]] = {}
         for job, attempt in self._pending:
-            minutes = slurm_minutes(self.options.time) if self.options.time else None
-            groups.setdefault(minutes or run_minutes(job.spec, self.timeout), []).append(
-                (job, attempt)
-            )
+            minutes = given or run_minutes(job.spec, self.timeout)
+            groups.setdefault(minutes, []).append((job, attempt))
         self._pending = []
         for minutes, group in sorted(groups.items()):
             for start in range(0, len(group), self.slots):
