@@ -8,7 +8,7 @@
    recommendation at the default setting, then the speed-up from following it.
 
 Each configuration is trained ``--repeats`` times through
-:func:`benchbench.running.execute.execute`; the median is reported.
+:func:`benchbench.execution.execute.execute`; the median is reported.
 Run: ``python bench/data_paths.py``.
 """
 
@@ -18,9 +18,9 @@ import argparse
 import statistics
 
 from benchbench import Budget
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 from benchbench.plugins import get_plugin_manager
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
 
 
 def measure(pm, task: str, arch: str, steps: int, repeats: int, **hparams) -> dict:

@@ -30,7 +30,7 @@ on the CPU the defaults are small (``--steps 20 --batch-size 64``).
 
 from __future__ import annotations
 
-from benchbench.running import numerics
+from benchbench.host import numerics
 
 numerics.select(numerics.current())  # before torch loads: CPU runs check the mode they ran in
 
@@ -47,10 +47,10 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from benchbench import Budget  # noqa: E402
+from benchbench.execution import execute as execute_module  # noqa: E402
+from benchbench.execution.execute import execute  # noqa: E402
+from benchbench.planning.resolve import build_components, resolve_spec  # noqa: E402
 from benchbench.plugins import get_plugin_manager  # noqa: E402
-from benchbench.running import execute as execute_module  # noqa: E402
-from benchbench.running.execute import execute  # noqa: E402
-from benchbench.running.resolve import build_components, resolve_spec  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

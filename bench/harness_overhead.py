@@ -4,7 +4,7 @@ The same model (the registry's ``cnn`` or ``mlp``), the same data (the task's tr
 device), the same batch size, optimizer and number of steps, trained
 
 1. by a plain, hand-written PyTorch loop (randperm per epoch, cross-entropy, AdamW, cosine LR);
-2. by :func:`benchbench.running.execute.execute` (what ``benchbench run-one`` calls), eval
+2. by :func:`benchbench.execution.execute.execute` (what ``benchbench run-one`` calls), eval
    points off the clock, budget checks, data-wait timing, soft-target loss, lifecycle hooks.
 
 The two alternate, repeatedly; this 2-core machine is noisy (the same loop varies by 30%
@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from benchbench import Budget
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import build_components, resolve_spec
 from benchbench.plugins import get_plugin_manager
-from benchbench.running.execute import execute
-from benchbench.running.resolve import build_components, resolve_spec
 from benchbench.tasks import default_data_dir
 
 

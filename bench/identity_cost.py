@@ -3,7 +3,7 @@
 In one fresh process (median of ``--repeats`` processes):
 
 1. the code identity of every registered component, cold: each source fingerprint parsed and
-   hashed (:mod:`benchbench.running.identity`), once per process;
+   hashed (:mod:`benchbench.identity`), once per process;
 2. planning the default suite (every spec resolved, its code identity included), after that;
 3. with ``--db PATH``: finding the stored results made by other code for the default suite's
    runs (:meth:`Store.made_by_other_code`, what ``benchbench run`` says before training), and
@@ -25,8 +25,8 @@ import json, sys, tempfile, time
 from pathlib import Path
 t0 = time.perf_counter()
 from benchbench.plugins import get_plugin_manager
-from benchbench.running.identity import run_code
-from benchbench.running.suite import load_suite, plan
+from benchbench.identity import run_code
+from benchbench.planning.suite import load_suite, plan
 pm = get_plugin_manager()
 registry = pm.registry
 t1 = time.perf_counter()

@@ -20,7 +20,7 @@ import math
 import statistics
 import time
 
-from benchbench.running import numerics
+from benchbench.host import numerics
 
 numerics.select(numerics.current())  # before torch loads: CPU runs check the mode they ran in
 
@@ -29,10 +29,10 @@ import torch.nn.functional as F  # noqa: E402
 from fake_cifar import data_folder  # noqa: E402
 
 from benchbench import Budget, Split, Splits  # noqa: E402
+from benchbench.execution import execute as execute_module  # noqa: E402
+from benchbench.execution.execute import execute  # noqa: E402
+from benchbench.planning.resolve import build_components, resolve_spec  # noqa: E402
 from benchbench.plugins import get_plugin_manager  # noqa: E402
-from benchbench.running import execute as execute_module  # noqa: E402
-from benchbench.running.execute import execute  # noqa: E402
-from benchbench.running.resolve import build_components, resolve_spec  # noqa: E402
 
 
 def standardised_up_front(loaded):

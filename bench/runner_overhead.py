@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from benchbench import Budget
+from benchbench.execution.execute import execute
+from benchbench.executors import InProcessExecutor
+from benchbench.host.interrupts import StopSignals
+from benchbench.planning.resolve import resolve_spec
 from benchbench.plugins import get_plugin_manager
 from benchbench.running.dispatch import run_specs
-from benchbench.running.execute import execute
-from benchbench.running.executors import InProcessExecutor
-from benchbench.running.interrupts import StopSignals
-from benchbench.running.resolve import resolve_spec
 from benchbench.storage.store import Store, default_url
 
 

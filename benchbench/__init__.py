@@ -26,67 +26,12 @@ and declares the module in the ``benchbench`` entry-point group of its package.
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from .hookspecs import hookimpl as _marker
+from .public import PUBLIC as _PUBLIC
 
-from .hookspecs import PROJECT
-
-hookimpl = pluggy.HookimplMarker(PROJECT)
+hookimpl = _marker
 """Marks a plugin's implementation of a hook in :mod:`benchbench.hookspecs`."""
 
-_API = {
-    "run": "running.session",
-    "run_one": "running.session",
-    "tune": "tuning.session",
-    "profile": "running.loader_sweep",
-    "leaderboard": "ranking.leaderboard",
-    "leaderboard_text": "ranking.leaderboard",
-    "results": "storage.store",
-    "report": "reporting",
-    "export": "storage.files",
-    "import_results": "storage.files",
-    "verify": "running.verify",
-    "data_status": "data.setup",
-    "fetch_data": "data.setup",
-    "catalog": "plugins.listing",
-    "describe": "plugins.catalog",
-    "check_plugin": "authoring.conformance",
-    "new_plugin": "authoring.scaffold",
-}
-"""The functions of the Python API (:mod:`benchbench.api`) and the modules that hold them,
-beside the policy each carries out."""
-_PUBLIC = {
-    **_API,
-    "SSL": "components",
-    "Architecture": "components",
-    "BenchbenchError": "errors",
-    "Bool": "params",
-    "Budget": "budget",
-    "Choice": "params",
-    "Component": "components",
-    "Finetune": "components",
-    "Float": "params",
-    "Int": "params",
-    "Model": "components",
-    "Param": "params",
-    "Pixels": "tasks",
-    "Regularizer": "components",
-    "RegularizerChain": "components",
-    "RunContext": "components",
-    "RunResult": "spec",
-    "RunSpec": "spec",
-    "SlurmOptions": "running.executors.slurm_options",
-    "Split": "tasks",
-    "Splits": "tasks",
-    "Task": "tasks",
-    "TrackedRun": "tracking",
-    "Tracker": "tracking",
-    "count_parameters": "components",
-    "set_trainable": "components",
-    "soft_cross_entropy": "components",
-    "stratified_split": "tasks",
-}
-"""Every public name and the module it lives in, imported on first use: ``benchbench
---version`` and ``--help`` must not wait for torch."""
 __all__ = sorted([*_PUBLIC, "hookimpl"])
 
 
@@ -133,8 +78,9 @@ if TYPE_CHECKING:
         soft_cross_entropy,
     )
     from .errors import BenchbenchError
+    from .executors.base import Executor
+    from .executors.options import ExecutorOption
     from .params import Bool, Choice, Float, Int, Param
-    from .running.executors.slurm_options import SlurmOptions
     from .spec import RunResult, RunSpec
     from .tasks import Pixels, Split, Splits, Task, stratified_split
     from .tracking import TrackedRun, Tracker

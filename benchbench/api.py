@@ -25,27 +25,21 @@ Every function that loads plugins takes ``plugins`` (the command's ``-p MODULE``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import _API as WHERE
+from .public import API, lazy_exports
 
-__all__ = sorted(WHERE)
+__all__ = sorted(API)
 
-
-def __getattr__(name: str) -> Any:
-    module = WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"benchbench.{module}"), name)
+__getattr__ = lazy_exports(__name__, API, "benchbench")
 
 
 if TYPE_CHECKING:
     from .authoring.conformance import check_plugin
     from .authoring.scaffold import new_plugin
     from .data.setup import data_status, fetch_data
-    from .plugins.catalog import describe
-    from .plugins.listing import catalog
+    from .inventory.describe import describe
+    from .inventory.listing import catalog
     from .ranking.leaderboard import leaderboard, leaderboard_text
     from .reporting import report
     from .running.loader_sweep import profile

@@ -60,7 +60,7 @@ class Component(metaclass=ABCMeta):  # noqa: B024 (the kinds declare the abstrac
     version: ClassVar[str | int | None] = None
     """The component's own version, bumped whenever its results would change. It then
     identifies the component in run ids instead of the distribution's version or source
-    fingerprint (:mod:`benchbench.running.identity`), so a release that leaves the component
+    fingerprint (:mod:`benchbench.identity`), so a release that leaves the component
     alone keeps its stored results. When None, the distribution identifies it."""
     accepts: ClassVar[tuple[str, ...]] = ("any",)
     """The task input kinds (:data:`~benchbench.components.INPUT_KINDS`) this component works

@@ -9,8 +9,8 @@ A module-level ``benchbench_*`` function that is no hook here, a hook function w
 from loading, with a line saying which: otherwise it would silently never be called.
 
 Register
-    ``benchbench_register_components``, ``benchbench_register_suites`` and
-    ``benchbench_register_trackers`` are called once
+    ``benchbench_register_components``, ``benchbench_register_suites``,
+    ``benchbench_register_trackers`` and ``benchbench_register_executors`` are called once
     per plugin manager, when the registry is first built, in every process that runs. A
     plugin registers all or nothing: if its hook raises, or adds a class that breaks the
     contract or takes a name, everything it added is removed and it is reported as not
@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .plugins.manager import Registry
+    from .plugins.registry import Registry
     from .spec import RunResult, RunSpec
 
 PROJECT = "benchbench"
 hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's implementation of a hook of this module (``benchbench.hookimpl``)."""
 
 
 # -- register ------------------------------------------------------------------------------------
@@ -70,6 +72,18 @@ def benchbench_register_trackers(registry: Registry) -> None:
     Trackers run in the driver (the process that stores results), fed every run handed
     out, its eval points as it trains (sent back from the workers) and its stored result;
     see :mod:`benchbench.tracking`. Called once when the registry is built.
+    """
+
+
+@hookspec
+def benchbench_register_executors(registry: Registry) -> None:
+    """Hand executors to the registry: ``registry.add_executor(MyExecutor)``, a
+    :class:`~benchbench.Executor` subclass chosen with ``--executor NAME``, with the options
+    it declares (:class:`~benchbench.ExecutorOption`) as flags of ``run`` and ``tune``.
+
+    An executor places runs (worker processes, a cluster's jobs) and hands their results back
+    to the process that stores them; see :mod:`benchbench.executors`. The core registers its
+    own ``local`` executor through this hook too. Called once when the registry is built.
     """
 
 

@@ -6,7 +6,7 @@ Hyperparameters in a spec are fully resolved (defaults included), so a change of
 is a new run, never a silent reuse of an old one. For a task that reads files, ``data`` is a
 fingerprint of their contents: other data is another run, and a run that failed on missing or
 damaged files is not mistaken for the run on the repaired ones. ``code`` says which code
-runs it (:mod:`benchbench.running.identity`): each component's distribution and version or source
+runs it (:mod:`benchbench.identity`): each component's distribution and version or source
 fingerprint, and benchbench's own; other code is another run, so a stored result is reused
 only when all of these match.
 """
@@ -51,12 +51,12 @@ class RunSpec:
     """Fingerprint of the task's data files (:mod:`benchbench.data.fingerprint`); None for
     tasks whose data is bundled or generated."""
     numerics: str | None = None
-    """How CPU kernels compute (:mod:`benchbench.running.numerics`): ``portable`` (the same bits
+    """How CPU kernels compute (:mod:`benchbench.host.numerics`): ``portable`` (the same bits
     on every x86 machine) or ``native``; None in specs made before the modes existed."""
     code: Mapping[str, str] = field(default_factory=dict)
     """The code that runs it, ``{"benchbench": ..., "<kind>:<name>": ...}``
-    (:mod:`benchbench.running.identity`), filled in by
-    :func:`~benchbench.running.resolve.resolve_spec`; empty in a spec made by hand."""
+    (:mod:`benchbench.identity`), filled in by
+    :func:`~benchbench.planning.resolve.resolve_spec`; empty in a spec made by hand."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`~benchbench.RunSpec.from_dict` inverts it. ``data``,
@@ -146,7 +146,7 @@ class RunResult:
     loader: dict[str, Any] = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
-    """Conditions of the timings (:mod:`benchbench.running.machine`): cores, threads, load, other
+    """Conditions of the timings (:mod:`benchbench.host.cpus`): cores, threads, load, other
     processes' CPU use and the ``busy`` flag."""
     error: str | None = None
     error_component: str | None = None
@@ -159,6 +159,18 @@ class RunResult:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         identity = spec.to_dict()
         return cls(run_id=spec.run_id, status=status, **identity, **values)
+
+    @classmethod
+    def failed(cls, spec: RunSpec, exc: BaseException, component: str | None = None) -> RunResult:
+        """A ``failed`` result for ``spec`` with the exception as one line: a user's error
+        (missing data) as its own words, anything else with its type; ``component`` (or
+        the exception's own ``component``) names where it came from."""
+        from .errors import BenchbenchError, one_line
+
+        message = one_line(exc)
+        error = message if isinstance(exc, BenchbenchError) else f"{type(exc).__name__}: {message}"
+        component = getattr(exc, "component", None) or component
+        return cls.for_spec(spec, "failed", error=error, error_component=component)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,6 +8,7 @@ Build it strictly, as CI does (every warning and every unresolved reference fail
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import version as _version
 
 project = "benchbench"
@@ -45,3 +46,40 @@ nitpick_ignore_regex = [
     (r"py:class", r".*\._T"),  # type variables
     (r"py:class", r"(dict|list|tuple|set)\[.*|.*\[str"),  # pieces of parameterised hints
 ]
+
+
+def _executor_options(name: str) -> list[str]:
+    """The options the executor ``name`` declares, as the lines of a list-table: what
+    ``benchbench show NAME`` prints, from the same declarations."""
+    from benchbench.plugins.manager import get_plugin_manager
+
+    cls = get_plugin_manager().registry.executor(name)
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - option", "     - value",
+             "     - default", "     - meaning"]  # fmt: skip
+    for option in cls.options:
+        value = "flag" if option.type is bool else option.metavar or option.type.__name__
+        default = "" if option.default in (None, ()) else f"``{option.default}``"
+        repeat = " (repeatable)" if option.multiple else ""
+        meaning = re.sub(r"(--[a-z][a-z0-9=-]*)", r"``\1``", option.help.replace("*", r"\*"))
+        lines += [f"   * - ``{option.flag}``{repeat}", f"     - {value}", f"     - {default}",
+                  f"     - {meaning}"]  # fmt: skip
+    return lines
+
+
+def setup(app):  # noqa: ANN001, ANN201 (Sphinx's extension hook)
+    """``.. benchbench-executor-options:: NAME`` renders an executor's declared options."""
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    class ExecutorOptions(SphinxDirective):
+        required_arguments = 1
+
+        def run(self) -> list:
+            container = nodes.container()
+            text = StringList(_executor_options(self.arguments[0]), source="executor options")
+            self.state.nested_parse(text, self.content_offset, container)
+            return container.children
+
+    app.add_directive("benchbench-executor-options", ExecutorOptions)
+    return {"parallel_read_safe": True}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchbench.running import numerics
+from benchbench.host import numerics
 
 numerics.select("portable")  # before torch loads here: tests that train in-process honour it
 

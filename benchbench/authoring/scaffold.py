@@ -1,10 +1,12 @@
-"""``benchbench plugin new``: a ready-to-publish plugin package with one working component.
+"""``benchbench plugin new``: a ready-to-publish plugin package with one working component or
+executor.
 
 The package has a ``pyproject.toml`` declaring the ``benchbench`` entry point, the component
-in ``src/<module>/__init__.py`` (a real method of its kind, not a placeholder), tests that run
-:mod:`benchbench.testing`'s conformance checks and check the component learns, and a README on
-installing, testing and publishing it. Files come from Jinja2 templates under
-``benchbench/authoring/templates/plugin``.
+in ``src/<module>/__init__.py`` (a real method of its kind, not a placeholder; an executor
+that places every run in a process of its own, its cluster one method away), tests that run
+:mod:`benchbench.testing`'s conformance checks and check the component learns (an executor:
+on the kit's fake cluster), and a README on installing, testing and publishing it. Files
+come from Jinja2 templates under ``benchbench/authoring/templates/plugin``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ KIND_WORDS = {
     "regularizer": "regularizer",
     "ssl": "semi-supervised method",
     "finetune": "fine-tune strategy",
+    "executor": "executor",
 }
 
 _SUMMARIES = {
@@ -32,6 +35,7 @@ _SUMMARIES = {
     "regularizer": "Gaussian noise added to every training input",
     "ssl": "entropy minimisation of predictions on unlabeled data",
     "finetune": "BitFit: only the encoder's biases and the head learn",
+    "executor": "every run a job on a cluster: here a process of its own per job",
 }
 
 _RUNS = {
@@ -60,6 +64,7 @@ _USE = {
     "regularizer": "benchbench run-one --task digits --arch mlp --regularizer {name}",
     "ssl": "benchbench run-one --task digits-semi --arch mlp --ssl {name}",
     "finetune": "benchbench run-one --task digits-transfer --arch mlp --finetune {name}",
+    "executor": "benchbench run quick --executor {name} --jobs 2",
 }
 
 _EXTRA = {
@@ -94,8 +99,9 @@ def module_name(name: str) -> str:
 
 
 def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
-    """Write a ready-to-publish package for a component ``name`` of ``kind`` into ``to``:
-    pyproject with the entry point, one working component, tests using
+    """Write a ready-to-publish package for a component (or executor) ``name`` of ``kind``
+    (``task``, ``arch``, ``regularizer``, ``ssl``, ``finetune`` or ``executor``) into
+    ``to``: pyproject with the entry point, one working component, tests using
     ``benchbench.testing``, a README. The package's folder."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -113,12 +119,15 @@ def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
     folder = Path(to) / dist
     if folder.exists():
         raise BenchbenchError(f"{folder} already exists; choose another name or --to folder")
-    call, above, doc = _RUNS[kind]
+    call, above, doc = _RUNS.get(kind, ("", "", ""))
     values = {
         "name": name,
         "kind": kind,
         "kind_word": KIND_WORDS[kind],
         "kind_list": f"{kind}s" if kind != "ssl" else "ssl",
+        "hook": "benchbench_register_executors"
+        if kind == "executor"
+        else "benchbench_register_components",
         "dist": dist,
         "module": module,
         "cls": class_name(name, kind),
@@ -168,7 +177,7 @@ def class_name(name: str, kind: str) -> str:
 def _refuse_taken(name: str, kind: str) -> None:
     """A component of this kind with this name is already installed (a built-in, another
     plugin): the new plugin's would clash with it on every machine that has both."""
-    from ..plugins.listing import catalog
+    from ..inventory.listing import catalog
 
     for row in catalog(kind):
         if row["name"] == name:

@@ -15,6 +15,10 @@ plugin under test in the pytest configuration::
         result = benchbench_run("regularizer", "my-regularizer", steps=60)
         assert result.status == "ok" and result.test_accuracy > 0.5
 
+An executor's tests get an in-process fake cluster (``benchbench_cluster``), what an
+executor is told (``benchbench_placement``), probe jobs (``benchbench_jobs(n)``) and
+:func:`drain` (everything an executor hands back).
+
 The checks are those of ``benchbench plugin check`` (:mod:`benchbench.authoring.conformance`). This
 module imports nothing heavy until a test asks for one of its fixtures, so it costs other
 test suites nothing.
@@ -116,9 +120,9 @@ def benchbench_run(benchbench_pm: Any) -> Any:
     the probe network unless ``arch=`` names another (or the component is one)."""
     from benchbench.authoring.conformance import PROBE_STEPS, Subject
     from benchbench.budget import Budget
-    from benchbench.running import numerics
-    from benchbench.running.execute import execute
-    from benchbench.running.resolve import resolve_spec
+    from benchbench.execution.execute import execute
+    from benchbench.host import numerics
+    from benchbench.planning.resolve import resolve_spec
 
     def run(
         kind: str,
@@ -141,3 +145,51 @@ def benchbench_run(benchbench_pm: Any) -> Any:
         return execute(spec, benchbench_pm)
 
     return run
+
+
+@pytest.fixture
+def benchbench_cluster() -> Any:
+    """An in-process fake cluster (:class:`~benchbench.authoring.fake_cluster.FakeCluster`)
+    for an executor's tests: hand it to the executor in place of its cluster's client;
+    ``lose(n)`` loses the next jobs, its counts say what was submitted, ran and cancelled."""
+    from benchbench.authoring.fake_cluster import FakeCluster
+
+    return FakeCluster()
+
+
+@pytest.fixture
+def benchbench_placement(benchbench_pm: Any, tmp_path: Any) -> Any:
+    """What an executor under test is told (:class:`~benchbench.executors.Placement`): the
+    plugins with the probes, files under a temporary folder, two runs at once, one thread
+    each, a time limit of two minutes per run."""
+    from benchbench.executors.base import Placement
+
+    return Placement(benchbench_pm.config, None, tmp_path, 2, 120.0, 1)
+
+
+@pytest.fixture
+def benchbench_jobs(benchbench_pm: Any) -> Any:
+    """``benchbench_jobs(n)``: ``n`` jobs of short probe runs (seeds 0 to n-1) for an
+    executor under test, each training in well under a second to well above chance (four
+    classes: 0.25)."""
+    from benchbench.authoring.executor_checks import probe_spec
+    from benchbench.executors.base import Job
+
+    def jobs(count: int) -> list[Any]:
+        return [Job(probe_spec(benchbench_pm, seed)) for seed in range(count)]
+
+    return jobs
+
+
+def drain(executor: Any, seconds: float = 120.0) -> list[Any]:
+    """Everything ``executor`` hands back until it is not busy: ``(job, result)`` pairs;
+    fails the test when that takes more than ``seconds``."""
+    import time
+
+    finished: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while executor.busy:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{executor.busy} jobs did not come back within {seconds:.0f} s")
+        finished += executor.wait(1.0)
+    return finished

@@ -143,18 +143,12 @@ timeout_option = click.option(
 executor_options = _stack(
     click.option(
         "--executor",
-        type=click.Choice(["local", "ray", "slurm"]),
         default="local",
         show_default=True,
-        help="local: worker processes on this machine; ray: tasks on a Ray cluster "
-        "(pip install 'benchbench[ray]'); slurm: Slurm jobs through submitit, as job "
-        "arrays (pip install 'benchbench[slurm]').",
-    ),
-    click.option(
-        "--address",
-        metavar="HOST:PORT",
-        help="With --executor ray: the cluster's head (default: $RAY_ADDRESS, else a Ray "
-        "instance started on this machine).",
+        metavar="NAME",
+        help="Where runs are placed: local (worker processes on this machine) or an installed "
+        "executor ('benchbench list --kind executor'); each executor's own options follow "
+        "below.",
     ),
     click.option(
         "--gpus-per-run",
@@ -165,45 +159,78 @@ executor_options = _stack(
         "that share a GPU are flagged busy and their times marked.",
     ),
 )
-"""``--executor``, ``--address`` and ``--gpus-per-run``: where runs (or trials) are
-placed."""
+"""``--executor`` and ``--gpus-per-run``: where runs (or trials) are placed; the chosen
+executor's own options are flags of :class:`ExecutorCommand`."""
 
-SLURM_FIELDS = ("partition", "account", "qos", "time", "cpus_per_run", "mem", "sbatch")
-
-slurm_options = _stack(
-    click.option("--partition", help="With --executor slurm: sbatch --partition."),
-    click.option("--account", help="With --executor slurm: sbatch --account."),
-    click.option("--qos", help="With --executor slurm: sbatch --qos."),
-    click.option(
-        "--time",
-        metavar="LIMIT",
-        help="With --executor slurm: sbatch --time for each run's job, in Slurm's format "
-        "(90, 1:30:00, 1-00:00:00; default: --timeout, or the run's time budget, plus 2 "
-        "minutes to start).",
-    ),
-    click.option(
-        "--cpus-per-run",
-        type=click.IntRange(min=1),
-        help="With --executor slurm: sbatch --cpus-per-task; the run's threads (default: "
-        "--threads, else 1).",
-    ),
-    click.option("--mem", metavar="SIZE", help="With --executor slurm: sbatch --mem (16G)."),
-    click.option(
-        "--sbatch",
-        multiple=True,
-        metavar="OPTION",
-        help="With --executor slurm: any other sbatch option, NAME=VALUE or --NAME "
-        "(repeatable): --sbatch constraint=a100 --sbatch --exclusive.",
-    ),
-)
-"""The Slurm job options (``--executor slurm``), gathered by :func:`take_slurm`."""
+_EXECUTOR_OPTION = "executor_option__"
+"""What the names of the flags made from executors' options start with, in a command's
+keyword arguments (:func:`take_executor_options` gathers them)."""
 
 
-def take_slurm(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` with the Slurm job options gathered into one ``slurm`` dict (the API's
-    :class:`~benchbench.SlurmOptions`), only those given."""
-    given = {name: options.pop(name) for name in SLURM_FIELDS}
-    options["slurm"] = {name: value for name, value in given.items() if value}
+class ExecutorCommand(click.Command):
+    """A command that places runs: beside its own options, a flag for every option an
+    installed executor declares (``--partition``, ``--address``...), made from the cached
+    listing of the plugins (:mod:`benchbench.inventory.listing`: nothing is imported while
+    nothing installed changed), with the ``-p`` modules given to the group. Values reach the
+    API as given (text), so the API checks them as it checks a Python caller's."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        ours = [p for p in params if p.name != "help"]
+        if "benchbench.executor_flags" not in ctx.meta:  # click asks several times a parse
+            ctx.meta["benchbench.executor_flags"] = executor_flags(_modules(ctx))
+        flags = ctx.meta["benchbench.executor_flags"]
+        return [*ours, *flags, *(p for p in params if p.name == "help")]
+
+
+def _modules(ctx: click.Context) -> tuple[str, ...]:
+    """The ``-p`` modules given to the group (none while the docs are built)."""
+    obj = ctx.find_root().obj
+    return tuple(obj.get("modules", ())) if isinstance(obj, dict) else ()
+
+
+def executor_flags(modules: tuple[str, ...]) -> list[click.Option]:
+    """A flag for every option the installed executors declare (one per name, whichever
+    executors share it)."""
+    from ..inventory.listing import listing
+    from ..plugins.config import PluginConfig
+
+    try:
+        rows = listing(PluginConfig.from_env(modules))["rows"]
+    except BenchbenchError:  # a -p module that does not import: the command says so
+        return []
+    declared: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for row in rows:
+        if row["kind"] != "executor":
+            continue
+        for option in row.get("options", []):
+            first, owners = declared.setdefault(option["name"], (option, []))
+            owners.append(row["name"])
+    flags = []
+    for name, (option, owners) in sorted(declared.items()):
+        flag = option["type"] == "bool"
+        flags.append(
+            click.Option(
+                [option["flag"], _EXECUTOR_OPTION + name],
+                is_flag=flag,
+                default=None,
+                multiple=option["multiple"],
+                metavar=None if flag else option["metavar"] or option["type"].upper(),
+                help=f"With --executor {' or '.join(owners)}: {option['help']}",
+            )
+        )
+    return flags
+
+
+def take_executor_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the executors' flags that were given gathered into one
+    ``executor_options`` dict (the API's), by option name."""
+    given = {}
+    for key in [k for k in options if k.startswith(_EXECUTOR_OPTION)]:
+        value = options.pop(key)
+        if value not in (None, (), False):
+            given[key.removeprefix(_EXECUTOR_OPTION)] = value
+    options["executor_options"] = given
     return options
 
 

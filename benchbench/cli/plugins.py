@@ -11,14 +11,13 @@ from pathlib import Path
 
 import click
 
+from ..inventory.listing import LISTED_KINDS
 from ..spec import KIND_NAMES
 from .options import fail_cleanly, loading
 
 
 @click.command("list")
-@click.option(
-    "--kind", type=click.Choice([*KIND_NAMES, "suite", "tracker"]), help="Only this kind."
-)
+@click.option("--kind", type=click.Choice(LISTED_KINDS), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
 @fail_cleanly
@@ -105,8 +104,8 @@ def _wrap(text: str, width: int = 70) -> str:
 @click.option(
     "--kind",
     required=True,
-    type=click.Choice(KIND_NAMES),
-    help="The kind of component the package brings.",
+    type=click.Choice([*KIND_NAMES, "executor"]),
+    help="The kind of component the package brings, or an executor.",
 )
 @click.option(
     "--to",
@@ -118,8 +117,9 @@ def _wrap(text: str, width: int = 70) -> str:
 )
 @fail_cleanly
 def new_command(name: str, kind: str, into: Path) -> None:
-    """Write a ready-to-publish package for a component NAME of --kind: pyproject with the
-    entry point, one working component, tests using benchbench.testing, a README."""
+    """Write a ready-to-publish package for a component (or executor) NAME of --kind:
+    pyproject with the entry point, one working component, tests using benchbench.testing,
+    a README."""
     from ..api import new_plugin
 
     folder = new_plugin(name, kind=kind, to=into)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from .options import (
+    ExecutorCommand,
     budget_options,
     components_options,
     device_option,
@@ -19,15 +20,14 @@ from .options import (
     numerics_option,
     parse_sets,
     sets_option,
-    slurm_options,
     store_options,
-    take_slurm,
+    take_executor_options,
     threads_option,
     timeout_option,
 )
 
 
-@click.command("run")
+@click.command("run", cls=ExecutorCommand)
 @click.argument("suite", default="default")
 @store_options
 @click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
@@ -39,11 +39,9 @@ from .options import (
     "--workers",
     type=click.IntRange(min=1),
     help="Runs at once, each in its own process (default: 1 locally, which keeps timings "
-    "comparable, and one per GPU for --device cuda; as many as the cluster holds on Ray or "
-    "Slurm).",
+    "comparable, and one per GPU for --device cuda; as many as the cluster holds elsewhere).",
 )
 @executor_options
-@slurm_options
 @timeout_option
 @log_option
 @click.option(
@@ -70,21 +68,14 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
     Every run uses the defaults unless --tuned: then each place runs with the best settings
     'benchbench tune SUITE' found, as suite SUITE-tuned with leaderboards of its own.
 
-    With --executor ray every run is a task on a Ray cluster (one GPU each for CUDA runs,
-    --threads CPUs otherwise); results come back here and are stored as they arrive. A run
-    whose node dies is retried once; one lost twice is recorded and run again next time.
-
-    With --executor slurm every run is a Slurm job (submitit), the suite's runs one job array
-    (--workers at once; --partition, --account, --qos, --time, --cpus-per-run, --mem and
-    --sbatch say what each job asks for). The output folder, the data folder and this Python
-    environment must be on a file system the nodes share. Results come back here and are
-    stored as they arrive; a job cancelled from outside or lost with its node is submitted
-    once more; Ctrl-C cancels the jobs not finished; a driver killed and started again picks
-    up its jobs instead of submitting them twice.
+    With --executor NAME the runs are placed by that executor ('benchbench list --kind
+    executor': worker processes here by default, a cluster's tasks or jobs with a plugin's),
+    each taking the options it declares ('benchbench show NAME'); results come back here and
+    are stored as they arrive. A run its executor lost with a node is run again next time.
     """
     from ..api import run
 
-    outcome = run(suite, **take_slurm(options), **loading(ctx))  # type: ignore[arg-type]
+    outcome = run(suite, **take_executor_options(options), **loading(ctx))  # type: ignore[arg-type]
     click.echo(outcome.table)
     for line in outcome.closing_lines():
         click.echo(line, err=True)

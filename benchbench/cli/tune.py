@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import (
+    ExecutorCommand,
     budget_options,
     components_options,
     device_option,
@@ -18,15 +19,14 @@ from .options import (
     numerics_option,
     parse_sets,
     sets_option,
-    slurm_options,
     store_options,
-    take_slurm,
+    take_executor_options,
     threads_option,
     timeout_option,
 )
 
 
-@click.command("tune")
+@click.command("tune", cls=ExecutorCommand)
 @click.argument("suite", required=False)
 @click.option("--task", help="Tune one candidate: its task (with --arch).")
 @click.option("--arch", help="Its architecture.")
@@ -59,14 +59,13 @@ from .options import (
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Trials at once (each in its own process, Ray task or Slurm job).",
+    help="Trials at once (each in its own process, or its executor's task or job).",
 )
 @device_option
 @threads_option
 @numerics_option
 @download_option
 @executor_options
-@slurm_options
 @log_option
 @timeout_option
 @store_options
@@ -80,10 +79,10 @@ def tune_command(
 
     Every candidate gets the same number of trials, scored on the validation split; studies
     are stored with the results and resumed when run again, and several processes may tune
-    one storage at once. Each trial runs in a worker process (--parallel at once), as a Ray
-    task with --executor ray or a Slurm job with --executor slurm (then the study needs
-    --storage postgresql://...): one that crashes or passes --timeout is a failed trial (it
-    counts as effort spent). Ctrl-C stops; the running trials are redone when tuning
+    one storage at once. Each trial runs in a worker process (--parallel at once), or where
+    --executor places it (trials on other machines need a study they can reach: --storage
+    postgresql://...): one that crashes or passes --timeout is a failed trial (it counts as
+    effort spent). Ctrl-C stops; the running trials are redone when tuning
     resumes. Every option applies to a SUITE too, over the suite's own tuning settings.
     'benchbench run SUITE --tuned' then runs the best configurations (as suite SUITE-tuned;
     plain 'run SUITE' keeps the defaults).
@@ -91,7 +90,7 @@ def tune_command(
     from ..api import tune
 
     hparams = parse_sets(sets)
-    outcome = tune(suite, hparams=hparams, **take_slurm(options), **loading(ctx))  # type: ignore[arg-type]
+    outcome = tune(suite, hparams=hparams, **take_executor_options(options), **loading(ctx))  # type: ignore[arg-type]
     if as_json:
         rows = outcome.rows()
         click.echo(json.dumps(rows if suite else rows[0], default=str))

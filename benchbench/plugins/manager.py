@@ -19,10 +19,7 @@ import importlib.metadata
 import inspect
 import os
 import sys
-import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -30,139 +27,9 @@ import pluggy
 
 import benchbench.hookspecs as hookspecs  # not 'from ..': that would fingerprint all of __init__
 
-from ..components import SSL, Architecture, Component, Finetune, Regularizer
-from ..errors import BenchbenchError, BenchbenchWarning, one_line, unknown_name
-from ..spec import KIND_NAMES
-from ..tasks import Task
+from ..errors import BenchbenchError, one_line
 from .config import ENTRY_POINT_GROUP, PluginConfig, warn_not_loaded
-
-KINDS: dict[str, type[Component]] = dict(
-    zip(KIND_NAMES, (Task, Architecture, Regularizer, SSL, Finetune), strict=True)
-)
-"""Component kinds by name, each with its base class."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a plugin came from: its name, and its distribution and version if installed."""
-
-    plugin: str
-    distribution: str | None = None
-    version: str | None = None
-
-    def describe(self) -> str:
-        if self.distribution:
-            return f"{self.distribution} {self.version} ({self.plugin})"
-        return f"-p {self.plugin}"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A registered component class and its origin."""
-
-    kind: str
-    name: str
-    cls: type[Component]
-    origin: Origin
-
-
-@dataclass
-class Registry:
-    """Components by kind and name, and suite files by name."""
-
-    entries: dict[str, dict[str, Entry]] = field(
-        default_factory=lambda: {kind: {} for kind in KINDS}
-    )
-    suites: dict[str, tuple[Path, Origin]] = field(default_factory=dict)
-    tracked: dict[str, tuple[type[Any], Origin]] = field(default_factory=dict)
-    _origin: Origin = field(default_factory=lambda: Origin("?"))
-
-    def add(self, cls: type[Component]) -> None:
-        """Register a component class; its kind follows from its base class.
-
-        Raises ``ValueError`` naming the class and what is wrong when it breaks the contract
-        (:meth:`~benchbench.Component.validate_class`), or when its name is taken by a
-        component of any kind from another class."""
-        kind = next(
-            (k for k, base in KINDS.items() if isinstance(cls, type) and issubclass(cls, base)),
-            None,
-        )
-        if kind is None:
-            raise TypeError(f"{cls!r} is not a subclass of a benchbench component kind")
-        try:
-            cls.validate_class()
-        except ValueError as exc:
-            raise ValueError(f"{kind} {getattr(cls, 'name', '?')!r}: {exc}") from None
-        for other_kind, entries in self.entries.items():
-            existing = entries.get(cls.name)
-            if existing is None or existing.cls is cls:
-                continue
-            same = f"two {kind} components are named {cls.name!r}"
-            what = (
-                same
-                if other_kind == kind
-                else (
-                    f"{kind} {cls.name!r} has the name of {other_kind} {cls.name!r} (names are "
-                    "unique across kinds: hyperparameters are addressed by name)"
-                )
-            )
-            blocks = " or ".join(
-                f"-p no:{o.plugin}" for o in (existing.origin, self._origin) if o.distribution
-            )
-            raise ValueError(
-                f"{what}: one from {existing.origin.describe()}, one from "
-                f"{self._origin.describe()}; rename one"
-                + (f" or block one with {blocks}" if blocks else "")
-            )
-        self.entries[kind][cls.name] = Entry(kind, cls.name, cls, self._origin)
-
-    def add_suite(self, path: Path) -> None:
-        """Register a suite file (TOML or YAML); its name is the file's stem."""
-        path = Path(path)
-        existing = self.suites.get(path.stem)
-        if existing is not None and existing[0] != path:
-            raise ValueError(f"two suites are named {path.stem!r}: {existing[0]} and {path}")
-        self.suites[path.stem] = (path, self._origin)
-
-    def add_tracker(self, cls: type[Any]) -> None:
-        """Register an experiment tracker (a :class:`~benchbench.Tracker` subclass), chosen
-        with ``--log NAME``."""
-        from ..tracking import Tracker
-
-        if not (isinstance(cls, type) and issubclass(cls, Tracker)) or not cls.name:
-            raise TypeError(f"{cls!r} is not a benchbench Tracker subclass with a name")
-        existing = self.tracked.get(cls.name)
-        if existing is not None and existing[0] is not cls:
-            raise ValueError(f"two trackers are named {cls.name!r}")
-        self.tracked[cls.name] = (cls, self._origin)
-
-    @property
-    def trackers(self) -> dict[str, type[Any]]:
-        """The registered trackers' classes by name."""
-        return {name: cls for name, (cls, _) in self.tracked.items()}
-
-    def get(self, kind: str, name: str) -> type[Component]:
-        """The class of a component, or a clear error suggesting close names."""
-        if kind not in KINDS:
-            raise unknown_name("component kind", kind, KINDS)
-        entry = self.entries[kind].get(name)
-        if entry is None:
-            raise unknown_name(kind, name, self.entries[kind])
-        return entry.cls
-
-    def build(self, kind: str, name: str, hparams: dict[str, Any] | None = None) -> Any:
-        """An instance of a component from its hyperparameters."""
-        return self.get(kind, name)(**(hparams or {}))
-
-    def __iter__(self) -> Iterator[Entry]:
-        for kind in KINDS:
-            yield from sorted(self.entries[kind].values(), key=lambda e: e.name)
-
-    def _snapshot(self) -> tuple[dict[str, dict[str, Entry]], dict[str, Any], dict[str, Any]]:
-        return {k: dict(v) for k, v in self.entries.items()}, dict(self.suites), dict(self.tracked)
-
-    def _restore(self, snapshot: tuple[dict, dict, dict]) -> None:
-        self.entries, self.suites, self.tracked = snapshot
+from .registry import Origin, Registry
 
 
 class PluginManager(pluggy.PluginManager):
@@ -237,6 +104,7 @@ class PluginManager(pluggy.PluginManager):
                         "benchbench_register_components",
                         "benchbench_register_suites",
                         "benchbench_register_trackers",
+                        "benchbench_register_executors",
                     ):
                         for impl in getattr(self.hook, hook_name).get_hookimpls():
                             if impl.plugin_name == plugin_name:
@@ -276,6 +144,14 @@ class PluginManager(pluggy.PluginManager):
         ]
 
 
+def _core_origin(plugin: str) -> Origin:
+    """Where the core's own plugins come from: benchbench's distribution."""
+    try:
+        return Origin(plugin, "benchbench", importlib.metadata.version("benchbench"))
+    except importlib.metadata.PackageNotFoundError:  # a source tree on the path
+        return Origin(plugin, "benchbench", None)
+
+
 class _PluginFailed(Exception):
     pass
 
@@ -304,29 +180,21 @@ def hook_problems(plugin: ModuleType | object) -> str | None:
     return None
 
 
-def notify(hook: Any, **kwargs: Any) -> None:
-    """Call every implementation of an observer hook; one that raises is a warning naming its
-    plugin, never a failed run or a stopped suite (observers log, they do not train)."""
-    for impl in hook.get_hookimpls():
-        try:
-            impl.function(*[kwargs[arg] for arg in impl.argnames])
-        except Exception as exc:
-            message = one_line(exc)
-            warnings.warn(
-                f"plugin {impl.plugin_name!r}: its {hook.name} raised "
-                f"{type(exc).__name__}: {message} (ignored)",
-                BenchbenchWarning,
-                stacklevel=2,
-            )
+BUILTIN_PLUGINS = {"local": "benchbench.executors.builtin"}
+"""The core's own plugins, by plugin name: registered first in every manager, whether or not
+entry points are loaded (named, not imported here: they sit above the plugin layer)."""
 
 
 def get_plugin_manager(config: PluginConfig | None = None) -> PluginManager:
-    """A new manager with the configured plugins loaded (no module-level singleton).
+    """A new manager with the core's own plugins and the configured ones loaded (no
+    module-level singleton).
 
     ``-p no:NAME`` blocks the entry-point plugin ``NAME``; other ``-p`` values are modules.
     """
     config = config or PluginConfig.from_env()
     pm = PluginManager(config)
+    for name, module in BUILTIN_PLUGINS.items():
+        pm._register_plugin(importlib.import_module(module), _core_origin(name))
     for name in config.modules:
         if name.startswith("no:"):
             pm.set_blocked(name[3:])

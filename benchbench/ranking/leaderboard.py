@@ -113,7 +113,7 @@ def markdown_text(text: str) -> str:
 def code_note(codes: Iterable[str], fmt: str = "markdown") -> str:
     """What every component of the runs ran from (their code identities, as JSON): one
     line per origin with the components it supplied, so each number can be traced to a
-    distribution and version (or a source fingerprint, :mod:`benchbench.running.identity`)."""
+    distribution and version (or a source fingerprint, :mod:`benchbench.identity`)."""
     supplied: dict[str, set[str]] = {}
     unrecorded = 0
     for text in codes:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..running.identity import digest
+from ..identity import digest
 from ..spec import KIND_NAMES
 from ..training.profiling import INPUT_BOUND_FRACTION
 

@@ -180,9 +180,9 @@ def _tuning_curves(tunings: pd.DataFrame, track: str, storage_url: str | None) -
         return pd.DataFrame(columns=columns)
     import optuna
 
-    from ..tuning.study import _quiet
+    from ..tuning.studies import quiet
 
-    _quiet()
+    quiet()
     rows = []
     for _, place in tunings[tunings["track"] == track].iterrows():
         try:

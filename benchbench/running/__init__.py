@@ -1,2 +1,3 @@
-"""Running: one run resolved and executed, a suite planned and dispatched to an executor,
-with the machine's conditions, interrupts and code identity recorded."""
+"""What users run: a suite start to end and one configuration (:mod:`.session`), a suite's
+runs claimed, placed and stored (:mod:`.dispatch`), a result set rerun to check it
+(:mod:`.verify`) and the loader settings swept (:mod:`.loader_sweep`)."""

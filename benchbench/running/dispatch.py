@@ -9,8 +9,6 @@ moment it arrives; one that cannot be stored (a database locked past all patienc
 as a file and stored by the next run. On the first Ctrl-C or SIGTERM the workers are ended,
 what finished is stored, and the outcome says how many runs are left.
 
-:func:`check_data` loads each task's data once, before any training, so a missing or damaged
-dataset fails its own runs — in seconds, with one line — and the rest of the suite goes on.
 """
 
 from __future__ import annotations
@@ -21,19 +19,17 @@ import socket
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BenchbenchError
-from ..plugins.manager import Registry
+from ..executors import Executor, Job
+from ..host.interrupts import StopSignals
 from ..spec import DEFAULT_COMPONENTS, RunResult, RunSpec
 from ..tracking.base import TrackedRun
 from ..tracking.relay import Relay
-from .execute import failed
-from .executors import Executor, Job
-from .interrupts import StopSignals
 
 if TYPE_CHECKING:  # the store imports SQLAlchemy and pandas: run-one's data check needs neither
     from ..storage.store import Store
@@ -113,53 +109,6 @@ class Outcome:
         return text + (f"; {self.left} left" if self.left else "")
 
 
-def prepare_data(
-    tasks: Iterable[str],
-    registry: Registry,
-    data_dir: Path | None,
-    download: bool,
-    progress: bool = True,
-) -> dict[str, str]:
-    """For ``tasks`` whose files a registry knows (:mod:`benchbench.data.fetch`) and that
-    are missing or damaged here: with ``download``, fetch them (before runs are planned:
-    a run's id holds its data's fingerprint); without, the line per task that says how."""
-    from ..data.fetch import prepare
-    from ..tasks import default_data_dir
-
-    known = registry.entries.get("task", {})
-    classes = {name: known[name].cls for name in sorted(set(tasks)) if name in known}
-    folder = Path(data_dir) if data_dir else default_data_dir()
-    return prepare(classes, folder, download, progress=progress)
-
-
-def check_data(
-    specs: Iterable[RunSpec], registry: Registry, data_dir: Path | None
-) -> dict[str, RunResult]:
-    """Load each task's data (per task and task hyperparameters) once; every spec of a
-    task whose data cannot be loaded gets a ``failed`` result with the task's one-line
-    reason, by run id. Loading generates and caches generated data too, before workers
-    would race to. The line of a task whose files a registry knows says how to fetch them
-    (:mod:`benchbench.data.fetch`)."""
-    from ..tasks import default_data_dir
-
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
-    by_task: dict[tuple[str, str], list[RunSpec]] = {}
-    for spec in specs:
-        key = (spec.task, json.dumps(spec.component_hparams(spec.task), sort_keys=True))
-        by_task.setdefault(key, []).append(spec)
-    failures = {}
-    for (name, hparams), group in by_task.items():
-        try:
-            registry.build("task", name, json.loads(hparams)).load(data_dir)
-        except Exception as exc:
-            if isinstance(exc, BenchbenchError):  # checksums read only for a failed task
-                hint = prepare_data([name], registry, data_dir, download=False).get(name)
-                exc = BenchbenchError(f"{exc}; {hint}") if hint else exc
-            for spec in group:
-                failures[spec.run_id] = failed(spec, exc, f"task {name}")
-    return failures
-
-
 def restore_spilled(store: Store, folder: Path) -> int:
     """Store the results an earlier run could not (files in ``folder``); how many."""
     restored = 0
@@ -187,11 +136,11 @@ def run_specs(
     relay: Relay | None = None,
     labels: dict[str, dict[str, Any]] | None = None,
 ) -> Outcome:
-    """Run ``specs`` (those already stored are skipped, even if stored meanwhile by
-    another process, except the run ids in ``redo``: stored results to replace, such as
-    failed runs retried); results in ``ready`` (e.g. from :func:`check_data`) are stored
-    without running. Stops early when ``stop`` is requested. ``relay`` hears of each run
-    handed out (tagged with its ``labels``), its eval points and its stored result."""
+    """Run ``specs`` (those already stored are skipped, even if stored meanwhile by another process,
+    except the run ids in ``redo``: stored results to replace, such as failed runs retried); results
+    in ``ready`` (e.g. from :func:`~benchbench.planning.data_check.check_data`) are stored without
+    running. Stops early when ``stop`` is requested. ``relay`` hears of each run handed out (tagged
+    with its ``labels``), its eval points and its stored result."""
     owner = owner_name()
     outcome = Outcome()
     running: set[str] = set()
@@ -227,7 +176,7 @@ def run_specs(
         for job, result in finished:
             running.discard(job.spec.run_id)
             if isinstance(result, BaseException):
-                result = failed(job.spec, result)
+                result = RunResult.failed(job.spec, result)
             save(result)
 
     by_id = {spec.run_id: spec for spec in specs}

@@ -56,14 +56,15 @@ def profile(
     The rows give median rates, their spread, the data-wait share and the verdict; a plot
     goes to ``OUT/profiles/TASK.png``. ``numerics``: as for :func:`~benchbench.run`; it must
     be the mode torch was loaded with in this process (the sweep trains here)."""
+    from ..execution.execute import execute
+    from ..host.cpus import pinned_threads
+    from ..host.devices import resolve_device
+    from ..host.numerics import check, select
     from ..paths import default_data_dir
+    from ..planning.resolve import resolve_spec
     from ..plugins.manager import load_plugins
     from ..storage.store import prepare_out
     from ..tasks import Split
-    from .execute import execute
-    from .machine import pinned_threads
-    from .numerics import check, select
-    from .resolve import resolve_device, resolve_spec
 
     select(numerics)
     pm, console = load_plugins(plugins), Console(progress)

@@ -23,7 +23,6 @@ from ..plugins.manager import PluginManager
 from ..progress import Console
 from ..spec import RunResult
 from .dispatch import Outcome, restore_spilled
-from .executors.slurm_options import SlurmOptions
 
 LEADERBOARD_FILES = (("csv", "csv"), ("json", "json"), ("markdown", "md"))
 """The leaderboard files a run writes to OUT/leaderboards/: (format, suffix)."""
@@ -96,9 +95,8 @@ def run(
     device: str = "auto",
     workers: int | None = None,
     executor: str = "local",
-    address: str | None = None,
+    executor_options: Mapping[str, Any] | Any = None,
     gpus_per_run: float = 1.0,
-    slurm: SlurmOptions | dict[str, Any] | None = None,
     timeout: float = 3600.0,
     retry_failed: bool = False,
     tuned: bool = False,
@@ -125,23 +123,22 @@ def run(
     :param device: ``auto``, ``cpu`` or ``cuda[:N]``.
     :param workers: runs at once, each in its own process (default: 1 locally, which keeps
         timings comparable, and one per GPU, each on its own, for ``device="cuda"``; as many
-        as the cluster holds on Ray).
-    :param executor: ``local`` (worker processes here), ``ray`` (tasks on a Ray cluster) or
-        ``slurm`` (Slurm jobs through submitit, as job arrays; ``workers`` caps how many run
-        at once).
-    :param address: with ``executor="ray"``: the cluster's head ``HOST:PORT``.
+        as the cluster holds with an executor that places runs elsewhere).
+    :param executor: where runs are placed: ``local`` (worker processes here) or an
+        installed executor (``catalog("executor")``: ``ray`` for tasks on a Ray cluster,
+        ``slurm`` for Slurm jobs through submitit, a plugin's).
+    :param executor_options: the options the executor declares, by name
+        (``{"address": "HEAD:6379"}`` for Ray, ``{"partition": "gpu", "time": "2:00:00"}``
+        for Slurm; ``describe(NAME)`` lists them), or the executor's own options dataclass.
     :param gpus_per_run: the share of a GPU each CUDA run gets (``0.5``: two runs per GPU,
         flagged busy since they time each other).
-    :param slurm: with ``executor="slurm"``: what each job asks for
-        (:class:`~benchbench.SlurmOptions`, or a dict of its fields: ``partition``,
-        ``account``, ``qos``, ``time``, ``cpus_per_run``, ``mem``, ``sbatch``).
     :param timeout: seconds after which a run is stopped and recorded ``timed-out``.
     :param retry_failed: run again the stored runs that failed or timed out.
     :param tuned: run the settings :func:`~benchbench.tune` found, as suite ``SUITE-tuned``.
     :param threads: torch/OpenMP threads per run (default: this process's cores, shared).
     :param numerics: ``portable`` (CPU kernels pinned: the same bits on every x86 machine) or
         ``native`` (this CPU's widest vector instructions); see
-        :mod:`benchbench.running.numerics`.
+        :mod:`benchbench.host.numerics`.
     :param download: fetch the missing data of the suite's tasks first
         (:func:`~benchbench.fetch_data`); without, a task's missing-data line says how.
     :param log: experiment trackers to log to, ``NAME[:TARGET]`` each (``tensorboard:DIR``,
@@ -153,16 +150,17 @@ def run(
     :raises ~benchbench.BenchbenchError: a bad suite, name, value, device or database (nothing ran).
     :raises ~benchbench.errors.Stopped: a signal stopped the suite; what finished is stored.
     """
+    from ..executors.base import LOST, Placement
+    from ..executors.choose import open_executor
+    from ..host.numerics import select
+    from ..identity import stale_line
+    from ..planning.declared import check_declared, declare
+    from ..planning.suite import load_suite, plan
     from ..plugins.manager import load_plugins
     from ..ranking import leaderboard
     from ..storage.store import Store, prepare_out, storage_url
     from ..tracking import Session, open_relay
     from ..tuning.suite import check_tuned_code, tuned_line, tuned_settings, tuned_variant
-    from .declared import check_declared, declare
-    from .executors import LOST, make_executor
-    from .identity import stale_line
-    from .numerics import select
-    from .suite import load_suite, plan
 
     select(numerics)  # before the workers start: they load torch with its settings
     declared = declare(suite)  # before the plugins load: they register these tasks too
@@ -171,14 +169,12 @@ def run(
     out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
     if download:
-        from .dispatch import prepare_data
+        from ..planning.data_check import prepare_data
 
         tasks = {task for track in loaded.tracks for task in track.tasks}
         prepare_data(tasks, pm.registry, data_dir, True, console.enabled)
-    placer, device = make_executor(
-        pm.config, data_dir, executor, address, device, workers, timeout, threads, gpus_per_run,
-        out, slurm,
-    )  # fmt: skip
+    placement = Placement(pm.config, data_dir, out, workers, timeout, threads, gpus_per_run)
+    placer, device, _ = open_executor(pm.registry, executor, placement, device, executor_options)
     plan(loaded, pm.registry, device=device, seeds=seeds, data_dir=data_dir)  # names checked
     store = Store(storage_url(prepare_out(out), storage), on_wait=_noted(console))
     restored = restore_spilled(store, out / "unsaved-results")
@@ -314,7 +310,7 @@ def _check_data(
 ) -> dict[str, RunResult]:
     """Each task's data loaded once before anything trains; the runs of a task whose data
     cannot be loaded fail at once, named with their task in one line."""
-    from .dispatch import check_data
+    from ..planning.data_check import check_data
 
     unusable = check_data(todo, pm.registry, data_dir)
     for task, reason in sorted({(r.task, r.error) for r in unusable.values()}):
@@ -335,9 +331,9 @@ def _dispatch(
     labels: dict[str, dict[str, Any]] | None = None,
 ) -> Outcome:
     """The runs handed to the executor under the stop signals, with a progress bar."""
+    from ..host.interrupts import StopSignals
     from ..tracking import reading
     from .dispatch import describe, problem, run_specs
-    from .interrupts import StopSignals
 
     with StopSignals() as stop, placer, reading(relay), console.bar(len(todo), "run") as bar:
 
@@ -393,7 +389,7 @@ def run_one(
     (``{"mixup.alpha": 0.4}``). ``storage`` also stores the result in that database. The
     run uses ``threads`` threads (default: every core this process owns); the process's
     own thread settings are put back afterwards. ``numerics`` is ``portable`` or ``native``
-    (:mod:`benchbench.running.numerics`); where torch was loaded in this process before the
+    (:mod:`benchbench.host.numerics`); where torch was loaded in this process before the
     mode could be set (a notebook that imported torch first), the run trains in a fresh
     worker process instead. ``download`` fetches the task's data first when it is missing.
     ``log`` names experiment trackers (``NAME[:TARGET]``, :mod:`benchbench.tracking`) that
@@ -404,14 +400,15 @@ def run_one(
         result's ``status`` (``failed``, ``diverged``) and ``error``.
     """
     from ..budget import budget_of
+    from ..execution.execute import execute
+    from ..host.cpus import pinned_threads
+    from ..host.devices import resolve_device
+    from ..host.numerics import check, select
+    from ..planning.data_check import check_data, prepare_data
+    from ..planning.declared import check_declared, declare
+    from ..planning.resolve import resolve_spec
     from ..plugins.manager import load_plugins
     from ..storage.store import Store
-    from .declared import check_declared, declare
-    from .dispatch import check_data, prepare_data
-    from .execute import execute
-    from .machine import pinned_threads
-    from .numerics import check, select
-    from .resolve import resolve_device, resolve_spec
 
     select(numerics)
     declared = declare(task)  # a task declared in a file: --task leaves.toml
@@ -472,8 +469,8 @@ def _in_fresh_process(
 ) -> RunResult:
     """``spec`` trained in a new worker process, which loads torch with the numerics mode's
     settings (this one loaded it before they could be set)."""
-    from .executors import ProcessPoolExecutor
-    from .machine import thread_share
+    from ..executors.local import ProcessPoolExecutor
+    from ..host.cpus import thread_share
 
     pool = ProcessPoolExecutor(config, data_dir, 1, None, thread_share(1, threads))
     try:

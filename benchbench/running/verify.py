@@ -127,9 +127,9 @@ def _rerun_spec(
     original: RunResult, registry: Any, any_code: bool, data_dir: Path | None
 ) -> tuple[RunSpec | None, str]:
     """The spec to train again (None: not rerun) and a note for its row."""
-    from .identity import changes
-    from .numerics import portable_here
-    from .resolve import code_of, data_fingerprint
+    from ..host.numerics import portable_here
+    from ..identity import changes
+    from ..planning.resolve import code_of, data_fingerprint
 
     spec = original.spec()
     names = {slot: getattr(spec, slot) for slot in KIND_NAMES}
@@ -174,9 +174,9 @@ def _rerun(
 ) -> Iterator[tuple[RunResult, RunResult]]:
     """Each run trained again in worker processes started in its numerics mode, with its
     recorded thread count; ``(original, rerun)`` as they finish."""
-    from .executors import ProcessPoolExecutor
-    from .machine import owned_cores
-    from .numerics import current, select
+    from ..executors import ProcessPoolExecutor
+    from ..host.cpus import owned_cores
+    from ..host.numerics import current, select
 
     groups: dict[tuple[str, int], list[tuple[RunResult, RunSpec]]] = {}
     for original, spec, _ in todo:

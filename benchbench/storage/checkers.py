@@ -111,7 +111,7 @@ class Checkers:
 
 def main() -> None:
     """A worker: chunks in on stdin, ``("ok", rows)`` or ``("error", line)`` out."""
-    from .files import prepare_chunk
+    from .lines import prepare_chunk
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the importing process handles Ctrl-C
     gc.disable()  # many short-lived dicts, no cycles: the collector only costs time here

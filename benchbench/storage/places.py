@@ -76,7 +76,7 @@ class Places(Database):
             return wanted
         path = Path(wanted)
         if path.is_file():
-            from ..running.suite import file_key
+            from ..planning.suite_file import file_key
 
             key = file_key(path)
             if key in known:

@@ -4,7 +4,7 @@ A tracker (:class:`~benchbench.Tracker`) is a plugin class registered through th
 ``benchbench_register_trackers`` hook and chosen with ``--log NAME[:TARGET]`` (``log=`` in
 the API, ``log = [...]`` in a suite file). Trackers run in the driver, the process that
 stores results: workers, local or on Ray nodes, send each eval point back over the
-executor's channel (:meth:`~benchbench.running.executors.base.Executor.channel`), and
+executor's channel (:meth:`~benchbench.Executor.channel`), and
 :class:`~.relay.Relay` hands everything to the trackers on a thread of its own, so a slow
 or dead tracker delays no run and loses no result; it costs a warning.
 """

@@ -33,7 +33,7 @@ from ..components import (
 )
 from ..data.streams import DeviceStream, batches, make_stream, materialize
 from ..errors import BenchbenchWarning
-from ..plugins.manager import notify
+from ..plugins.observers import notify
 from ..spec import RunResult, RunSpec
 from ..tasks import Splits, Task
 from .divergence import Divergence

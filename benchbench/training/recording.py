@@ -16,7 +16,7 @@ import torch
 from ..budget import BudgetClock
 from ..components import Model, count_parameters
 from ..data.streams import Decode
-from ..plugins.manager import notify
+from ..plugins.observers import notify
 from ..spec import RunResult, RunSpec
 from ..tasks import Split
 from .metrics import (

@@ -4,7 +4,6 @@ will run recorded as it grows."""
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +15,7 @@ import pandas as pd
 from ..errors import BenchbenchError, Stopped
 from ..paths import DEFAULT_OUT, PathLike, optional_path
 from ..progress import Console
-from ..running.executors.slurm_options import SlurmOptions
-from .study import Summary
+from .studies import Summary
 
 
 @dataclass
@@ -41,7 +39,7 @@ class TunedCandidate:
 
     def study(self) -> Any:
         """The candidate's Optuna study, loaded from the results database."""
-        from .study import load_study, open_storage
+        from .studies import load_study, open_storage
 
         return load_study(open_storage(self.storage_url), self.summary.study)
 
@@ -98,9 +96,8 @@ def tune(
     numerics: str = "portable",
     download: bool = False,
     executor: str = "local",
-    address: str | None = None,
+    executor_options: Mapping[str, Any] | Any = None,
     gpus_per_run: float = 1.0,
-    slurm: SlurmOptions | dict[str, Any] | None = None,
     timeout: float = 3600.0,
     out: PathLike = DEFAULT_OUT,
     storage: str | None = None,
@@ -116,10 +113,11 @@ def tune(
     each a run scored on the validation split, pruned on its eval points. Studies are
     stored with the results and resumed when called again; several processes may tune one
     database at once (give each its own ``worker``). ``parallel`` trials run at once, each
-    in a worker process, a Ray task or a Slurm job (``executor``, with ``address``,
-    ``gpus_per_run`` and ``slurm`` as for :func:`~benchbench.run`); one that crashes or
-    passes ``timeout`` counts as a failed trial. Trials on Slurm report to the study from
-    the nodes, so they need a PostgreSQL ``storage``. ``hparams`` fixes hyperparameters (in
+    in a worker process, or where ``executor`` places them (with ``executor_options`` and
+    ``gpus_per_run`` as for :func:`~benchbench.run`); one that crashes or passes ``timeout``
+    counts as a failed trial. Trials report to the study from where they run, so trials on
+    other machines need a ``storage`` they can reach (PostgreSQL); an executor refuses, or
+    warns about, one they cannot. ``hparams`` fixes hyperparameters (in
     a suite: for every candidate that has them). The options override a suite's own
     ``[tuning]`` settings. ``numerics`` and ``download``: as for :func:`~benchbench.run`.
     ``log`` names experiment trackers (``NAME[:TARGET]``, :mod:`benchbench.tracking`):
@@ -133,16 +131,18 @@ def tune(
     :raises ~benchbench.errors.Stopped: a signal stopped tuning; finished trials are stored.
     """
     from ..budget import budget_of
+    from ..executors.base import Placement
+    from ..executors.choose import open_executor
+    from ..host.interrupts import StopSignals
+    from ..host.numerics import select
+    from ..planning.data_check import prepare_data
+    from ..planning.declared import check_declared, declare
+    from ..planning.suite import load_suite
+    from ..planning.targets import Target
     from ..plugins.manager import load_plugins
-    from ..running.declared import check_declared, declare
-    from ..running.dispatch import prepare_data
-    from ..running.executors import make_executor
-    from ..running.interrupts import StopSignals
-    from ..running.numerics import select
-    from ..running.suite import load_suite
-    from ..storage.database import parse_url
     from ..storage.store import Store, prepare_out, storage_url
-    from .study import Interrupted, Target, open_storage
+    from .studies import open_storage
+    from .study import Interrupted
     from .study import tune as tune_candidate
     from .suite import protocol_of, suite_tuning_jobs, tuned_variant, tuning_config
 
@@ -156,16 +156,11 @@ def tune(
     check_declared(declared, pm, str(suite))
     out, data_dir = Path(out), optional_path(data_dir)
     budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
-    if executor == "slurm" and parse_url(storage_url(out, storage)).drivername.startswith("sqlite"):
-        raise BenchbenchError(
-            "tuning on Slurm: trials report to the study from the nodes, and SQLite on a "
-            "shared file system is unsafe for writers on several machines; use --storage "
-            "postgresql://..."
-        )
-    placer, device = make_executor(
-        pm.config, data_dir, executor, address, device, parallel, timeout, threads, gpus_per_run,
-        out, slurm,
-    )  # fmt: skip
+    url = storage_url(out, storage)
+    placement = Placement(pm.config, data_dir, out, parallel, timeout, threads, gpus_per_run)
+    placer, device, storage_note = open_executor(
+        pm.registry, executor, placement, device, executor_options, storage_url=url
+    )
     chosen = {"trials": trials, "sampler": sampler, "pruner": pruner, "seed": seed}
     loaded = load_suite(suite, pm.registry) if suite else None
     tasks = {t for track in loaded.tracks for t in track.tasks} if loaded else {str(task)}
@@ -179,16 +174,11 @@ def tune(
         one = Target(task, arch, regularizer, ssl, finetune, fixed, budget, device)
         one.spec(pm, {}, config.seed, data_dir)  # names and values checked before anything
         jobs = [(f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", None, one, config)]
-    url = storage_url(prepare_out(out), storage)
+    prepare_out(out)
     store = Store(url)  # checks the URL and creates the results tables beside the studies
     studies = open_storage(url)
-    remote = executor == "ray" and (address or os.environ.get("RAY_ADDRESS"))
-    if remote and parse_url(url).drivername.startswith("sqlite"):
-        console.note(
-            "benchbench: warning: trials on other machines report to the study in this "
-            f"machine's SQLite file ({store.display_url}) and fail where they cannot reach "
-            "it; use --storage postgresql://... for a cluster"
-        )
+    if storage_note:
+        console.note(f"benchbench: warning: {storage_note}")
     from ..tracking import Session, open_relay, reading
 
     relay = open_relay(

@@ -10,10 +10,10 @@ from typing import Any
 
 from ..budget import Budget
 from ..errors import BenchbenchError
+from ..identity import changes
+from ..planning.suite import Suite, target
+from ..planning.targets import TuningConfig
 from ..plugins.manager import PluginManager
-from ..running.identity import changes
-from ..running.suite import Suite, target
-from .study import TuningConfig
 
 
 def tuned_line(name: str, untuned: str, settings: dict[Any, dict[str, Any]]) -> str:

@@ -19,6 +19,8 @@ import benchbench
 from benchbench import SSL, Architecture, Budget, Regularizer, Split, Splits, Task
 from benchbench.authoring.conformance import CheckFailed, checks_for, probe_manager
 from benchbench.errors import BenchbenchError
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 from benchbench.plugins import (
     Origin,
     PluginConfig,
@@ -26,8 +28,6 @@ from benchbench.plugins import (
     get_plugin_manager,
     hook_problems,
 )
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
 
 # -- the contract at registration ----------------------------------------------------------------
 
@@ -241,7 +241,7 @@ def test_task_data_breaking_its_declaration_fails_the_run_blamed_on_the_task(x, 
 
 
 def test_a_suite_skips_pairs_whose_inputs_a_component_refuses_with_one_line(tmp_path, pm):
-    from benchbench.running.suite import load_suite, plan
+    from benchbench.planning.suite import load_suite, plan
 
     path = tmp_path / "mixed.toml"
     path.write_text(
@@ -337,7 +337,7 @@ def test_an_observer_that_raises_is_a_warning_naming_it_never_a_failed_run():
 def test_same_bare_name_in_two_search_spaces_no_longer_collides():
     import optuna
 
-    from benchbench.tuning.study import Namespaced
+    from benchbench.tuning.space import Namespaced
 
     study = optuna.create_study()
     trial = study.ask()

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from benchbench.cli import cli
+from benchbench.host.cpus import CpuWatch, pin_threads, thread_share
 from benchbench.params import Choice, Float, Int, Param, check_declarations, inferred
 from benchbench.ranking import leaderboard, rank
 from benchbench.running.loader_sweep import summarize, sweep_row
-from benchbench.running.machine import CpuWatch, pin_threads, thread_share
 
 SUITE = """
 seeds = 1
@@ -137,7 +137,7 @@ def test_every_builtin_hyperparameter_is_declared():
     assert undeclared == []
     kinds = next(p for p in cli.commands["list"].params if p.name == "kind").type.choices
     # the command's names are the registry's
-    assert set(kinds) == {*registry.entries, "suite", "tracker"}
+    assert set(kinds) == {*registry.entries, "suite", "tracker", "executor"}
     assert {"tensorboard", "mlflow", "wandb"} <= set(registry.trackers)
 
 

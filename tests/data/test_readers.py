@@ -158,7 +158,7 @@ def test_a_truncated_cifar_batch_is_one_clear_error(tmp_path):
 
 
 def test_file_tasks_fingerprint_their_files_by_content(tmp_path):
-    from benchbench.running.resolve import resolve_spec
+    from benchbench.planning.resolve import resolve_spec
 
     registry = get_plugin_manager(PluginConfig()).registry
     fake_mnist(tmp_path, "MNIST")

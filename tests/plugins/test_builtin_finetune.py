@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from benchbench import BenchbenchError, Budget, RunSpec
+from benchbench.execution.execute import execute, source_encoder
+from benchbench.planning.resolve import build_components, resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import execute, source_encoder
-from benchbench.running.resolve import build_components, resolve_spec
 from benchbench.training.loop import train_model
 
 PM = get_plugin_manager(PluginConfig())

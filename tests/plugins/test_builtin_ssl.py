@@ -20,9 +20,9 @@ from benchbench_ssl.losses import (
 from torch import nn
 
 from benchbench import BenchbenchError, Budget, RunContext
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 METHODS = ["supervised", "pseudo-label", "uda", "fixmatch"]

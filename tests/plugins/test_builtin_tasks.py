@@ -175,8 +175,8 @@ def test_the_literature_tasks_read_their_files_and_semi_ones_follow_the_label_pr
     drawn with ``label_seed`` (both task hyperparameters, so both in the run id), the rest
     of the training split unlabeled, validation and test as the parent task's."""
     from benchbench import Budget
+    from benchbench.planning.resolve import resolve_spec
     from benchbench.plugins import get_plugin_manager
-    from benchbench.running.resolve import resolve_spec
 
     cls = tasks[task].cls
     if parent is None:  # kmnist: the official splits of its IDX files

@@ -105,8 +105,8 @@ def test_a_suite_runs_its_declared_tasks_in_workers_and_learns_them(tmp_path):
     assert board.loc["leaves", "test_accuracy_mean"] > 0.9  # brightness tells the classes
     assert board.loc["tab", "test_accuracy_mean"] > 0.8
     assert board.loc["seq", "test_accuracy_mean"] > 0.9
+    from benchbench.planning.declared import declare
     from benchbench.plugins.manager import load_plugins
-    from benchbench.running.declared import declare
 
     declare(str(path))
     splits = load_plugins().registry.build("task", "leaves").load(tmp_path)
@@ -118,9 +118,9 @@ def test_a_suite_runs_its_declared_tasks_in_workers_and_learns_them(tmp_path):
 
 def test_the_run_id_follows_the_content(tmp_path):
     from benchbench import Budget
+    from benchbench.planning.declared import declare
+    from benchbench.planning.resolve import resolve_spec
     from benchbench.plugins.manager import load_plugins
-    from benchbench.running.declared import declare
-    from benchbench.running.resolve import resolve_spec
 
     path = suite(tmp_path / "here")
 
@@ -174,8 +174,8 @@ def test_bad_own_data_is_one_line_naming_the_file_or_column(tmp_path, change, wo
         with pytest.raises(BenchbenchError, match=words):
             bb.run(str(path), out=tmp_path / "out", progress=False)
         return
+    from benchbench.planning.declared import declare
     from benchbench.plugins.manager import load_plugins
-    from benchbench.running.declared import declare
 
     declare(str(path))  # the data: its runs fail with the line (the suite's data check)
     with pytest.raises(BenchbenchError, match=words):
@@ -194,8 +194,8 @@ def test_run_one_takes_a_file_that_declares_one_task(tmp_path):
 
 
 def test_an_image_folder_is_decoded_once_then_read_from_its_cache(tmp_path, monkeypatch):
+    from benchbench.planning.declared import declare
     from benchbench.plugins.manager import load_plugins
-    from benchbench.running.declared import declare
 
     path = suite(tmp_path)
     declare(str(path))
@@ -236,8 +236,8 @@ def test_a_hugging_face_dataset_saved_on_disk_is_a_task(tmp_path):
     """Its own train/validation/test splits, an image column decoded and resized, a class
     label column; rows labeled -1 are unlabeled data."""
     datasets = pytest.importorskip("datasets")
+    from benchbench.planning.declared import declare
     from benchbench.plugins.manager import load_plugins
-    from benchbench.running.declared import declare
 
     def split(count: int, unlabeled: int = 0):
         images = [
@@ -273,8 +273,8 @@ def test_an_image_folder_too_large_for_memory_is_read_per_sample_from_disk(tmp_p
     """``in_memory = false`` (or a folder over IN_MEMORY_BYTES decoded) gives splits that
     decode each image as the loop draws it, standardised by the training images' statistics:
     the very inputs the in-memory path computes, and a run takes the disk path and learns."""
+    from benchbench.planning.declared import declare
     from benchbench.plugins.manager import load_plugins
-    from benchbench.running.declared import declare
 
     image_folder(tmp_path / "leaves", splits=False)
     base = f'source = "imagefolder"\npath = "{tmp_path / "leaves"}"\ntarget_accuracy = 0.9\n'

@@ -9,9 +9,9 @@ import math
 import pytest
 
 from benchbench import Budget
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 REGISTRY = PM.registry

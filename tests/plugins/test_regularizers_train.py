@@ -4,9 +4,9 @@ repeats exactly for one seed."""
 import pytest
 
 from benchbench import Budget
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 from benchbench.plugins import PluginConfig, get_plugin_manager
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
 
 PM = get_plugin_manager(PluginConfig())
 NAMES = sorted(PM.registry.entries["regularizer"]) + ["augment+mixup"]

@@ -6,10 +6,11 @@ import json
 import pytest
 
 from benchbench import BenchbenchError, Budget
-from benchbench.running.dispatch import check_data, restore_spilled, run_specs
-from benchbench.running.executors import InProcessExecutor
-from benchbench.running.interrupts import StopSignals
-from benchbench.running.resolve import resolve_spec
+from benchbench.executors import InProcessExecutor
+from benchbench.host.interrupts import StopSignals
+from benchbench.planning.data_check import check_data
+from benchbench.planning.resolve import resolve_spec
+from benchbench.running.dispatch import restore_spilled, run_specs
 from benchbench.storage.store import Store, default_url
 
 

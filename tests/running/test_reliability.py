@@ -22,6 +22,7 @@ from pathlib import Path
 import optuna
 import pytest
 from click.testing import CliRunner
+from run_records import numbers, stored
 
 from benchbench.cli import cli
 
@@ -48,19 +49,6 @@ def start(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def stored(out: Path) -> dict[str, dict]:
-    """run id -> stored result, read straight from the SQLite file."""
-    path = out / "benchbench.db"
-    if not path.exists():
-        return {}
-    with sqlite3.connect(path, timeout=60) as conn:
-        try:
-            rows = conn.execute("select run_id, result from run_results").fetchall()
-        except sqlite3.OperationalError:  # tables not created yet
-            return {}
-    return {run_id: json.loads(text) for run_id, text in rows}
 
 
 def workers_of(pid: int) -> list[int]:
@@ -94,14 +82,6 @@ def wait_until(condition, seconds: float = 600, every: float = 0.1) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition never held")
         time.sleep(every)
-
-
-def numbers(result: dict) -> tuple:
-    """What must repeat exactly, wherever and however often a run ran (timings need not):
-    accuracies and the validation curve."""
-    curve = tuple((p["step"], p["val_accuracy"]) for p in result["curve"])
-    accuracies = (result["final_val_accuracy"], result["best_val_accuracy"])
-    return result["status"], result["test_accuracy"], accuracies, curve
 
 
 @pytest.mark.e2e

@@ -6,9 +6,9 @@ import json
 from click.testing import CliRunner
 
 from benchbench.cli import cli
+from benchbench.executors import InProcessExecutor
+from benchbench.planning.suite import parse_suite, plan
 from benchbench.ranking import leaderboard, rank
-from benchbench.running.executors import InProcessExecutor
-from benchbench.running.suite import parse_suite, plan
 from benchbench.storage.store import Store, default_url
 
 SUITE = {
@@ -141,7 +141,7 @@ def test_the_fast_spec_identity_is_the_run_id_of_the_spec_on_every_published_run
     import pytest
 
     from benchbench.spec import RunResult
-    from benchbench.storage.files import spec_identity
+    from benchbench.storage.lines import spec_identity
 
     published = Path(__file__).parents[2] / "leaderboards" / "default.jsonl.gz"
     with gzip.open(published, "rt") as lines:

@@ -3,8 +3,8 @@ import os
 import pytest
 
 from benchbench import BenchbenchError
-from benchbench.running.executors import InProcessExecutor
-from benchbench.running.suite import parse_suite, plan
+from benchbench.executors import InProcessExecutor
+from benchbench.planning.suite import parse_suite, plan
 from benchbench.storage.store import Store, default_url
 
 SUITE = {
@@ -92,7 +92,7 @@ def test_a_suite_planned_again_shows_only_its_current_places(tmp_path, pm, data_
 
 
 def test_suite_files_with_the_same_name_are_different_suites(tmp_path, registry):
-    from benchbench.running.suite import load_suite
+    from benchbench.planning.suite import load_suite
 
     text = "[[tracks]]\nname='a'\nkind='arch'\ncandidates=['mlp']\ntasks=['blobs']\n"
     paths = []

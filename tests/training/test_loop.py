@@ -3,8 +3,8 @@ import math
 import pytest
 
 from benchbench import Budget
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 from benchbench.training.settings import lr_factor
 
 
@@ -270,7 +270,7 @@ def test_8bit_pixels_train_exactly_as_the_same_inputs_standardised_up_front(
     import torch
 
     from benchbench import Split, Splits
-    from benchbench.running import execute as execute_module
+    from benchbench.execution import execute as execute_module
 
     monkeypatch.setattr("benchbench.training.recording.LATENCY_BATCH", 8)
     spec = resolve_spec(

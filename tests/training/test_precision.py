@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from benchbench import BenchbenchError, Budget
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
 
 SETTINGS = {
     "precision": "bf16",

@@ -38,8 +38,8 @@ def test_degenerate_times_stay_in_range():
 
 def test_a_slow_loader_is_input_bound_and_the_device_path_compute_bound(pm, data_dir):
     from benchbench import Budget
-    from benchbench.running.execute import execute
-    from benchbench.running.resolve import resolve_spec
+    from benchbench.execution.execute import execute
+    from benchbench.planning.resolve import resolve_spec
 
     def profile(path):
         spec = resolve_spec(

@@ -10,9 +10,9 @@ import optuna
 import pytest
 
 from benchbench import Budget
-from benchbench.running.execute import execute
-from benchbench.running.resolve import resolve_spec
-from benchbench.running.suite import load_suite, plan, target
+from benchbench.execution.execute import execute
+from benchbench.planning.resolve import resolve_spec
+from benchbench.planning.suite import load_suite, plan, target
 from benchbench.storage.store import Store
 from benchbench.tuning.study import (
     Target,
