@@ -2,7 +2,8 @@
 
 Times, as a user would see them (each a fresh process, median of ``--repeats``):
 
-1. ``benchbench --version``, ``--help`` and ``list --help``: nothing heavy may be imported;
+1. ``benchbench --version``, ``--help``, ``list --help`` and ``run --help`` (whose executor
+   flags come from the cached plugin listing): nothing heavy may be imported;
 2. ``benchbench list``: loads every plugin (and so torch);
 3. ``benchbench run-one --task mnist1d --arch cnn --steps 1 --json``: the whole time outside
    training of one run (start-up, a cached dataset, the model, the deployment measurements);
@@ -35,7 +36,7 @@ def main() -> None:
     exe = shutil.which("benchbench") or "benchbench"
     run_one = [exe, "run-one", "--task", "mnist1d", "--arch", "cnn", "--steps", "1", "--json"]
     subprocess.run(run_one, capture_output=True, check=True)  # caches the dataset
-    for args in (["--version"], ["--help"], ["list", "--help"], ["list"]):
+    for args in (["--version"], ["--help"], ["list", "--help"], ["run", "--help"], ["list"]):
         seconds = statistics.median(timed([exe, *args])[0] for _ in range(repeats))
         print(f"benchbench {' '.join(args):<12} {seconds:6.2f} s")
     walls, outside = [], []
