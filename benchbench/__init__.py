@@ -46,12 +46,19 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """Every public name, imported or not yet (what ``bb.<TAB>`` completes)."""
+    return sorted({*__all__, *globals()})
+
+
 if TYPE_CHECKING:
     from .api import (
         catalog,
         check_plugin,
+        data_status,
         describe,
         export,
+        fetch_data,
         import_results,
         leaderboard,
         leaderboard_text,
@@ -62,6 +69,7 @@ if TYPE_CHECKING:
         run,
         run_one,
         tune,
+        verify,
     )
     from .budget import Budget
     from .components import (

@@ -34,6 +34,11 @@ __all__ = sorted(API)
 __getattr__ = lazy_exports(__name__, API, "benchbench")
 
 
+def __dir__() -> list[str]:
+    """Every function of the API, imported or not yet."""
+    return sorted({*__all__, *globals()})
+
+
 if TYPE_CHECKING:
     from .authoring.conformance import check_plugin
     from .authoring.scaffold import new_plugin

@@ -154,3 +154,14 @@ def test_describe_and_catalog_are_what_show_and_list_print(tmp_path):
 
 def _url(folder: Path) -> str:
     return f"sqlite:///{folder / 'benchbench.db'}"
+
+
+def test_dir_lists_the_whole_public_api_and_every_name_resolves():
+    """``bb.<TAB>`` in IPython completes from ``dir(bb)``: every public name is there before
+    it is first imported, and each one imports."""
+    import benchbench.api
+
+    for module in (bb, benchbench.api):
+        assert set(module.__all__) <= set(dir(module))
+        assert all(getattr(module, name) is not None for name in module.__all__)
+    assert {"run", "verify", "data_status", "fetch_data", "Executor"} <= set(dir(bb))

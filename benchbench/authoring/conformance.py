@@ -231,10 +231,10 @@ class _CheckWorker:
 
     def run(self, check_id: str, timeout: float) -> tuple[str, str]:
         """``(result, detail)`` of one check."""
-        import multiprocessing
+        from ..host import spawn
 
         if self.process is None:
-            context = multiprocessing.get_context("spawn")
+            context = spawn.context()
             self.conn, theirs = context.Pipe()
             # not a daemon: an executor's checks start worker processes of their own
             self.process = context.Process(target=_serve_checks, args=(theirs, *self.args))

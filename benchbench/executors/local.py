@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import BenchbenchError
 from ..execution.execute import execute
+from ..host import spawn
 from ..host.cpus import thread_share
 from ..plugins.manager import PluginConfig, PluginManager
 from ..spec import RunResult
@@ -120,13 +121,11 @@ class ProcessPoolExecutor(Executor):
         self._manager: Any = None
 
     def _new_pool(self, workers: int, gpu: str | None) -> Any:
-        import multiprocessing
-
         from pebble import ProcessPool
 
         return ProcessPool(
             max_workers=workers,
-            context=multiprocessing.get_context("spawn"),
+            context=spawn.context(),  # workers that never import the caller's __main__
             initializer=_pool_worker_init,
             initargs=(self.threads, self.config, gpu),
         )
@@ -203,10 +202,8 @@ class ProcessPoolExecutor(Executor):
     def channel(self) -> Any:
         """A multiprocessing manager's queue: its proxy travels to the spawned workers.
         The manager's process ends with this executor."""
-        import multiprocessing
-
         if self._manager is None:
-            self._manager = multiprocessing.get_context("spawn").Manager()
+            self._manager = spawn.context().Manager()
         return self._manager.Queue()
 
     def _collect(self, future: Any, job: Job) -> RunResult | BaseException:
@@ -219,10 +216,7 @@ class ProcessPoolExecutor(Executor):
                 job.spec, "timed-out", error=f"TimeoutError: run exceeded {self.timeout:.0f} s"
             )
         except BrokenProcessPool as exc:
-            raise BenchbenchError(
-                f"the worker processes could not start ({exc}); in a script, call benchbench "
-                "under 'if __name__ == \"__main__\":' (its workers import the script)"
-            ) from exc
+            raise BenchbenchError(f"the worker processes could not start ({exc})") from exc
         except ProcessExpired as exc:
             return RunResult.for_spec(
                 job.spec,

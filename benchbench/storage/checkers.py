@@ -1,12 +1,11 @@
-"""Worker processes that check and prepare the lines of an imported file while the importing
-process reads the file and writes the database: checking a run (parsing its JSON, hashing
-its spec, testing its numbers against each other) costs more than storing it.
+"""Worker processes that check and prepare the lines of an imported file while the importing process
+reads the file and writes the database: checking a run (parsing its JSON, hashing its spec, testing
+its numbers against each other) costs more than storing it.
 
-Each worker is a plain ``python -m benchbench.storage.checkers`` child speaking pickles over
-its pipes, one chunk of lines at a time. Not ``multiprocessing``: its ``spawn`` re-runs a
-user's script that lacks a ``__main__`` guard, and ``fork`` would copy a process holding an
-open database transaction and threads.
-"""
+Each worker is a plain ``python -m benchbench.storage.checkers`` child speaking pickles over its
+pipes, one chunk of lines at a time. Not ``multiprocessing``: its ``spawn`` re-runs a user's script
+that lacks a ``__main__`` guard (unless started as :mod:`benchbench.host.spawn` starts workers), and
+``fork`` would copy a process holding an open database transaction and threads."""
 
 from __future__ import annotations
 
