@@ -33,7 +33,8 @@ from torch import Tensor, nn
 
 from .params import Param, check_declarations, schema
 
-_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+KEBAB_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+"""What a component's or an executor's name looks like: lower-case words joined by '-'."""
 
 INPUT_KINDS = ("image", "sequence", "tabular")
 """What a task's inputs are, by the rank of ``input_shape``: ``image`` (channels, height,
@@ -98,7 +99,7 @@ class Component(metaclass=ABCMeta):  # noqa: B024 (the kinds declare the abstrac
         a bad name or summary, an abstract method left unimplemented, a misspelled method,
         an unknown input kind, undeclared or badly declared hyperparameters."""
         where = cls.__qualname__
-        if not _NAME.match(cls.name or ""):
+        if not KEBAB_NAME.match(cls.name or ""):
             raise ValueError(f"{where}.name must be kebab-case, got {cls.name!r}")
         if not isinstance(cls.summary, str) or not cls.summary.strip():
             raise ValueError(f"{where} needs a one-line summary")

@@ -73,9 +73,6 @@ class ExecutorSubject:
             raise CheckFailed(f"asked for the CPU, it resolved the device to {device!r}")
         return executor
 
-    def spec(self, seed: int, regularizer: str = "none", **hparams: Any) -> RunSpec:
-        return probe_spec(self.pm, seed, regularizer, **hparams)
-
 
 def probe_spec(pm: PluginManager, seed: int, regularizer: str = "none", **hparams: Any) -> RunSpec:
     """A probe run for an executor: the tabular probe task and network, :data:`JOB_STEPS`
@@ -115,7 +112,7 @@ def check_jobs_come_back(subject: ExecutorSubject) -> None:
     from ..execution.execute import execute
     from ..host.cpus import pinned_threads
 
-    jobs = [Job(subject.spec(seed)) for seed in range(JOBS)]
+    jobs = [Job(probe_spec(subject.pm, seed)) for seed in range(JOBS)]
     with tempfile.TemporaryDirectory(prefix="benchbench-check-") as out:
         executor = subject.open(Path(out), WAIT_SECONDS)
         back: list[tuple[Job, Any]] = []
@@ -173,7 +170,7 @@ def check_stop_ends_jobs(subject: ExecutorSubject) -> None:
         executor = subject.open(Path(out), 3600.0)
         try:
             for seed in range(2):
-                spec = subject.spec(seed, ProbeHang.name, beats=str(beats))
+                spec = probe_spec(subject.pm, seed, ProbeHang.name, beats=str(beats))
                 executor.submit(Job(spec))
             deadline = time.monotonic() + BEAT_SECONDS
             while not list(beats.iterdir()) and time.monotonic() < deadline:

@@ -5,13 +5,12 @@ version) it came from."""
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..components import SSL, Architecture, Component, Finetune, Regularizer
+from ..components import KEBAB_NAME, SSL, Architecture, Component, Finetune, Regularizer
 from ..errors import unknown_name
 from ..spec import KIND_NAMES
 from ..tasks import Task
@@ -135,7 +134,7 @@ class Registry:
         if not (isinstance(cls, type) and issubclass(cls, Executor)):
             raise TypeError(f"{cls!r} is not a benchbench Executor subclass")
         name = getattr(cls, "name", "")
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
+        if not isinstance(name, str) or not KEBAB_NAME.match(name):
             raise ValueError(f"executor {cls.__qualname__}: name {name!r} must be kebab-case")
         summary = cls.summary.strip() if isinstance(cls.summary, str) else ""
         if not summary or "\n" in summary:

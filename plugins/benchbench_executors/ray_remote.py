@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchbench.executors.base import Job
-from benchbench.executors.worker import Raised, Ran, WorkerSetup, run_job
+from benchbench.executors.worker import Ran, WorkerSetup, run_placed
+from benchbench.spec import RunResult
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,8 @@ def ray_task(job: Job, setup: WorkerSetup, key: str, starts: Any) -> Ran:
         ray.get(starts.started.remote(key, node, start), timeout=60)
     except Exception:  # the head node is gone, and the cluster with it
         pass
-    setup.enter(max(1, int(context.get_assigned_resources().get("CPU", 1))))
-    try:
-        result = run_job(job, setup.config, setup.data_dir)
-    except BaseException as exc:  # the job's on_eval: carried back as it is
-        return Ran(Raised(exc), start, time.time())
-    result.machine["node"] = node
-    return Ran(result, start, time.time())
+    cpus = max(1, int(context.get_assigned_resources().get("CPU", 1)))
+    value = run_placed(job, setup, cpus).value  # what its on_eval raised comes as Raised
+    if isinstance(value, RunResult):
+        value.machine["node"] = node
+    return Ran(value, start, time.time())

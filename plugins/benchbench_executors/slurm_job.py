@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbench.executors.base import Job
-from benchbench.executors.worker import Raised, Ran, WorkerSetup, run_job
+from benchbench.executors.worker import Ran, WorkerSetup, run_placed
 from benchbench.spec import RunResult
 
 _HEADER = struct.Struct(">I")
@@ -38,11 +38,7 @@ def slurm_task(job: Job, setup: WorkerSetup, timeout: float | None, minutes: int
         watchdog.start()
     reason = f"Slurm's time limit of {minutes} min reached"
     signal.signal(signal.SIGUSR2, lambda *_: ending.time_out(reason))  # over submitit's
-    setup.enter(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
-    try:
-        value: RunResult | Raised = run_job(job, setup.config, setup.data_dir)
-    except BaseException as exc:  # the job's on_eval (a pruned trial): carried back as it is
-        value = Raised(exc)
+    value = run_placed(job, setup, int(os.environ.get("SLURM_CPUS_PER_TASK", "1"))).value
     ending.lock.acquire()  # from here a time limit waits for the process to end
     if isinstance(value, RunResult):
         _where(value)
