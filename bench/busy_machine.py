@@ -18,12 +18,14 @@ import statistics
 import subprocess
 import sys
 
+from smoke import parse
+
 SPIN = "while True: pass"
 
 
-def run(threads: int) -> dict:
+def run(threads: int, epochs: float = 10) -> dict:
     exe = shutil.which("benchbench") or "benchbench"
-    args = [exe, "run-one", "--task", "digits", "--arch", "mlp", "--epochs", "10"]
+    args = [exe, "run-one", "--task", "digits", "--arch", "mlp", "--epochs", str(epochs)]
     done = subprocess.run(
         [*args, "--threads", str(threads), "--json"], capture_output=True, text=True, check=True
     )
@@ -33,14 +35,16 @@ def run(threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    repeats = parser.parse_args().repeats
+    parser.add_argument("--epochs", type=float, default=10)
+    args = parse(parser, repeats=1, epochs=0.2)
+    repeats = args.repeats
     cores = len(os.sched_getaffinity(0))
     print(f"{'neighbour':<10} {'threads':>7} {'samples/s':>10} {'b1 ms':>7} {'others':>7}  busy")
     for neighbour in (False, True):
         spinner = subprocess.Popen([sys.executable, "-c", SPIN]) if neighbour else None
         try:
             for threads in sorted({cores, 1}, reverse=True):
-                results = [run(threads) for _ in range(repeats)]
+                results = [run(threads, args.epochs) for _ in range(repeats)]
                 rate = statistics.median(r["samples_per_s"] for r in results)
                 latency = statistics.median(r["latency_batch1_ms"] for r in results)
                 others = statistics.median(r["machine"]["other_cores_busy"] for r in results)

@@ -33,18 +33,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from smoke import parse
 from tabulate import tabulate
 
 from benchbench.storage.store import Store, default_url
 
 
-def timed(args: list[str], data: Path) -> tuple[float, float]:
+def timed(args: list[str], data: Path, seeds: int | None = None) -> tuple[float, float]:
     """Seconds one ``benchbench run quick`` command takes into a fresh output folder, and the
     seconds spent inside its runs (training and evaluation, summed over the runs)."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "benchbench", "--data-dir", str(data), "run", "quick"]
         started = time.perf_counter()
-        subprocess.run([*command, "--out", out, *args], check=True, capture_output=True)
+        fewer = ["--seeds", str(seeds)] if seeds else []
+        subprocess.run([*command, "--out", out, *fewer, *args], check=True, capture_output=True)
         wall = time.perf_counter() - started
         frame = Store(default_url(Path(out)), writable=False).frame()
         return wall, float((frame["train_seconds"] + frame["eval_seconds"]).sum())
@@ -57,7 +59,8 @@ def main() -> None:
     parser.add_argument("--address", help="A running Ray cluster (default: a local instance).")
     parser.add_argument("--slurm", action="store_true", help="Time the Slurm executor too.")
     parser.add_argument("--no-ray", action="store_true", help="Leave Ray out.")
-    options = parser.parse_args()
+    parser.add_argument("--seeds", type=int, help="Seeds per candidate (default: the suite's 2).")
+    options = parse(parser, repeats=1, no_ray=True, slurm=False, seeds=1)
     ray = ["--executor", "ray"] + (["--address", options.address] if options.address else [])
     settings = {
         "local, 1 worker": ["--workers", "1"],
@@ -70,12 +73,13 @@ def main() -> None:
         settings["slurm, 1 job at a time"] = ["--executor", "slurm", "--workers", "1"]
         settings["slurm, one array"] = ["--executor", "slurm"]
     with tempfile.TemporaryDirectory() as data:
-        timed(["--workers", "1"], Path(data))  # generates the data, warms the file cache
+        # generates the data, warms the file cache
+        timed(["--workers", "1"], Path(data), options.seeds)
         times: dict[str, list[float]] = {name: [] for name in settings}
         inside: dict[str, list[float]] = {name: [] for name in settings}
         for _ in range(options.repeats):
             for name, args in settings.items():
-                wall, runs = timed(args, Path(data))
+                wall, runs = timed(args, Path(data), options.seeds)
                 times[name].append(wall)
                 inside[name].append(runs)
     base = statistics.median(times["local, 1 worker"])

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from smoke import parse
+
 from benchbench import Budget
 from benchbench.execution.execute import execute
 from benchbench.planning.resolve import resolve_spec
@@ -47,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parse(parser, steps=5, repeats=1)
     pm = get_plugin_manager()
 
     print(f"device-resident vs DataLoader: {args.steps} steps, median of {args.repeats}")

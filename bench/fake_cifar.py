@@ -12,13 +12,14 @@ from pathlib import Path
 from benchbench.tasks import default_data_dir
 
 
-def data_folder(fake: bool) -> Path:
-    """The default data folder, or a fresh one with 50,000 + 10,000 fake CIFAR-10 images."""
+def data_folder(fake: bool, per_batch: int = 10_000) -> Path:
+    """The default data folder, or a fresh one with fake CIFAR-10 images: five training
+    batches of ``per_batch`` and a test batch as large (50,000 + 10,000 by default)."""
     if not fake:
         return default_data_dir()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from fake_datasets import fake_cifar10
 
     folder = Path(tempfile.mkdtemp())
-    fake_cifar10(folder, per_batch=10_000, n_test=10_000)
+    fake_cifar10(folder, per_batch=per_batch, n_test=per_batch)
     return folder

@@ -42,6 +42,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from fake_cifar import data_folder  # noqa: E402
+from smoke import parse  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -242,9 +243,22 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="bf16 dense peak")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--fake", action="store_true", help="CIFAR-10-sized random files")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--fake-images", type=int, default=10_000, help="With --fake: images per batch file."
+    )
+    args = parse(
+        parser,
+        arch="cnn",
+        steps=2,
+        batch_size=8,
+        repeats=1,
+        workers=0,
+        no_compile=True,
+        fake=True,
+        fake_images=64,
+    )
 
-    data_dir = data_folder(args.fake)
+    data_dir = data_folder(args.fake, args.fake_images)
     device = torch.device(args.device)
     pm = get_plugin_manager()
 

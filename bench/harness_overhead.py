@@ -16,19 +16,24 @@ Run: ``python bench/harness_overhead.py [--task mnist1d --arch cnn]``.
 
 from __future__ import annotations
 
-import argparse
-import math
-import statistics
-import time
+from benchbench.host import numerics
 
-import torch
-import torch.nn.functional as F
+numerics.select(numerics.current())  # before torch loads: CPU runs check the mode they ran in
 
-from benchbench import Budget
-from benchbench.execution.execute import execute
-from benchbench.planning.resolve import build_components, resolve_spec
-from benchbench.plugins import get_plugin_manager
-from benchbench.tasks import default_data_dir
+import argparse  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from smoke import parse  # noqa: E402
+
+from benchbench import Budget  # noqa: E402
+from benchbench.execution.execute import execute  # noqa: E402
+from benchbench.planning.resolve import build_components, resolve_spec  # noqa: E402
+from benchbench.plugins import get_plugin_manager  # noqa: E402
+from benchbench.tasks import default_data_dir  # noqa: E402
 
 
 def plain_loop(model, x, y, steps: int, batch_size: int, lr: float, wd: float, seed: int) -> float:
@@ -63,7 +68,7 @@ def main() -> None:
     parser.add_argument("--arch", default="cnn")
     parser.add_argument("--epochs", type=float, default=10)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parse(parser, epochs=0.2, repeats=1)
 
     pm = get_plugin_manager()
     registry = pm.registry
@@ -73,7 +78,9 @@ def main() -> None:
     hp = spec.loop_hparams()
     parts = build_components(registry, spec)
     splits = parts.task.load(default_data_dir())
-    execute(spec, pm)  # warm-up: data cache, allocator, first-call costs
+    warm = execute(spec, pm)  # warm-up: data cache, allocator, first-call costs
+    if warm.status != "ok":  # a run that failed measures nothing: say why, do not divide by 0
+        raise SystemExit(f"the run did not end ok: {warm.status}: {warm.error}")
 
     harness, plain, wall = [], [], []
     for _ in range(args.repeats):

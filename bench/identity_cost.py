@@ -20,6 +20,8 @@ import statistics
 import subprocess
 import sys
 
+from smoke import parse
+
 CHILD = """
 import json, sys, tempfile, time
 from pathlib import Path
@@ -60,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--db", default="")
-    args = parser.parse_args()
+    args = parse(parser, repeats=1)
     rows = [
         json.loads(
             subprocess.run(

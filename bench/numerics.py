@@ -18,11 +18,13 @@ import hashlib
 import json
 import subprocess
 
+from smoke import parse
+
 ARCHS = ["mlp", "cnn", "lenet", "vgg-small", "resnet-small", "gru"]
 TASKS = ["digits", "mnist1d"]
 
 
-def one(task: str, arch: str, mode: str, threads: int) -> dict:
+def one(task: str, arch: str, mode: str, threads: int, steps: int | None = None) -> dict:
     command = [
         "benchbench",
         "run-one",
@@ -37,6 +39,7 @@ def one(task: str, arch: str, mode: str, threads: int) -> dict:
         "--threads",
         str(threads),
         "--json",
+        *(["--steps", str(steps)] if steps else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     result = json.loads(done.stdout)
@@ -54,7 +57,8 @@ def main() -> None:
     parser.add_argument("--archs", default=",".join(ARCHS))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--threads", default="1,2")
-    args = parser.parse_args()
+    parser.add_argument("--steps", type=int, help="Each run's steps (default: the task's budget).")
+    args = parse(parser, archs="mlp", tasks="digits", threads="1", steps=5)
     thread_counts = [int(t) for t in args.threads.split(",")]
     print(
         "| task | arch | threads | native s | portable s | portable/native "
@@ -65,7 +69,7 @@ def main() -> None:
     for task in args.tasks.split(","):
         for arch in args.archs.split(","):
             runs = {
-                (mode, t): one(task, arch, mode, t)
+                (mode, t): one(task, arch, mode, t, args.steps)
                 for t in thread_counts
                 for mode in ("native", "portable")
             }

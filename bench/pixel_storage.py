@@ -27,6 +27,7 @@ numerics.select(numerics.current())  # before torch loads: CPU runs check the mo
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from fake_cifar import data_folder  # noqa: E402
+from smoke import parse  # noqa: E402
 
 from benchbench import Budget, Split, Splits  # noqa: E402
 from benchbench.execution import execute as execute_module  # noqa: E402
@@ -101,9 +102,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--fake", action="store_true", help="CIFAR-10-sized random files")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--fake-images", type=int, default=10_000, help="With --fake: images per batch file."
+    )
+    args = parse(parser, task="digits", arch="mlp", steps=3, batch_size=16, repeats=1)
 
-    data_dir = data_folder(args.fake)
+    data_dir = data_folder(args.fake, args.fake_images)
     device = torch.device(args.device)
     pm = get_plugin_manager()
     spec = resolve_spec(

@@ -18,13 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from smoke import parse
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=".")
     parser.add_argument("--suite", default="default")
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parse(parser, repeats=1)
     exe = shutil.which("benchbench") or "benchbench"
     with tempfile.TemporaryDirectory() as folder:
         for fmt in ("html", "both"):

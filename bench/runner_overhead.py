@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from smoke import parse
+
 from benchbench import Budget
 from benchbench.execution.execute import execute
 from benchbench.executors import InProcessExecutor
@@ -35,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parse(parser, runs=2, repeats=1)
     pm = get_plugin_manager()
 
     def specs(offset: int) -> list:

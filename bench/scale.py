@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from smoke import parse
+
 SOURCE = Path(__file__).resolve().parents[1] / "leaderboards" / "default.jsonl.gz"
 
 
@@ -113,7 +115,7 @@ def main() -> None:
     parser.add_argument("--report-max", type=int, default=10_000_000)
     parser.add_argument("--keep", type=Path, help="Keep the sets and databases here.")
     parser.add_argument("--tracks", type=int, help="Time one suite of this many tracks.")
-    args = parser.parse_args()
+    args = parse(parser, sizes="1000")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="benchbench-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
     if args.tracks:

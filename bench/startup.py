@@ -22,6 +22,8 @@ import statistics
 import subprocess
 import time
 
+from smoke import parse
+
 
 def timed(args: list[str]) -> tuple[float, str]:
     started = time.perf_counter()
@@ -32,7 +34,7 @@ def timed(args: list[str]) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
-    repeats = parser.parse_args().repeats
+    repeats = parse(parser, repeats=1).repeats
     exe = shutil.which("benchbench") or "benchbench"
     run_one = [exe, "run-one", "--task", "mnist1d", "--arch", "cnn", "--steps", "1", "--json"]
     subprocess.run(run_one, capture_output=True, check=True)  # caches the dataset

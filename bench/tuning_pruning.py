@@ -16,6 +16,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from smoke import parse
 from tabulate import tabulate
 
 from benchbench import Budget
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=float, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse(parser, task="digits", arch="mlp", candidates="none", trials=2, epochs=0.5)
     pm = get_plugin_manager()
     budget = Budget(epochs=args.epochs, eval_every=1)
     rows, totals = [], {"none": [0.0, 0], "median": [0.0, 0]}

@@ -19,8 +19,10 @@ storing what finished and raises :class:`~benchbench.errors.Stopped` (a
 ``KeyboardInterrupt``); calling again resumes.
 
 Every function that loads plugins takes ``plugins`` (the command's ``-p MODULE``, repeatable;
-``no:NAME`` blocks an installed one) and ``data_dir`` (``--data-dir``; default
-``$BENCHBENCH_DATA`` or ``~/.cache/benchbench``).
+``no:NAME`` blocks an installed one), and every one that reads data takes ``data_dir``
+(``--data-dir``; default ``$BENCHBENCH_DATA`` or ``~/.cache/benchbench``). Arguments are
+checked before anything loads (:mod:`benchbench.arguments`), with the sentence the command
+prints, naming them as Python writes them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ if TYPE_CHECKING:
     from .ranking.leaderboard import leaderboard, leaderboard_text
     from .reporting import report
     from .running.loader_sweep import profile
-    from .running.session import run, run_one
+    from .running.one import run_one
+    from .running.session import run
     from .running.verify import verify
     from .storage.files import export, import_results
     from .storage.store import results

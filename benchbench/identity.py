@@ -50,6 +50,14 @@ def component_identity(cls: type, distribution: str | None, plugin: str) -> str:
     declared = getattr(cls, "version", None)
     if declared is not None:
         return f"{owner} ({cls.name} version {declared})"
+    if cls.__module__ == "__main__":  # a script's or a notebook cell's class: its own source
+        import inspect
+
+        try:
+            text = inspect.getsource(cls)
+        except (OSError, TypeError):
+            text = ""
+        return f"{owner} 0+src.{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     return f"{owner} {_version(distribution, cls.__module__)}"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PathLike = str | Path
@@ -16,6 +18,24 @@ reports) and the commands that read results look, unless told otherwise."""
 def default_data_dir() -> Path:
     """``$BENCHBENCH_DATA``, else ``~/.cache/benchbench``: where tasks read and cache data."""
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "benchbench")
+
+
+@contextmanager
+def data_folder(data_dir: PathLike | None) -> Iterator[None]:
+    """Make ``data_dir`` (when given) the data folder of this process and of the processes
+    it starts meanwhile, as ``$BENCHBENCH_DATA``; put the previous value back after."""
+    if data_dir is None:
+        yield
+        return
+    before = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(Path(data_dir).resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = before
 
 
 def optional_path(value: PathLike | None) -> Path | None:

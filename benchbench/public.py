@@ -31,7 +31,7 @@ def lazy_exports(
 
 API = {
     "run": "running.session",
-    "run_one": "running.session",
+    "run_one": "running.one",
     "tune": "tuning.session",
     "profile": "running.loader_sweep",
     "leaderboard": "ranking.leaderboard",

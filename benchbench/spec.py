@@ -104,7 +104,8 @@ class RunSpec:
 
 @dataclass
 class RunResult:
-    """Everything a run measured; one row of the results database."""
+    """Everything a run measured; one row of the results database and of
+    :func:`~benchbench.results`. Its fields (:data:`~benchbench.spec.RESULT_FIELDS` says each)."""
 
     run_id: str
     status: str
@@ -140,14 +141,11 @@ class RunResult:
     pretrain_seconds: float = 0.0
     pretrain_loss: float | None = None
     chance_accuracy: float | None = None
-    """What a diverged seed counts as in a leaderboard's mean, 1 / classes."""
     source: dict[str, Any] = field(default_factory=dict)
     curve: list[dict[str, Any]] = field(default_factory=list)
     loader: dict[str, Any] = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
-    """Conditions of the timings (:mod:`benchbench.host.cpus`): cores, threads, load, other
-    processes' CPU use and the ``busy`` flag."""
     error: str | None = None
     error_component: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -172,7 +170,23 @@ class RunResult:
         component = getattr(exc, "component", None) or component
         return cls.for_spec(spec, "failed", error=error, error_component=component)
 
+    def __repr__(self) -> str:
+        """``RunResult(digits/mlp/none seed 0: ok, test 0.975, 0.2 s)``: what a notebook
+        shows; every field is an attribute (:meth:`to_dict` for all of them)."""
+        what = "/".join(
+            [self.task, self.arch, self.regularizer]
+            + [v for v, d in ((self.ssl, "supervised"), (self.finetune, "full")) if v != d]
+        )
+        said = [self.status]
+        if self.test_accuracy is not None:
+            said.append(f"test {self.test_accuracy:.3f}")
+        said.append(f"{self.train_seconds:.3g} s")
+        if self.error:
+            said.append(self.error if len(self.error) <= 80 else self.error[:77] + "...")
+        return f"RunResult({what} seed {self.seed}: {', '.join(said)})"
+
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain values (JSON-able but for non-finite floats)."""
         return asdict(self)
 
     @classmethod
@@ -183,6 +197,59 @@ class RunResult:
         """The spec this result came from."""
         names = {f.name for f in fields(RunSpec)}
         return RunSpec.from_dict({k: v for k, v in self.to_dict().items() if k in names})
+
+
+RESULT_FIELDS = {
+    "run_id": "the run's identity: a hash of its spec, code, data and numerics mode",
+    "status": "ok, diverged (a non-finite loss), failed (an exception, missing data, a "
+    "crash) or timed-out",
+    "task": "the task's name",
+    "arch": "the architecture's name",
+    "regularizer": "the regularizer's name (none: no regularizer)",
+    "ssl": "the semi- or self-supervised method's name (supervised: none)",
+    "finetune": "the fine-tune strategy's name (full: every parameter trains)",
+    "seed": "the seed of everything random in the run",
+    "hparams": "every hyperparameter the run trained with: the loop's by name, a "
+    "component's as COMPONENT.NAME",
+    "budget": "the budget it trained under (epochs, steps, seconds, eval_every)",
+    "device": "where it trained: cpu, cuda or cuda:N",
+    "data": "the fingerprint of the task's data files (None for generated data)",
+    "numerics": "portable or native (benchbench.host.numerics)",
+    "test_accuracy": "accuracy on the test split at the end of training (0-1)",
+    "test_ece": "expected calibration error on the test split (15 bins)",
+    "best_val_accuracy": "the best validation accuracy of its eval points",
+    "final_val_accuracy": "the validation accuracy at its last eval point",
+    "time_to_target_s": "training seconds until validation accuracy first reached the task's "
+    "target (None: never)",
+    "time_to_target_steps": "optimizer steps until then",
+    "time_to_target_samples": "training samples seen until then",
+    "train_seconds": "training seconds (evaluation not counted)",
+    "eval_seconds": "seconds spent on evaluation",
+    "steps": "optimizer steps taken",
+    "epochs": "epochs of the training split seen",
+    "samples_seen": "training samples seen",
+    "samples_per_s": "training throughput",
+    "params": "the model's parameters",
+    "model_bytes": "the model's parameters and buffers, in bytes",
+    "latency_batch1_ms": "inference latency of a batch of 1, milliseconds",
+    "latency_batch1024_ms": "inference latency of a batch of 1024, milliseconds",
+    "pretrain_steps": "steps of a self-supervised pretraining phase",
+    "pretrain_seconds": "seconds of that phase",
+    "pretrain_loss": "its final loss",
+    "chance_accuracy": "1 / classes: what a diverged seed counts as in a leaderboard's mean",
+    "source": "what a transfer task's source model measured (its accuracy and training seconds)",
+    "curve": "the eval points: steps, epochs, seconds, samples, loss, validation accuracy",
+    "loader": "where training time went: data-wait share, throughputs, verdict and advice",
+    "code": "the code identity: the benchbench version and each component's origin",
+    "machine": "conditions of the timings (benchbench.host.cpus): cores, threads, load, "
+    "other processes' CPU use and the busy flag",
+    "error": "why it did not end ok, in one line (None when it did)",
+    "error_component": "the component the error came from, where known",
+    "provenance": "what it ran with: host, platform, device and its name, benchbench, torch "
+    "and Python versions, active plugins, torch threads, wall seconds",
+}
+"""What each field of :class:`RunResult` (and each column of :func:`~benchbench.results`)
+holds, in order; the reference lists them from here."""
 
 
 def _hash(data: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from importlib.metadata import version as _version
 
 project = "benchbench"
 author = "the benchbench developers"
+copyright = "2026, the benchbench developers"  # noqa: A001 (Sphinx's setting)
 release = _version("benchbench")
 version = release
 
@@ -33,7 +34,10 @@ html_title = "benchbench"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
-
+autodoc_preserve_defaults = True
+"""Defaults as written (``DEFAULT_OUT``), not as evaluated (``PosixPath('benchbench-out')``)."""
+smartquotes = False
+"""``--option`` stays two hyphens in the CLI reference (not an en dash)."""
 nitpicky = True
 """Every cross-reference must resolve: a renamed module or function fails the build."""
 nitpick_ignore_regex = [
@@ -67,20 +71,40 @@ def _executor_options(name: str) -> list[str]:
     return lines
 
 
+def _meanings(where: str) -> list[str]:
+    """A dict of name -> meaning in the code (``benchbench.spec.RESULT_FIELDS``), as the
+    lines of a list-table: the docs list columns and fields from where they are defined."""
+    import importlib
+
+    module, _, name = where.rpartition(".")
+    table = getattr(importlib.import_module(module), name)
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - column", "     - meaning"]
+    for key, meaning in table.items():
+        lines += [f"   * - ``{key}``", f"     - {meaning.replace('*', chr(92) + '*')}"]
+    return lines
+
+
 def setup(app):  # noqa: ANN001, ANN201 (Sphinx's extension hook)
-    """``.. benchbench-executor-options:: NAME`` renders an executor's declared options."""
+    """``.. benchbench-executor-options:: NAME`` renders an executor's declared options,
+    ``.. benchbench-meanings:: MODULE.TABLE`` a table of columns and what they hold."""
     from docutils import nodes
     from docutils.statemachine import StringList
     from sphinx.util.docutils import SphinxDirective
 
-    class ExecutorOptions(SphinxDirective):
-        required_arguments = 1
+    def directive(lines_of):  # noqa: ANN001, ANN202
+        """A directive of one argument that renders the reST lines ``lines_of`` makes of it."""
 
-        def run(self) -> list:
-            container = nodes.container()
-            text = StringList(_executor_options(self.arguments[0]), source="executor options")
-            self.state.nested_parse(text, self.content_offset, container)
-            return container.children
+        class Table(SphinxDirective):
+            required_arguments = 1
 
-    app.add_directive("benchbench-executor-options", ExecutorOptions)
+            def run(self) -> list:
+                container = nodes.container()
+                text = StringList(lines_of(self.arguments[0]), source=self.name)
+                self.state.nested_parse(text, self.content_offset, container)
+                return container.children
+
+        return Table
+
+    app.add_directive("benchbench-executor-options", directive(_executor_options))
+    app.add_directive("benchbench-meanings", directive(_meanings))
     return {"parallel_read_safe": True}

@@ -1,8 +1,19 @@
-"""Shared fixtures: one data folder for the whole session (MNIST-1D is generated once)."""
+"""Shared fixtures: one data folder for the whole session (MNIST-1D is generated once).
+
+Before anything, the sources are compiled to bytecode once: with ``PYTHONDONTWRITEBYTECODE``
+set (as on the CI machines) every process the tests start (the command, its worker
+processes, scripts) would otherwise compile benchbench and its plugins again, about half a
+second each, a minute or more over the whole run."""
 
 from __future__ import annotations
 
-from benchbench.host import numerics
+import compileall
+from pathlib import Path
+
+for _folder in ("benchbench", "plugins", "tests"):
+    compileall.compile_dir(Path(__file__).parents[1] / _folder, quiet=2)
+
+from benchbench.host import numerics  # noqa: E402
 
 numerics.select("portable")  # before torch loads here: tests that train in-process honour it
 

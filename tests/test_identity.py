@@ -150,6 +150,7 @@ def test_a_spec_carries_its_code_and_the_run_id_hashes_it(registry):
     assert bare.run_id == spec.config_id
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_a_version_bump_retrains_never_mixes_and_starts_a_new_study(tmp_path, plugin_dir):
     write_module(plugin_dir, "bb_versioned", PLUGIN.format(version=1))
     suite, out = tmp_path / "mine.toml", tmp_path / "out"
@@ -232,6 +233,6 @@ def test_run_tuned_refuses_settings_tuned_with_other_code():
         check_tuned_code("s-tuned", old, planned)
     assert str(refused.value) == (
         "suite s-tuned: 1 places were tuned with other code than they would run with (such as "
-        "regs/digits/mixup: regularizer:mixup: bb-mixup 0.3.1 -> bb-mixup 0.3.2); run "
-        "'benchbench tune s' again"
+        "regs/digits/mixup: regularizer:mixup: bb-mixup 0.3.1 -> bb-mixup 0.3.2); call "
+        "bb.tune('s') again"
     )

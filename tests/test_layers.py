@@ -12,7 +12,18 @@ ROOT = Path(__file__).parents[1] / "benchbench"
 
 LAYERS = [
     # 0: what everything shares: errors, values, a run's spec and identity
-    ("errors", "paths", "params", "budget", "spec", "public", "identity", "progress"),
+    (
+        "errors",
+        "phrasing",
+        "arguments",
+        "paths",
+        "params",
+        "budget",
+        "spec",
+        "public",
+        "identity",
+        "progress",
+    ),
     # 1: the plugin contracts (what a plugin subclasses), and the machine a run trains on
     (
         "components",

@@ -38,7 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..arguments import checked
 from ..errors import BenchbenchError, one_line
+from ..paths import PathLike, data_folder
+from ..phrasing import either
 from ..plugins.config import PluginConfig
 from ..plugins.manager import PluginManager
 from ..progress import Console
@@ -174,6 +177,7 @@ _RUNS = ("short-run", "same-seed", "global-state", "jobs-come-back", "stop-ends-
 """The checks that train: after one hangs, the component's others would hang as well."""
 
 
+@checked()
 def check_plugin(
     target: str | None = None,
     *,
@@ -181,6 +185,7 @@ def check_plugin(
     task: str | None = None,
     timeout: float = CHECK_SECONDS,
     plugins: Sequence[str] = (),
+    data_dir: PathLike | None = None,
     progress: bool = True,
 ) -> list[CheckOutcome]:
     """Run the conformance checks on every component of ``target`` (an installed
@@ -190,11 +195,28 @@ def check_plugin(
 
     The checks run in a worker process, each within ``timeout`` seconds: a component that
     hangs (or crashes its process) fails the check it was in, naming itself, and the
-    checks of the others go on in a new worker."""
+    checks of the others go on in a new worker. Tasks read their data from ``data_dir``
+    (default ``$BENCHBENCH_DATA`` or ``~/.cache/benchbench``)."""
+    if bool(target) == bool(module):
+        raise BenchbenchError(
+            "name one plugin: "
+            + either("'benchbench plugin check DIST' or '-p MODULE'", "a distribution or module=")
+        )
+    with data_folder(data_dir):
+        return _check_plugin(target, module, task, timeout, plugins, progress)
+
+
+def _check_plugin(
+    target: str | None,
+    module: str | None,
+    task: str | None,
+    timeout: float,
+    plugins: Sequence[str],
+    progress: bool,
+) -> list[CheckOutcome]:
+    """:func:`check_plugin`, its data folder set."""
     from ..plugins.config import warn_not_loaded
 
-    if bool(target) == bool(module):
-        raise BenchbenchError("name one plugin: 'benchbench plugin check DIST' or '-p MODULE'")
     config = PluginConfig.from_env(tuple(plugins))
     modules = (*config.modules, module) if module else config.modules
     pm = probe_manager(modules, autoload=config.autoload)

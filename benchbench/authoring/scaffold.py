@@ -17,8 +17,10 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from ..arguments import check, choice
 from ..errors import BenchbenchError
 from ..paths import PathLike
+from ..phrasing import option
 
 KIND_WORDS = {
     "task": "task",
@@ -112,13 +114,14 @@ def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
             f"by '-', starting with a letter, at most {MAX_NAME} characters (it becomes the "
             "component's name)"
         )
-    if kind not in KIND_WORDS:
-        raise BenchbenchError(f"--kind must be one of {', '.join(KIND_WORDS)}, got {kind!r}")
+    check("kind", kind, choice(KIND_WORDS))
     _refuse_taken(name, kind)
     dist, module = f"benchbench-{name}", module_name(name)
     folder = Path(to) / dist
     if folder.exists():
-        raise BenchbenchError(f"{folder} already exists; choose another name or --to folder")
+        raise BenchbenchError(
+            f"{folder} already exists; choose another name or {option('to')} folder"
+        )
     call, above, doc = _RUNS.get(kind, ("", "", ""))
     values = {
         "name": name,
@@ -177,9 +180,9 @@ def class_name(name: str, kind: str) -> str:
 def _refuse_taken(name: str, kind: str) -> None:
     """A component of this kind with this name is already installed (a built-in, another
     plugin): the new plugin's would clash with it on every machine that has both."""
-    from ..inventory.listing import catalog
+    from ..inventory.listing import catalog_rows
 
-    for row in catalog(kind):
+    for row in catalog_rows(kind):
         if row["name"] == name:
             origin = row.get("distribution") or row.get("plugin")
             raise BenchbenchError(

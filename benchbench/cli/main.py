@@ -5,7 +5,9 @@ stderr and exit status 2."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,7 +26,30 @@ from .run import run_command, run_one_command
 from .tune import tune_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineGroup(click.Group):
+    """The ``benchbench`` group: a usage error (an unknown option, a value that is not a
+    number, a missing argument) is one ``benchbench: error:`` line and exit status 2, like
+    every other error a user can cause, instead of click's usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line; a usage error ends it with one line and exit status 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            returned = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            message = exc.format_message().rstrip(".")
+            click.echo(f"benchbench: error: {message}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("benchbench: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(returned if isinstance(returned, int) else 0)  # ctx.exit(N) returns N
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-p",
     "plugins",

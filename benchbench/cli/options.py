@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -15,18 +15,21 @@ import click
 
 from ..errors import BenchbenchError, Stopped, one_line
 from ..paths import DEFAULT_OUT
+from ..phrasing import command_line
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
     """User errors as one line and exit status 2; a suite or tuning stopped by a signal as
-    what was done and exit status 128 + the signal; another Ctrl-C as a short note."""
+    what was done and exit status 128 + the signal; another Ctrl-C as a short note. What the
+    command raises or notes is phrased for a shell user (:mod:`benchbench.phrasing`)."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with command_line():
+                return command(*args, **kwargs)
         except BenchbenchError as exc:
             from ..storage.database import mask_credentials
 
@@ -40,6 +43,12 @@ def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
 
     return wrapper
+
+
+def choices(values: Iterable[str]) -> str:
+    """The metavar of an option that takes one of ``values`` (``[tpe|random]``): the API's
+    checker (:mod:`benchbench.arguments`) refuses any other, in the same words for both."""
+    return "[" + "|".join(values) + "]"
 
 
 def loading(ctx: click.Context) -> dict[str, Any]:
@@ -87,14 +96,12 @@ store_options = _stack(
 """``--out`` and ``--storage``: where results are stored and read."""
 
 budget_options = _stack(
-    click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="In epochs."),
-    click.option("--steps", type=click.IntRange(min=1), help="In optimizer steps."),
-    click.option(
-        "--seconds", type=click.FloatRange(min=0, min_open=True), help="In training seconds."
-    ),
+    click.option("--epochs", type=float, help="In epochs."),
+    click.option("--steps", type=int, help="In optimizer steps."),
+    click.option("--seconds", type=float, help="In training seconds."),
     click.option(
         "--eval-every",
-        type=click.FloatRange(min=0, min_open=True),
+        type=float,
         default=1.0,
         show_default=True,
         help="Epochs between validation eval points.",
@@ -103,9 +110,24 @@ budget_options = _stack(
 """``--epochs``, ``--steps``, ``--seconds`` and ``--eval-every``: a run's (a trial's) budget."""
 
 components_options = _stack(
-    click.option("--regularizer", default="none", show_default=True),
-    click.option("--ssl", default="supervised", show_default=True),
-    click.option("--finetune", default="full", show_default=True),
+    click.option(
+        "--regularizer",
+        default="none",
+        show_default=True,
+        help="Regularizer name ('benchbench list --kind regularizer'); several joined with +.",
+    ),
+    click.option(
+        "--ssl",
+        default="supervised",
+        show_default=True,
+        help="Semi- or self-supervised method ('benchbench list --kind ssl').",
+    ),
+    click.option(
+        "--finetune",
+        default="full",
+        show_default=True,
+        help="Fine-tune strategy, for transfer tasks ('benchbench list --kind finetune').",
+    ),
 )
 """The components besides task and arch, with their defaults."""
 
@@ -114,13 +136,13 @@ device_option = click.option(
 )
 threads_option = click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=int,
     help="Torch/OpenMP threads per run (default: the cores this process may use, "
     "shared among workers).",
 )
 numerics_option = click.option(
     "--numerics",
-    type=click.Choice(["portable", "native"]),
+    metavar=choices(["portable", "native"]),
     default="portable",
     show_default=True,
     help="portable: CPU kernels pinned so the same seed gives the same bits on every x86 "
@@ -135,7 +157,7 @@ download_option = click.option(
 )
 timeout_option = click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=float,
     default=3600,
     show_default=True,
     help="Seconds after which a run (a trial) is stopped and recorded as timed-out.",
@@ -152,7 +174,7 @@ executor_options = _stack(
     ),
     click.option(
         "--gpus-per-run",
-        type=click.FloatRange(min=0, max=1, min_open=True),
+        type=float,
         default=1.0,
         show_default=True,
         help="The share of a GPU each CUDA run gets: 0.5 puts two runs on every GPU. Runs "
@@ -237,9 +259,10 @@ def take_executor_options(options: dict[str, Any]) -> dict[str, Any]:
 log_option = click.option(
     "--log",
     multiple=True,
-    metavar="NAME[:TARGET]",
-    help="Log every run, live as it trains, to an experiment tracker (repeatable): "
-    "tensorboard[:DIR], mlflow[:TRACKING_URI], wandb[:PROJECT] or an installed plugin's.",
+    metavar="TRACKER",
+    help="Log every run, live as it trains, to an experiment tracker (repeatable), NAME or "
+    "NAME:TARGET: tensorboard, tensorboard:DIR, mlflow:TRACKING_URI, wandb:PROJECT or an "
+    "installed plugin's.",
 )
 """``--log``: experiment trackers (:mod:`benchbench.tracking`)."""
 

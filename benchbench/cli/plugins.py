@@ -13,11 +13,11 @@ import click
 
 from ..inventory.listing import LISTED_KINDS
 from ..spec import KIND_NAMES
-from .options import fail_cleanly, loading
+from .options import choices, fail_cleanly, loading
 
 
 @click.command("list")
-@click.option("--kind", type=click.Choice(LISTED_KINDS), help="Only this kind.")
+@click.option("--kind", metavar=choices(LISTED_KINDS), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
 @fail_cleanly
@@ -28,7 +28,7 @@ def list_command(ctx: click.Context, kind: str | None, as_json: bool) -> None:
 
     from ..api import catalog
 
-    rows = catalog(kind, plugins=loading(ctx)["plugins"])
+    rows = catalog(kind, plugins=loading(ctx)["plugins"]).to_dict("records")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -60,7 +60,7 @@ def plugin_group() -> None:
 @click.option("--task", help="Run non-task components on this task instead of a probe task.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=float,
     default=300,
     show_default=True,
     help="Seconds one check may take before it counts as a hang.",
@@ -78,9 +78,7 @@ def check_command(
 
     from ..api import check_plugin
 
-    outcomes = check_plugin(
-        target, module=module, task=task, timeout=timeout, plugins=loading(ctx)["plugins"]
-    )
+    outcomes = check_plugin(target, module=module, task=task, timeout=timeout, **loading(ctx))
     rows = [(o.component, o.check, o.result, _wrap(o.detail)) for o in outcomes]
     click.echo(
         tabulate(rows, headers=("component", "check", "result", "detail"), tablefmt="simple")
@@ -104,7 +102,7 @@ def _wrap(text: str, width: int = 70) -> str:
 @click.option(
     "--kind",
     required=True,
-    type=click.Choice([*KIND_NAMES, "executor"]),
+    metavar=choices([*KIND_NAMES, "executor"]),
     help="The kind of component the package brings, or an executor.",
 )
 @click.option(

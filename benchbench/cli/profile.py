@@ -17,23 +17,25 @@ from .options import device_option, fail_cleanly, loading, numerics_option, thre
 @click.option("--arch", default="mlp", show_default=True, help="The model trained in each setting.")
 @click.option(
     "--steps",
-    type=click.IntRange(min=5),
+    type=int,
     default=100,
     show_default=True,
     help="Training steps per setting and repeat.",
 )
 @click.option(
     "--repeats",
-    type=click.IntRange(min=1),
+    type=int,
     default=3,
     show_default=True,
     help="Runs per setting, interleaved; the table gives their median and spread.",
 )
 @click.option(
+    "--loader-workers",
     "--max-workers",
-    type=click.IntRange(min=0),
+    "loader_workers",
+    type=int,
     default=None,
-    help="Most DataLoader workers tried (default: the CPU count).",
+    help="Most DataLoader workers tried (default: the CPU count; --max-workers is its old name).",
 )
 @device_option
 @threads_option

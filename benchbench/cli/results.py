@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import fail_cleanly, loading, store_options, timeout_option
+from .options import choices, fail_cleanly, loading, store_options, timeout_option
 
 
 @click.command("leaderboard")
@@ -17,9 +17,10 @@ from .options import fail_cleanly, loading, store_options, timeout_option
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["plain", "markdown", "csv", "json"]),
+    metavar=choices(["plain", "markdown", "csv", "json"]),
     default="plain",
     show_default=True,
+    help="Tables as printed, Markdown, or every column as CSV or JSON.",
 )
 @click.option("--wide", is_flag=True, help="Every column (files always have every column).")
 @click.option("--columns", metavar="KEYS", help="Columns to show, e.g. acc,ttt,latency.")
@@ -83,7 +84,7 @@ def export_command(path: Path, suite: str | None, out: Path, storage: str | None
 @store_options
 @click.option(
     "--on-conflict",
-    type=click.Choice(["keep", "replace", "fail"]),
+    metavar=choices(["keep", "replace", "fail"]),
     default="keep",
     show_default=True,
     help="A run stored here with other numbers than the file's: keep the stored copy, "
@@ -130,7 +131,7 @@ def import_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "markdown", "both"]),
+    metavar=choices(["html", "markdown", "both"]),
     default="html",
     show_default=True,
     help="One self-contained HTML file, Markdown with PNG files beside it, or both.",
@@ -179,7 +180,7 @@ def report_command(
 @click.argument("source")
 @click.option(
     "--sample",
-    type=click.IntRange(min=1),
+    type=int,
     default=3,
     show_default=True,
     help="Runs drawn at random from those that ended ok or diverged.",
@@ -193,7 +194,7 @@ def report_command(
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=int,
     help="Reruns at once (default: as many as the cores hold at each run's thread count).",
 )
 @timeout_option

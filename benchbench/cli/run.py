@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -30,14 +31,14 @@ from .options import (
 @click.command("run", cls=ExecutorCommand)
 @click.argument("suite", default="default")
 @store_options
-@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per candidate, for every track.")
+@click.option("--seeds", type=int, help="Seeds per candidate, for every track.")
 @device_option
 @threads_option
 @numerics_option
 @download_option
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=int,
     help="Runs at once, each in its own process (default: 1 locally, which keeps timings "
     "comparable, and one per GPU for --device cuda; as many as the cluster holds elsewhere).",
 )
@@ -76,17 +77,14 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
     from ..api import run
 
     outcome = run(suite, **take_executor_options(options), **loading(ctx))  # type: ignore[arg-type]
-    click.echo(outcome.table)
-    for line in outcome.closing_lines():
-        click.echo(line, err=True)
-    sys.exit(0 if outcome.ok else 1)
+    sys.exit(0 if outcome.ok else 1)  # run() printed the leaderboard and the closing lines
 
 
 @click.command("run-one")
 @click.option("--task", required=True, help="Task name (see 'benchbench list --kind task').")
 @click.option("--arch", required=True, help="Architecture name.")
 @components_options
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="The run's seed.")
 @budget_options
 @sets_option(
     "A hyperparameter: loop ones by name (lr=0.01), a component's as "
@@ -96,6 +94,12 @@ def run_command(ctx: click.Context, suite: str, **options: object) -> None:
 @threads_option
 @numerics_option
 @download_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Also store the result in this folder's results database (where 'benchbench run' "
+    "stores and 'benchbench export' reads).",
+)
 @click.option("--storage", metavar="URL", help="Also store the result in this database.")
 @log_option
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON object.")

@@ -9,6 +9,7 @@ import click
 from .options import (
     ExecutorCommand,
     budget_options,
+    choices,
     components_options,
     device_option,
     download_option,
@@ -31,35 +32,36 @@ from .options import (
 @click.option("--task", help="Tune one candidate: its task (with --arch).")
 @click.option("--arch", help="Its architecture.")
 @components_options
-@click.option(
-    "--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the suite's, 20)."
-)
+@click.option("--trials", type=int, help="Trials per candidate (default: the suite's, 20).")
 @budget_options
 @click.option(
     "--sampler",
-    type=click.Choice(["tpe", "random"]),
+    metavar=choices(["tpe", "random"]),
     help="Optuna sampler (default: the suite's, tpe).",
 )
 @click.option(
     "--pruner",
-    type=click.Choice(["median", "hyperband", "none"]),
+    metavar=choices(["median", "hyperband", "none"]),
     help="Pruner (default: the suite's, median).",
 )
 @click.option("--seed", type=int, help="Sampler and trial seed (default: the suite's, 0).")
 @sets_option("Fix a hyperparameter (in a suite: for every candidate that has it).")
 @click.option(
     "--worker",
-    type=click.IntRange(min=0),
+    type=int,
     default=0,
     show_default=True,
     help="This process's index when several tune on one storage (seeds its sampler apart).",
 )
 @click.option(
+    "--workers",
     "--parallel",
-    type=click.IntRange(min=1),
+    "workers",
+    type=int,
     default=1,
     show_default=True,
-    help="Trials at once (each in its own process, or its executor's task or job).",
+    help="Trials at once (each in its own process, or its executor's task or job); "
+    "--parallel is its old name.",
 )
 @device_option
 @threads_option
@@ -79,7 +81,7 @@ def tune_command(
 
     Every candidate gets the same number of trials, scored on the validation split; studies
     are stored with the results and resumed when run again, and several processes may tune
-    one storage at once. Each trial runs in a worker process (--parallel at once), or where
+    one storage at once. Each trial runs in a worker process (--workers at once), or where
     --executor places it (trials on other machines need a study they can reach: --storage
     postgresql://...): one that crashes or passes --timeout is a failed trial (it counts as
     effort spent). Ctrl-C stops; the running trials are redone when tuning

@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import BenchbenchError, one_line
+from ..phrasing import either, flag
 
 REGISTRY_ENV = "BENCHBENCH_DATA_REGISTRY"
 """The environment variable naming a site registry file (what ``--registry`` overrides)."""
@@ -64,14 +65,22 @@ class DataStatus:
     """What :func:`status` says of one task's data: ``state`` is ``present``, ``missing``,
     ``damaged`` (a file whose checksum is wrong), or ``included`` (a task that needs no
     files: it ships in a package or is generated); ``size`` the bytes a fetch downloads;
-    ``where`` the folder its files live in; ``fetch`` the command that gets them."""
+    ``where`` the folder its files live in; ``fetch`` how to get them, in the caller's words
+    (``benchbench data fetch TASK`` on the command line, ``bb.fetch_data('TASK')`` in
+    Python); ``detail`` what is wrong with a damaged file."""
 
     task: str
+    """The task's name."""
     state: str
+    """``present``, ``missing``, ``damaged`` or ``included``."""
     size: int | None
+    """Bytes a fetch downloads (None when not known)."""
     where: str
+    """The folder its files live in."""
     fetch: str | None
+    """How to fetch them, in the caller's words; None for a task with nothing to fetch."""
     detail: str = ""
+    """What is wrong with a damaged file."""
 
     @property
     def size_text(self) -> str:
@@ -182,8 +191,13 @@ def _matches(path: Path, checksum: str) -> bool:
 
 
 def fetch_command(tasks: Iterable[str]) -> str:
-    """The command that fetches the data of ``tasks``."""
-    return "benchbench data fetch " + " ".join(tasks)
+    """How the caller fetches the data of ``tasks``: the command in a shell
+    (``benchbench data fetch mnist``), the API's call in Python (``bb.fetch_data('mnist')``)."""
+    tasks = list(tasks)
+    return either(
+        "benchbench data fetch " + " ".join(tasks),
+        f"bb.fetch_data({', '.join(repr(t) for t in tasks)})",
+    )
 
 
 def status(task: str, cls: Any, files: Sequence[DataFile] | None, data_dir: Path) -> DataStatus:
@@ -371,7 +385,7 @@ def prepare(
             fetch(name, files, data_dir, progress)
         else:
             hints[name] = (
-                f"fetch it with '{fetch_command([name])}' "
-                f"({size_text(state.size)}), or pass --download"
+                f"fetch it with {either(repr(fetch_command([name])), fetch_command([name]))} "
+                f"({size_text(state.size)}), or pass {flag('download')}"
             )
     return hints

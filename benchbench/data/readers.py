@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import BenchbenchError, one_line
+from ..phrasing import option
 
 _IDX_TYPES = {
     0x08: np.uint8,
@@ -42,7 +43,7 @@ def missing(what: str, expected: Path, hint: str) -> BenchbenchError:
     """The one-line error for data that is not where it should be."""
     return BenchbenchError(
         f"{what} not found: expected {expected}; {hint} "
-        "(the data folder is --data-dir, or $BENCHBENCH_DATA)"
+        f"(the data folder is {option('data_dir')}, or $BENCHBENCH_DATA)"
     )
 
 

@@ -58,9 +58,13 @@ def fetch_data(
         the right checksum (nothing half-written is left).
     """
     from ..errors import BenchbenchError
+    from ..phrasing import either
 
     if not tasks:
-        raise BenchbenchError("name the tasks whose data to fetch (see 'benchbench data list')")
+        raise BenchbenchError(
+            "name the tasks whose data to fetch (see "
+            f"{either('benchbench data list', 'bb.data_status()')})"
+        )
     classes = _tasks(tasks, plugins)
     folder = optional_path(data_dir) or default_data_dir()
     entries = registry(classes, registry_file)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BenchbenchError
+from ..arguments import check
 from ..plugins.registry import Registry
 from .base import Executor, Placement
 from .options import choose_options
@@ -32,7 +32,7 @@ def open_executor(
     cls = registry.executor(name)
     values = choose_options(name, cls.options, options, registry.executors)
     if not 0 < placement.gpus_per_run <= 1:
-        raise BenchbenchError(f"--gpus-per-run must be in (0, 1], got {placement.gpus_per_run}")
+        check("gpus_per_run", placement.gpus_per_run)
     note = cls.check_storage(storage_url, values) if storage_url else None
     executor = cls(placement, **values)
     return executor, executor.use_device(device), note

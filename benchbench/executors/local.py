@@ -18,6 +18,7 @@ from ..errors import BenchbenchError
 from ..execution.execute import execute
 from ..host import spawn
 from ..host.cpus import thread_share
+from ..phrasing import option
 from ..plugins.manager import PluginConfig, PluginManager
 from ..spec import RunResult
 from .base import Executor, Finished, Job, Placement
@@ -277,17 +278,19 @@ class LocalExecutor(ProcessPoolExecutor):
             if runs > len(gpus):
                 fits = 1 / math.ceil(runs / len(gpus) * per_gpu)
                 raise BenchbenchError(
-                    f"--workers {runs} on {len(gpus) // per_gpu} GPU(s) would put more than "
-                    f"{per_gpu} run(s) on one GPU and time them together; use --workers "
-                    f"{len(gpus)} or fewer, or --gpus-per-run {fits:.3g}"
+                    f"{option('workers', runs)} on {len(gpus) // per_gpu} GPU(s) would put "
+                    f"more than {per_gpu} run(s) on one GPU and time them together; use "
+                    f"{option('workers', len(gpus))} or fewer, or "
+                    f"{option('gpus_per_run', float(f'{fits:.3g}'))}"
                 )
             self.gpus = _spread(gpus, runs)
             self.slots = len(self.gpus)
             self.threads = thread_share(self.slots, self.placement.threads)
         elif device.startswith("cuda") and (runs or 1) > per_gpu:
             raise BenchbenchError(
-                f"--device {device} --workers {runs} would put {runs} runs on one GPU; use "
-                "--device cuda for a worker per GPU, or --gpus-per-run to share one"
+                f"{option('device', device)} with {option('workers', runs)} would put {runs} "
+                f"runs on one GPU; use {option('device', 'cuda')} for a worker per GPU, or "
+                f"{option('gpus_per_run')} to share one"
             )
         self.gpu_share = share
         return device

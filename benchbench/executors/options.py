@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import phrasing
 from ..errors import BenchbenchError
 from ..params import show_value
 
@@ -68,6 +69,12 @@ class ExecutorOption:
         """The option on the command line: ``--cpus-per-run``."""
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def said(self) -> str:
+        """The option as the caller writes it: ``--cpus-per-run`` on the command line, the
+        key ``cpus_per_run`` of ``executor_options`` in Python."""
+        return phrasing.option(self.name)
+
     def parse(self, value: Any) -> Any:
         """``value`` (given in Python, or the command line's text) as this option holds it;
         one :class:`~benchbench.BenchbenchError` line when it cannot be."""
@@ -82,18 +89,18 @@ class ExecutorOption:
         if self.type is bool:
             if isinstance(value, bool):
                 return value
-            raise BenchbenchError(f"{self.flag} is a flag: true or false, got {show_value(value)}")
+            raise BenchbenchError(f"{self.said} is a flag: true or false, got {show_value(value)}")
         if self.type is str:
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 return str(value)
-            raise BenchbenchError(f"{self.flag} takes text, got {show_value(value)}")
+            raise BenchbenchError(f"{self.said} takes text, got {show_value(value)}")
         number = _number(value, self.type)
         if number is None:
             kind = "a whole number" if self.type is int else "a number"
-            raise BenchbenchError(f"{self.flag} must be {kind}, got {show_value(value)}")
+            raise BenchbenchError(f"{self.said} must be {kind}, got {show_value(value)}")
         if self.minimum is not None and number < self.minimum:
             raise BenchbenchError(
-                f"{self.flag} must be at least {show_value(self.minimum)}, got {show_value(number)}"
+                f"{self.said} must be at least {show_value(self.minimum)}, got {show_value(number)}"
             )
         return number
 
@@ -176,7 +183,7 @@ def choose_options(
     for name, value in values.items():
         if name in known or value is None or value == () or value is False:
             continue  # an option left at nothing belongs to no executor in particular
-        flag = "--" + str(name).replace("_", "-")
+        flag = phrasing.option(str(name))
         owners = sorted(
             other
             for other, cls in others.items()
@@ -185,10 +192,10 @@ def choose_options(
         if owners:
             raise BenchbenchError(
                 f"{flag} is an option of the {' and '.join(owners)} executor: add "
-                f"--executor {owners[0]}"
+                f"{phrasing.option('executor', owners[0])}"
             )
         close = difflib.get_close_matches(str(name), list(known), n=1)
-        takes = ", ".join(option.flag for option in declared) or "none"
-        hint = f"did you mean {known[close[0]].flag}?" if close else f"its options: {takes}"
+        takes = ", ".join(option.said for option in declared) or "none"
+        hint = f"did you mean {known[close[0]].said}?" if close else f"its options: {takes}"
         raise BenchbenchError(f"executor {executor} has no option {flag}; {hint}")
     return {name: option.parse(values.get(name)) for name, option in known.items()}

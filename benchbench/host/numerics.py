@@ -29,7 +29,11 @@ import os
 import platform
 from typing import Any
 
-MODES = ("portable", "native")
+from .. import arguments
+from ..phrasing import option
+
+MODES = arguments.RULES["numerics"].choices
+"""``portable`` and ``native``."""
 DEFAULT = "portable"
 ENV = "BENCHBENCH_NUMERICS"
 """The environment variable that carries the mode into worker processes."""
@@ -52,10 +56,7 @@ def current() -> str:
 def select(mode: str) -> None:
     """Make ``mode`` this process's mode, and the environment its worker processes start
     with (they train, and load torch after this). An unknown mode is one clear line."""
-    if mode not in MODES:
-        from ..errors import BenchbenchError
-
-        raise BenchbenchError(f"numerics must be one of {', '.join(MODES)}, got {mode!r}")
+    arguments.check("numerics", mode)
     os.environ[ENV] = mode
     for name, value in PORTABLE_ENV.items():
         if mode == "portable":
@@ -96,7 +97,7 @@ def check(mode: str | None) -> str | None:
     if not portable_here():
         return (
             f"numerics 'portable' needs an x86-64 CPU with AVX2 ({state['cpu_model']} has "
-            "none); run with --numerics native"
+            f"none); run with {option('numerics', 'native')}"
         )
     wrong = [
         f"{name}={os.environ.get(name)!s}"

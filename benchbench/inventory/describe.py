@@ -14,6 +14,7 @@ from tabulate import tabulate
 from ..errors import unknown_name
 from ..identity import component_identity
 from ..params import Param, schema, show_value
+from ..phrasing import either, option
 
 LOOP = "loop"
 
@@ -64,7 +65,7 @@ def _hparam_table(
     ]
     if not rows:
         return "  no hyperparameters"
-    headers = ["--set NAME", "default", "allowed", "tuned over", "meaning"]
+    headers = [either("--set NAME", "hparams key"), "default", "allowed", "tuned over", "meaning"]
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
@@ -76,7 +77,7 @@ def describe_loop() -> str:
     table = _hparam_table("", LOOP_DEFAULTS, {k: LOOP_PARAMS[k] for k in LOOP_DEFAULTS}, tuned)
     return (
         "loop: the one training loop every run goes through (a task may change some "
-        "defaults: see 'benchbench show TASK')\n\n" + table
+        f"defaults: see {either('benchbench show TASK', 'bb.describe(TASK)')})\n\n" + table
     )
 
 
@@ -118,8 +119,8 @@ def describe_executor(name: str, cls: Any, origin: Any) -> str:
     lines = [
         f"executor {name}: {cls.summary}",
         f"from {origin.describe()}",
-        f"choose it with --executor {name} (Python: executor={name!r}); every executor also "
-        "takes --workers, --timeout, --threads and --gpus-per-run",
+        f"choose it with {option('executor', name)}; every executor also takes "
+        + ", ".join(option(o) for o in ("workers", "timeout", "threads", "gpus_per_run")),
     ]
     if cls.extra:
         lines.append(f"needs: pip install 'benchbench[{cls.extra}]'")
@@ -137,8 +138,7 @@ def _describe_entry(entry: Any) -> str:
     ]
     if entry.kind == "task":
         lines += _task_lines(cls)
-    choose = "--task" if entry.kind == "task" else f"--{entry.kind}"
-    lines.append(f"choose it with {choose} {entry.name}")
+    lines.append(f"choose it with {option(entry.kind, entry.name)}")
     table = _hparam_table(f"{entry.name}.", cls.defaults, schema(cls.defaults, cls.params), tuned)
     return "\n".join(lines) + "\n\n" + table
 

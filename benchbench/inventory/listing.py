@@ -18,7 +18,10 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ..paths import default_data_dir
 from ..plugins.config import ENTRY_POINT_GROUP, PluginConfig
@@ -168,15 +171,24 @@ def _suite_summary(name: str, registry: Any) -> str:
     return " ".join(description.split()).split(". ")[0].rstrip(".")
 
 
-def catalog(kind: str | None = None, *, plugins: Sequence[str] = ()) -> list[dict[str, Any]]:
+def catalog(kind: str | None = None, *, plugins: Sequence[str] = ()) -> pd.DataFrame:
     """Every registered component, suite, tracker and executor (of ``kind``: ``task``,
     ``arch``, ``regularizer``, ``ssl``, ``finetune``, ``suite``, ``tracker`` or
-    ``executor``): its kind, name, summary, the plugin and distribution it came from
-    (``from``, ``plugin``, ``distribution``, ``version``) and its ``defaults`` (an
-    executor's: its options', with their declarations in ``options``); the rows of
-    ``benchbench list --json`` (``pandas.DataFrame(rows)`` for a table). Served from a
-    cache while nothing installed changes, so it imports neither the plugins nor torch; a
-    plugin that fails to load is a :class:`~benchbench.errors.BenchbenchWarning`."""
+    ``executor``) as a DataFrame, one row each: its ``kind``, ``name``, ``summary``, the
+    plugin and distribution it came from (``from``, ``plugin``, ``distribution``,
+    ``version``) and its ``defaults`` (an executor's: its options', with their declarations
+    in ``options``, None for the others): the rows of ``benchbench list --json``. Served
+    from a cache while nothing installed changes, so it imports neither the plugins nor
+    torch; a plugin that fails to load is a :class:`~benchbench.errors.BenchbenchWarning`."""
+    import pandas as pd
+
+    rows = catalog_rows(kind, plugins)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    return pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype=object)
+
+
+def catalog_rows(kind: str | None = None, plugins: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """:func:`~benchbench.catalog` as JSON-able rows (what ``benchbench list --json`` prints)."""
     from ..errors import unknown_name
     from ..plugins.config import warn_not_loaded
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..components import SSL, Component, Finetune, Regularizer, overrides
 from ..errors import BenchbenchError, BenchbenchWarning, unknown_name
 from ..params import Param, refusal
+from ..phrasing import option
 
 _REGULARIZER_METHODS = ("transform", "forward", "loss", "prepare", "weight_decay", "on_step")
 
@@ -46,7 +47,7 @@ def unknown_hparam(key: str, resolved: Mapping[str, Any], registry: Any) -> Benc
             if name in entries and kind != "task":
                 return BenchbenchError(
                     f"hyperparameter {key!r} belongs to {kind} {name!r}, which this run does "
-                    f"not use: choose it with --{kind} {name} (in a suite: the track's {kind})"
+                    f"not use: choose it with {option(kind, name)} (in a suite: the track's {kind})"
                 )
     return unknown_name("hyperparameter", key, resolved)
 

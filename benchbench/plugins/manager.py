@@ -74,14 +74,25 @@ class PluginManager(pluggy.PluginManager):
         as installed, under its distribution's identity."""
         if os.getcwd() not in sys.path and "" not in sys.path:
             sys.path.append(os.getcwd())
+        module_name, _, attr = name.partition(":")
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(module_name)
         except Exception as exc:
-            raise BenchbenchError(f"cannot import plugin module {name!r} (-p): {exc}") from exc
-        if self.is_registered(module):
+            raise BenchbenchError(
+                f"cannot import plugin module {module_name!r} (-p): {exc}"
+            ) from exc
+        plugin: Any = module
+        if attr:  # a class by reference: plugins=[InputNoise] in Python
+            found: Any = module
+            for part in attr.split("."):
+                found = getattr(found, part, None)
+            if not isinstance(found, type):
+                raise BenchbenchError(f"plugin {name!r}: {module_name} has no class {attr}")
+            plugin = ClassPlugin(found)
+        if self.is_registered(plugin) or (attr and self.get_plugin(name) is not None):
             return
         try:
-            self._register_plugin(module, Origin(name))
+            self._register_plugin(plugin, Origin(name))
         except _PluginFailed as exc:
             raise BenchbenchError(f"plugin module {name!r} (-p): {exc}") from exc
 
@@ -178,6 +189,44 @@ def hook_problems(plugin: ModuleType | object) -> str | None:
                 hint = f": did you mean {close[0]}?" if close else ""
                 return f"{name} is not a benchbench hook{hint}"
     return None
+
+
+class ClassPlugin:
+    """A plugin of one class, named by reference (``plugins=[InputNoise]`` in Python,
+    ``my_module:InputNoise``): it registers the class by what it is, a component, a tracker
+    or an executor."""
+
+    def __init__(self, cls: type) -> None:
+        from ..components import Component
+        from ..executors.base import Executor
+        from ..tracking.base import Tracker
+
+        if not issubclass(cls, (Component, Tracker, Executor)):
+            raise BenchbenchError(
+                f"plugin {cls.__qualname__}: not a component, tracker or executor class"
+            )
+        self.cls = cls
+
+    @hookspecs.hookimpl
+    def benchbench_register_components(self, registry: Any) -> None:
+        from ..components import Component
+
+        if issubclass(self.cls, Component):
+            registry.add(self.cls)
+
+    @hookspecs.hookimpl
+    def benchbench_register_trackers(self, registry: Any) -> None:
+        from ..tracking.base import Tracker
+
+        if issubclass(self.cls, Tracker):
+            registry.add_tracker(self.cls)
+
+    @hookspecs.hookimpl
+    def benchbench_register_executors(self, registry: Any) -> None:
+        from ..executors.base import Executor
+
+        if issubclass(self.cls, Executor):
+            registry.add_executor(self.cls)
 
 
 BUILTIN_PLUGINS = {"local": "benchbench.executors.builtin"}

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from ..arguments import checked, choice
 from ..paths import DEFAULT_OUT, PathLike
 from ..spec import RunResult
 from .rank import GROUP, RULE, build_groups, missing
@@ -447,6 +448,7 @@ def leaderboard(
         return build_groups(store.groups(key), store.tunings(key))
 
 
+@checked(format=choice(FORMATS))
 def leaderboard_text(
     suite: str | None = None,
     *,

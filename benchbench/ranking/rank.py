@@ -32,51 +32,66 @@ RULE = (
 )
 """How seeds that did not end ok count, in the words every leaderboard's footnote uses."""
 GROUP = ["suite", "track", "task"]
-COLUMNS = [
-    "suite",
-    "track",
-    "task",
-    "candidate",
-    "rank",
-    "seeds",
-    "ok",
-    "diverged",
-    "failed",
-    "complete",
-    "test_accuracy_mean",
-    "test_accuracy_ci95",
-    "delta_vs_baseline",
-    "delta_ci95",
-    "delta_n",
-    "test_ece_mean",
-    "time_to_target_s",
-    "reached_target",
-    "train_seconds",
-    "samples_per_s",
-    "data_wait_fraction",
-    "loader_verdict",
-    "params",
-    "model_bytes",
-    "latency_batch1_ms",
-    "latency_batch1024_ms",
-    "peak_memory_mb",
-    "source_train_seconds",
-    "busy",
-    "tuning_trials",
-    "tuning_pruned",
-    "tuning_seconds",
-    "val_spread",
-    "tuned_params",
-    "baseline",
-    "suite_name",
-    "benchbench_version",
-    "task_origin",
-    "arch_origin",
-    "regularizer_origin",
-    "ssl_origin",
-    "finetune_origin",
-    "variant",
-]
+COLUMN_MEANINGS = {
+    "suite": "the suite's key: its name for a registered suite, its file's name and content "
+    "hash for a suite file (suite_name is what to show)",
+    "track": "the track: one comparison of candidates on its own tasks and budget",
+    "task": "the task (dataset and split) the row's runs trained on",
+    "candidate": "the candidate: the components the track compares (regularizer, ssl or "
+    "finetune), with a variant label when runs of other code, device or data were merged",
+    "rank": "its rank within suite, track and task: by mean test accuracy, rows with a seed "
+    "that did not end ok below the others",
+    "seeds": "seeds run (stored results of its places)",
+    "ok": "seeds that ended ok",
+    "diverged": "seeds that diverged (a non-finite loss); each counts as chance accuracy",
+    "failed": "seeds that failed or timed out; left out of the mean",
+    "complete": "every seed ended ok",
+    "test_accuracy_mean": "mean test accuracy over its seeds (0-1)",
+    "test_accuracy_ci95": "half-width of the 95% Student-t interval of that mean (needs 3 seeds)",
+    "delta_vs_baseline": "mean test accuracy minus the track's baseline's (0-1)",
+    "delta_ci95": "half-width of the 95% Welch interval of that difference",
+    "delta_n": "seeds behind the difference (the smaller of the two candidates')",
+    "test_ece_mean": "mean expected calibration error on the test split (15 bins)",
+    "time_to_target_s": "median training seconds to the task's target validation accuracy, a "
+    "seed that missed it counting as never (infinite)",
+    "reached_target": "seeds that reached the target",
+    "train_seconds": "mean training seconds (evaluation not counted)",
+    "samples_per_s": "mean training throughput, samples per second",
+    "data_wait_fraction": "mean share of training time spent waiting for batches",
+    "loader_verdict": "input-bound when that share is large, else compute-bound",
+    "params": "the model's parameters",
+    "model_bytes": "the model's size in bytes (parameters and buffers)",
+    "latency_batch1_ms": "inference latency of a batch of 1, milliseconds",
+    "latency_batch1024_ms": "inference latency of a batch of 1024, milliseconds",
+    "peak_memory_mb": "peak GPU memory allocated, MB (CUDA runs)",
+    "source_train_seconds": "training seconds of the source model (transfer and "
+    "semi-supervised tasks that pretrain), mean over seeds",
+    "busy": "seeds timed on shared hardware (beside other runs or busy processes): their "
+    "times are marked",
+    "tuning_trials": "trials tuning spent on this candidate (0: it runs its defaults in a "
+    "tuned suite; empty: the suite was not tuned)",
+    "tuning_pruned": "of those, trials the pruner stopped early",
+    "tuning_seconds": "training seconds tuning spent on this candidate",
+    "val_spread": "spread of the trials' validation accuracies: how much tuning mattered",
+    "tuned_params": "the hyperparameters tuning chose, as JSON",
+    "baseline": "this candidate is the track's baseline",
+    "suite_name": "the suite's name as users call it",
+    "benchbench_version": "the benchbench version that made the runs",
+    "task_origin": "NAME: ORIGIN of the task (where its code came "
+    "from: a distribution and version, or a hash of its source)",
+    "arch_origin": "NAME: ORIGIN of the architecture (where its code came "
+    "from: a distribution and version, or a hash of its source)",
+    "regularizer_origin": "NAME: ORIGIN of the regularizer (where its code came "
+    "from: a distribution and version, or a hash of its source)",
+    "ssl_origin": "NAME: ORIGIN of the ssl method (where its code came "
+    "from: a distribution and version, or a hash of its source)",
+    "finetune_origin": "NAME: ORIGIN of the fine-tune strategy (where its code came "
+    "from: a distribution and version, or a hash of its source)",
+    "variant": "a hash of the runs' code, device and data: seeds are averaged within one",
+}
+"""What every column of the leaderboard DataFrame (:func:`~benchbench.leaderboard`, the
+leaderboard files' JSON and CSV) holds, in order; the docs list them from here."""
+COLUMNS = list(COLUMN_MEANINGS)
 
 
 def t975(dof: float) -> float:

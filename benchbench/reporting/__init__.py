@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..arguments import checked, choice
 from ..errors import BenchbenchError, one_line
 from ..paths import DEFAULT_OUT, PathLike, file_name
 from ..ranking import leaderboard
@@ -262,6 +263,11 @@ def write_report(
     return write(sections, title, stamp, html_path, markdown_path)
 
 
+REPORT_FORMATS = ("html", "markdown", "both")
+"""What :func:`~benchbench.report` writes: one HTML file, Markdown with PNG figures, or both."""
+
+
+@checked(format=choice(REPORT_FORMATS))
 def report(
     suite: str | None = None,
     *,

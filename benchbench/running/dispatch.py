@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BenchbenchError
 from ..executors import Executor, Job
 from ..host.interrupts import StopSignals
+from ..phrasing import either
 from ..spec import DEFAULT_COMPONENTS, RunResult, RunSpec
 from ..tracking.base import TrackedRun
 from ..tracking.relay import Relay
@@ -89,14 +90,22 @@ class Outcome:
     stopped it."""
 
     stored: Counter = field(default_factory=Counter)
+    """Results stored by this call, by status (``ok``, ``diverged``...)."""
     meanwhile: int = 0
     """Runs that finished here but were stored meanwhile by an import or another process:
     the stored result was kept, and they are not counted as stored this time."""
     left: int = 0
+    """Runs left undone: interrupted, or still claimed by another process."""
     spilled: list[Path] = field(default_factory=list)
+    """Results the database could not take, kept as files (stored by the next call)."""
     signal: int | None = None
+    """The signal that stopped the call, if one did."""
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.summary()})"
 
     def summary(self) -> str:
+        """``12 runs stored this time (11 ok, 1 diverged)``, with what was left."""
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.stored.items()))
         text = f"{sum(self.stored.values())} runs stored this time" + (
             f" ({counts})" if counts else ""
@@ -164,7 +173,9 @@ def run_specs(
 
             path.write_text(json.dumps(json_safe(result.to_dict())))
             outcome.spilled.append(path)
-            on_note(f"{exc}; kept in {path}, stored by the next 'benchbench run'")
+            on_note(
+                f"{exc}; kept in {path}, stored by the next {either('benchbench run', 'bb.run')}"
+            )
         outcome.stored[result.status] += 1
         if relay is not None:
             if result.run_id not in tracked and result.run_id in by_id:  # failed unrun

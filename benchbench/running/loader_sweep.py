@@ -16,31 +16,54 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..arguments import checked, whole
 from ..budget import Budget
 from ..errors import BenchbenchError
 from ..paths import DEFAULT_OUT, PathLike, file_name, optional_path
+from ..phrasing import option
 from ..progress import Console
 
 
 @dataclass
 class ProfileOutcome:
-    """A sweep's rows, the sentence that sums it up, and the plot written."""
+    """A sweep's rows, the sentence that sums it up, and the plot written; in a notebook,
+    the summary and the table."""
 
     task: str
+    """The task profiled."""
     arch: str
+    """The model trained in each setting."""
     device: str
+    """Where it trained."""
     rows: list[SweepRow]
+    """One row per loader setting, in the order tried."""
     summary: str
+    """The fastest setting and where the time goes, in a sentence."""
     plot: Path
+    """The plot written (``OUT/profiles/TASK.png``)."""
+
+    def __repr__(self) -> str:
+        return f"ProfileOutcome({self.task}/{self.arch} on {self.device}: {self.summary})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the summary and one row per setting."""
+        import html
+        from dataclasses import asdict
+
+        import pandas as pd
+
+        table = pd.DataFrame([asdict(r) for r in self.rows]).to_html(index=False)
+        return f"<p>{html.escape(self.summary)}</p>{table}"
 
 
+@checked(renamed={"max_workers": "loader_workers"}, steps=whole(5))
 def profile(
     task: str,
     *,
     arch: str = "mlp",
     steps: int = 100,
     repeats: int = 3,
-    max_workers: int | None = None,
+    loader_workers: int | None = None,
     device: str = "auto",
     threads: int | None = None,
     numerics: str = "portable",
@@ -51,9 +74,12 @@ def profile(
 ) -> ProfileOutcome:
     """Sweep the loader settings of ``task``: where its training time goes, and the fastest
     setting. Each setting (device-resident; in memory through a DataLoader; decoded from
-    disk with 0..``max_workers`` workers, default the CPU count; pinned memory on a GPU)
+    disk with 0 to ``loader_workers`` DataLoader workers, default the CPU count; pinned
+    memory on a GPU)
     trains ``arch`` for ``steps`` steps, ``repeats`` times in turn after one warm-up run.
-    The rows give median rates, their spread, the data-wait share and the verdict; a plot
+    ``max_workers``, the old name of ``loader_workers``, is still taken (with a
+    ``FutureWarning``). The rows give median rates, their spread, the data-wait share and
+    the verdict; a plot
     goes to ``OUT/profiles/TASK.png``. ``numerics``: as for :func:`~benchbench.run`; it must
     be the mode torch was loaded with in this process (the sweep trains here)."""
     from ..execution.execute import execute
@@ -72,7 +98,7 @@ def profile(
     device = resolve_device(device)
     task_cls = pm.registry.get("task", task)
     on_disk = not isinstance(task_cls().load(data_dir or default_data_dir()).train, Split)
-    workers = (os.cpu_count() or 1) if max_workers is None else max_workers
+    workers = (os.cpu_count() or 1) if loader_workers is None else loader_workers
     budget = Budget(steps=steps, eval_every=1e9)
     settings = loader_settings(on_disk, workers, device.startswith("cuda"))
     specs = [
@@ -101,17 +127,29 @@ class SweepRow:
     """One loader setting of a sweep and what a short training run measured with it."""
 
     setting: str
+    """The setting's name (``device``, ``memory``, ``disk, 2 workers``...)."""
     data_path: str
+    """Where batches come from: ``device``, ``memory`` or ``disk``."""
     workers: int
+    """DataLoader workers."""
     pin_memory: bool
+    """Whether host memory was pinned (CUDA)."""
     train_samples_per_s: float | None
+    """Median training throughput over the repeats."""
     loader_samples_per_s: float | None
+    """Median throughput of the loader alone (nothing trained)."""
     compute_samples_per_s: float | None
+    """Throughput of the model step alone (data already on the device)."""
     data_wait_fraction: float
+    """Share of training time spent waiting for batches."""
     verdict: str
+    """``input-bound`` or ``compute-bound``."""
     prepare_seconds: float
+    """Seconds spent preparing the data for the setting (decoding into memory...)."""
     status: str
+    """How its runs ended (``ok``, or why not)."""
     repeats: int = 1
+    """Runs behind the medians."""
     train_spread: float | None = None
     """The noise of the row: the spread of training samples/s over the repeats, (max - min)
     over the median."""
@@ -121,7 +159,7 @@ class SweepRow:
 
 def loader_settings(on_disk: bool, max_workers: int, cuda: bool) -> list[dict[str, Any]]:
     """The settings a sweep tries: device-resident, in memory through a DataLoader, and (for
-    tasks that read from disk) per-sample decoding with 0..``max_workers`` workers; with and
+    tasks that read from disk) per-sample decoding with 0 to ``max_workers`` workers; with and
     without pinned memory on a GPU."""
     pins = (False, True) if cuda else (False,)
     settings: list[dict[str, Any]] = [{"data_path": "device", "workers": 0, "pin_memory": False}]
@@ -202,10 +240,12 @@ def summarize(rows: list[SweepRow]) -> str:
         if share > 1 + NOISE_MARGIN:
             text += (
                 " - above what compute alone allows, so the rates are noise here: "
-                "run again on a quiet machine or with more --steps"
+                f"run again on a quiet machine or with more {option('steps')}"
             )
     if (fastest.train_spread or 0) > NOISY_SPREAD:
-        text += "; its rate varies a lot between repeats: more --steps give a firmer figure"
+        text += (
+            "; its rate varies a lot between repeats: more {option('steps')} give a firmer figure"
+        )
     if any(r.busy for r in rows):
         text += "; other processes kept the machine busy during the sweep: rates are not reliable"
     slowest = min(ok, key=lambda r: r.train_samples_per_s)

@@ -17,8 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import BenchbenchError, Stopped
+from ..arguments import checked
+from ..errors import Stopped
 from ..paths import DEFAULT_OUT, PathLike, file_name, optional_path
+from ..phrasing import again, either, flag
+from ..plugins.config import check_shippable
 from ..plugins.manager import PluginManager
 from ..progress import Console
 from ..spec import RunResult
@@ -29,31 +32,72 @@ LEADERBOARD_FILES = (("csv", "csv"), ("json", "json"), ("markdown", "md"))
 SHOWN_FAILURES = 10
 
 
-@dataclass
+@dataclass(repr=False)
 class SuiteOutcome:
-    """What running a suite did and what it came to.
-
-    ``leaderboard`` is the ranked DataFrame (the rows of ``--format json``), ``table`` the
-    plain-text leaderboard the command prints, ``files`` the leaderboard files written,
-    ``broken`` the stored runs of the suite that failed or timed out."""
+    """What running a suite did and what it came to: in a notebook, the summary and the
+    leaderboard; :meth:`closing_lines` are what :func:`~benchbench.run` printed at the end."""
 
     suite: str
+    """The suite's name."""
     key: str
+    """Its key in the results database (the name, or for a suite file its name and hash)."""
     store_url: str
+    """The results database, its password masked."""
     planned: int
+    """Distinct runs the suite needs (its places, a run shared by two places counted once)."""
     already_stored: int
+    """Of those, runs found stored and not run again."""
     dispatched: Outcome
-    leaderboard: pd.DataFrame = field(repr=False)
-    table: str = field(repr=False)
+    """What this call ran and stored, by status (:meth:`summary` says it in words)."""
+    leaderboard: pd.DataFrame
+    """The ranked leaderboard, one row per track, task and candidate (the columns:
+    :func:`~benchbench.leaderboard`)."""
+    table: str
+    """The leaderboard as the command prints it."""
     files: list[Path] = field(default_factory=list)
-    runs: int = 0
+    """The leaderboard files written: ``OUT/leaderboards/SUITE.{md,csv,json}``."""
+    places: int = 0
+    """The suite's places (track, task, candidate and seed) that have a stored result: a run
+    that fills places in two tracks counts in each."""
     busy: int = 0
-    broken: list[RunResult] = field(default_factory=list, repr=False)
+    """Of those places, the ones whose run was timed on shared hardware (beside other runs,
+    or while other processes kept the machine busy): their times are marked."""
+    broken: list[RunResult] = field(default_factory=list)
+    """The stored runs of the suite that failed or timed out."""
 
     @property
     def ok(self) -> bool:
         """Every run of the suite ended without failing or timing out."""
         return not self.broken
+
+    @property
+    def runs(self) -> int:
+        """The old name of :attr:`places` (kept for one release)."""
+        return self.places
+
+    def __repr__(self) -> str:
+        state = "ok" if self.ok else f"{len(self.broken)} failed or timed out"
+        return (
+            f"SuiteOutcome({self.suite}: {self.planned} runs, {self.already_stored} already "
+            f"stored; {self.summary()}; {state})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the summary, the closing lines and the leaderboard."""
+        import html
+
+        lines = "<br>".join(html.escape(line) for line in self.closing_lines())
+        return f"<p>{html.escape(repr(self))}</p><p>{lines}</p><pre>{html.escape(self.table)}</pre>"
+
+    def busy_line(self) -> str | None:
+        """The warning that some times were taken on shared hardware, or None."""
+        if not self.busy:
+            return None
+        return (
+            f"{self.busy} of {self.places} runs were timed on shared hardware (beside other "
+            "runs, or while other processes kept the machine busy); their time columns are "
+            "marked *"
+        )
 
     def summary(self) -> str:
         """``12 runs stored this time (11 ok, 1 diverged)``: what this call stored."""
@@ -69,11 +113,7 @@ class SuiteOutcome:
             f"benchbench: {self.summary()}",
         ]
         if self.busy:
-            lines.append(
-                f"benchbench: warning: {self.busy} of {self.runs} runs were timed on shared "
-                "hardware (beside other runs, or while other processes kept the machine busy); "
-                "their time columns are marked *"
-            )
+            lines.append(f"benchbench: warning: {self.busy_line()}")
         if self.broken:
             shown = sorted(self.broken, key=describe)
             lines += [f"benchbench: run {problem(r)}" for r in shown[:SHOWN_FAILURES]]
@@ -81,11 +121,12 @@ class SuiteOutcome:
             lines.append(
                 f"benchbench: {len(shown)} runs of suite {self.suite} failed or timed out"
                 + (f" ({more} more not shown)" if more > 0 else "")
-                + "; --retry-failed runs them again"
+                + f"; {flag('retry_failed')} runs them again"
             )
         return lines
 
 
+@checked()
 def run(
     suite: str = "default",
     *,
@@ -165,6 +206,7 @@ def run(
     select(numerics)  # before the workers start: they load torch with its settings
     declared = declare(suite)  # before the plugins load: they register these tasks too
     pm, console = load_plugins(plugins), Console(progress)
+    check_shippable(pm.config.modules)  # the runs train in worker processes
     check_declared(declared, pm, suite)
     out, data_dir = Path(out), optional_path(data_dir)
     loaded = load_suite(suite, pm.registry)
@@ -189,8 +231,12 @@ def run(
     else:
         if not store.tunings(variant.key).empty:
             console.note(
-                f"suite {loaded.name} runs with defaults; it has been tuned: 'benchbench run "
-                f"{loaded.name} --tuned' runs the tuned settings (leaderboard {variant.name})"
+                f"suite {loaded.name} runs with defaults; it has been tuned: "
+                + either(
+                    f"'benchbench run {loaded.name} --tuned'",
+                    f"bb.run({loaded.name!r}, tuned=True)",
+                )
+                + f" runs the tuned settings (leaderboard {variant.name})"
             )
         store.set_tunings(loaded.key, {})  # an untuned suite shows no tuning
     planned = plan(
@@ -242,7 +288,7 @@ def run(
         if dispatched.signal is not None:
             raise Stopped(
                 dispatched.signal,
-                f"{dispatched.summary()}; run the same command to resume",
+                f"{dispatched.summary()}; {again('run')} to resume",
             )
         ranked = leaderboard.Ranked.read(store, loaded.key)
         folder = prepare_out(out / "leaderboards")
@@ -260,7 +306,7 @@ def run(
             relay.close()
     places = store.place_statuses(loaded.key)
     broken = places["broken"]
-    return SuiteOutcome(
+    outcome = SuiteOutcome(
         suite=loaded.name,
         key=loaded.key,
         store_url=store.display_url,
@@ -270,10 +316,31 @@ def run(
         leaderboard=ranked.board,
         table=ranked.text("plain", leaderboard.NARROW, loaded.name),
         files=files,
-        runs=places["places"],
+        places=places["places"],
         busy=places["busy"],
         broken=store.results(broken) if broken else [],
     )
+    _show_end(outcome, console)
+    return outcome
+
+
+def _show_end(outcome: SuiteOutcome, console: Console) -> None:
+    """What a suite ends with, in Python as on the command line: the leaderboard (stdout)
+    and the closing lines (stderr) unless silenced; the busy timings as a
+    :class:`~benchbench.errors.BenchbenchWarning` always."""
+    import sys
+    import warnings
+
+    from ..errors import BenchbenchWarning
+
+    if console.enabled:
+        print(outcome.table, file=sys.stdout, flush=True)
+    busy = outcome.busy_line()
+    for line in outcome.closing_lines():
+        if busy is not None and line.endswith(busy):
+            warnings.warn(busy, BenchbenchWarning, stacklevel=4)  # the caller's line
+        else:
+            console.note(line)
 
 
 def _report_for_trackers(
@@ -357,123 +424,3 @@ def _dispatch(
             relay,
             labels,
         )
-
-
-def run_one(
-    task: str,
-    arch: str,
-    *,
-    regularizer: str = "none",
-    ssl: str = "supervised",
-    finetune: str = "full",
-    seed: int = 0,
-    epochs: float | None = None,
-    steps: int | None = None,
-    seconds: float | None = None,
-    eval_every: float = 1.0,
-    hparams: Mapping[str, Any] | None = None,
-    device: str = "auto",
-    threads: int | None = None,
-    numerics: str = "portable",
-    download: bool = False,
-    storage: str | None = None,
-    log: Sequence[str] = (),
-    plugins: Sequence[str] = (),
-    data_dir: PathLike | None = None,
-) -> RunResult:
-    """Train one configuration in this process and return what it measured.
-
-    With no ``epochs``, ``steps`` or ``seconds`` the task's own budget applies; given
-    several, whichever runs out first ends the run. ``hparams`` sets hyperparameters: the
-    loop's by name (``{"lr": 0.01}``), a component's as ``COMPONENT.NAME``
-    (``{"mixup.alpha": 0.4}``). ``storage`` also stores the result in that database. The
-    run uses ``threads`` threads (default: every core this process owns); the process's
-    own thread settings are put back afterwards. ``numerics`` is ``portable`` or ``native``
-    (:mod:`benchbench.host.numerics`); where torch was loaded in this process before the
-    mode could be set (a notebook that imported torch first), the run trains in a fresh
-    worker process instead. ``download`` fetches the task's data first when it is missing.
-    ``log`` names experiment trackers (``NAME[:TARGET]``, :mod:`benchbench.tracking`) that
-    follow the run as it trains.
-
-    :raises ~benchbench.BenchbenchError: an unknown name, a value outside its range, a
-        combination that cannot work, missing data. A problem inside the run is its
-        result's ``status`` (``failed``, ``diverged``) and ``error``.
-    """
-    from ..budget import budget_of
-    from ..execution.execute import execute
-    from ..host.cpus import pinned_threads
-    from ..host.devices import resolve_device
-    from ..host.numerics import check, select
-    from ..planning.data_check import check_data, prepare_data
-    from ..planning.declared import check_declared, declare
-    from ..planning.resolve import resolve_spec
-    from ..plugins.manager import load_plugins
-    from ..storage.store import Store
-
-    select(numerics)
-    declared = declare(task)  # a task declared in a file: --task leaves.toml
-    if declared and len(declared) != 1:
-        raise BenchbenchError(f"{task} declares {len(declared)} tasks; run-one needs one")
-    pm, data_dir = load_plugins(plugins), optional_path(data_dir)
-    if declared:
-        check_declared(declared, pm, task)
-        task = declared[0]
-    budget = budget_of(epochs, steps, seconds, eval_every)
-    if download:  # before the spec: its id holds the data's fingerprint
-        prepare_data([task], pm.registry, data_dir, True)
-    store = Store(storage) if storage else None  # before training: a bad URL costs no run
-    spec = resolve_spec(
-        pm.registry,
-        task=task,
-        arch=arch,
-        regularizer=regularizer,
-        ssl=ssl,
-        finetune=finetune,
-        hparams=hparams,
-        seed=seed,
-        budget=budget,
-        device=resolve_device(device),
-        data_dir=data_dir,
-    )
-    unusable = check_data([spec], pm.registry, data_dir)
-    if unusable:
-        raise BenchbenchError(unusable[spec.run_id].error or "the task's data cannot be loaded")
-    from ..tracking import Session, TrackedRun, open_relay
-    from .dispatch import describe
-
-    relay = open_relay(log, pm.registry.trackers, Session("run", describe(spec)))
-    if relay is not None:
-        relay.started(TrackedRun.of(spec))
-    fresh = check(spec.numerics) is not None
-    try:
-        if not fresh:
-            with pinned_threads(threads):
-                on_eval = relay.forward(spec.run_id) if relay is not None else None
-                result = execute(spec, pm, data_dir, on_eval)
-        else:
-            result = _in_fresh_process(spec, pm.config, data_dir, threads)
-        if store is not None:
-            store.save(result)
-        if relay is not None:
-            for point in result.curve if fresh else []:  # its points came with its result
-                relay.forward(spec.run_id)(point)
-            relay.finished(result)
-    finally:
-        if relay is not None:
-            relay.close()
-    return result
-
-
-def _in_fresh_process(
-    spec: Any, config: Any, data_dir: Path | None, threads: int | None
-) -> RunResult:
-    """``spec`` trained in a new worker process, which loads torch with the numerics mode's
-    settings (this one loaded it before they could be set)."""
-    from ..executors.local import ProcessPoolExecutor
-    from ..host.cpus import thread_share
-
-    pool = ProcessPoolExecutor(config, data_dir, 1, None, thread_share(1, threads))
-    try:
-        return next(pool.run([spec]))
-    finally:
-        pool.stop()

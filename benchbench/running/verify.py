@@ -24,8 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..arguments import checked
 from ..errors import BenchbenchError
 from ..paths import PathLike, optional_path
+from ..phrasing import flag
 from ..progress import Console
 from ..spec import KIND_NAMES, RunResult, RunSpec
 
@@ -72,6 +74,7 @@ class VerifyOutcome:
         )
 
 
+@checked()
 def verify(
     source: PathLike,
     *,
@@ -151,7 +154,7 @@ def _rerun_spec(
     if differ and not any_code:
         return None, "made by other code: " + "; ".join(differ) + _install_hint(spec.code)
     if differ:
-        return replace(spec, code=now), "rerun under the installed code (--any-code)"
+        return replace(spec, code=now), f"rerun under the installed code ({flag('any_code')})"
     return spec, ""
 
 
@@ -162,7 +165,7 @@ def _install_hint(code: dict[str, str] | Any) -> str:
     )
     if not released:
         return " (unreleased code: check out the commit that made it)"
-    return f" (pip install {' '.join(released)}, or pass --any-code)"
+    return f" (pip install {' '.join(released)}, or pass {flag('any_code')})"
 
 
 def _rerun(

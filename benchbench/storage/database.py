@@ -25,6 +25,7 @@ from sqlalchemy.exc import (
 )
 
 from ..errors import BenchbenchError, one_line
+from ..phrasing import option
 from . import median
 
 SQLITE_BUSY_SECONDS = 60.0
@@ -90,7 +91,7 @@ def check_sqlite_file(url: str, writable: bool) -> None:
     path = sqlite_path(url)
     if path is None or not path.exists():
         return
-    fix = "move it away, or point --out or --storage elsewhere"
+    fix = f"move it away, or point {_elsewhere()}"
     if path.is_dir():
         raise BenchbenchError(f"storage {path} is a folder, not a database file")
     header = _header(path)
@@ -107,7 +108,7 @@ def check_sqlite_file(url: str, writable: bool) -> None:
     if writable and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         raise BenchbenchError(
             f"storage {path} is read-only (results cannot be written); make it writable or "
-            "point --out or --storage elsewhere"
+            f"point {_elsewhere()}"
         )
 
 
@@ -149,7 +150,7 @@ def check_integrity(db: Engine, url: str) -> None:
     if verdict != "ok":
         raise BenchbenchError(
             f"storage {display(url)} is corrupt ({one_line(str(verdict), 120)}); "
-            "restore it from a copy, or point --out or --storage elsewhere"
+            f"restore it from a copy, or point {_elsewhere()}"
         )
 
 
@@ -208,3 +209,8 @@ def retrying(
                 on_wait(f"{what}: {reason(exc)}; retrying in {pause:.0f} s")
             time.sleep(pause)
             pause = min(15.0, pause * 2)
+
+
+def _elsewhere() -> str:
+    """``--out or --storage elsewhere``, in the caller's words."""
+    return f"{option('out')} or {option('storage')} elsewhere"

@@ -25,10 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from ..arguments import checked, choice
 from ..errors import BenchbenchError, one_line
 from ..paths import DEFAULT_OUT, PathLike
+from ..phrasing import again, either, option
 from ..spec import json_safe
 from .lines import DATES, FORMAT, FORMAT_VERSION, TABLES, checked_row, line_json, utc
+from .merge import ON_CONFLICT
 from .schema import prepare_run
 
 
@@ -125,8 +128,9 @@ def _numbered(path: Path) -> Iterator[tuple[int, str]]:
         raise BenchbenchError(f"no result file {path}")
     if not is_result_file(path):
         raise BenchbenchError(
-            f"{path} is not a benchbench result set (write one with 'benchbench export'; "
-            "a results database is read with 'benchbench leaderboard --source')"
+            f"{path} is not a benchbench result set (write one with "
+            f"{either('benchbench export', 'bb.export')}; a results database is read with "
+            f"{either('benchbench leaderboard --source', 'bb.leaderboard(sources=...)')})"
         )
     try:
         with _open(path, "rt") as lines:
@@ -192,7 +196,8 @@ def merged(sources: Sequence[str]) -> Iterator[Any]:
             except BenchbenchError as exc:
                 raise BenchbenchError(
                     f"{source}: {exc}".replace(
-                        "nothing was imported", "import the sources with --on-conflict to choose"
+                        "nothing was imported",
+                        f"import the sources with {option('on_conflict')} to choose",
                     )
                 ) from None
         try:
@@ -224,6 +229,7 @@ def export(
     return write(store, Path(to), store.find_suite(suite) if suite else None)
 
 
+@checked(on_conflict=choice(ON_CONFLICT))
 def import_results(
     *files: PathLike,
     out: PathLike = DEFAULT_OUT,
@@ -239,13 +245,8 @@ def import_results(
     of the file is imported). Per file: runs added, present, in conflict (how many, of
     which kind, the first few described), replaced; places, suites and tunings added."""
     from ..progress import Console
-    from .merge import ON_CONFLICT
     from .store import Store, prepare_out, storage_url
 
-    if on_conflict not in ON_CONFLICT:
-        raise BenchbenchError(
-            f"on_conflict must be one of {', '.join(ON_CONFLICT)}, got {on_conflict!r}"
-        )
     for path in files:
         if not is_result_file(Path(path)):
             next(read(Path(path)))  # the one-line reason
@@ -277,7 +278,7 @@ def _stopped_by_signals(done: list[Any]) -> Iterator[None]:
         raise Stopped(
             signum,
             f"import stopped: {len(done)} files imported whole, the one being imported "
-            "left out (nothing of it was kept); run the same command again",
+            f"left out (nothing of it was kept); {again('import_results')}",
         )
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}

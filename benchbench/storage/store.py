@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import BenchbenchError
 from ..paths import DEFAULT_OUT, PathLike
+from ..phrasing import either, option
 from .claims import Claims
 from .merge import Merge
 from .places import Places
@@ -53,7 +54,7 @@ def prepare_out(out: Path) -> Path:
     except OSError as exc:
         raise BenchbenchError(
             f"output folder {out} is not writable ({exc.strerror or exc}); "
-            "choose another with --out"
+            f"choose another with {option('out')}"
         ) from exc
     return out
 
@@ -63,8 +64,8 @@ def open_results(out: Path, storage: str | None) -> Store:
     ``out`` holds none."""
     if storage is None and not (Path(out) / "benchbench.db").exists():
         raise BenchbenchError(
-            f"no results database in {out}: pass the --out folder of 'benchbench run' "
-            "(or --storage URL)"
+            f"no results database in {out}: pass the {option('out')} folder of "
+            f"{either('benchbench run', 'bb.run')} (or {option('storage')})"
         )
     return Store(storage_url(Path(out), storage), writable=False)
 
@@ -76,16 +77,24 @@ def results(
     suite: str | None = None,
 ) -> pd.DataFrame:
     """Every run stored in the database of ``out`` (or ``storage``) as a DataFrame, one row
-    per run id: each field of its
-    :class:`~benchbench.RunResult` (spec, metrics, status, error; ``curve``, ``loader``,
-    ``machine``, ``code`` and ``provenance`` as Python objects). ``suite`` keeps the runs
-    that fill its places."""
+    per run id: each field of its :class:`~benchbench.RunResult`
+    (:data:`~benchbench.spec.RESULT_FIELDS` says each; ``curve``, ``loader``, ``machine``,
+    ``code`` and ``provenance`` as Python objects).
+
+    With ``suite``, one row per place of that suite instead, led by its ``suite``,
+    ``track`` and ``candidate`` (a run that fills places in two tracks, such as a shared
+    baseline, has a row in each): group by those to compare as the leaderboard does."""
     from ..spec import RunResult
 
     store = open_results(Path(out), storage)
-    run_ids = None
-    if suite:
-        frame = store.frame(store.find_suite(suite))
-        run_ids = set(frame["run_id"]) if len(frame) else set()
-    rows = [r.to_dict() for r in store.results(run_ids)]
-    return pd.DataFrame(rows, columns=list(RunResult.__dataclass_fields__))
+    columns = list(RunResult.__dataclass_fields__)
+    if not suite:
+        return pd.DataFrame([r.to_dict() for r in store.results(None)], columns=columns)
+    places = store.frame(store.find_suite(suite))
+    if places.empty:
+        return pd.DataFrame(columns=["suite", "track", "candidate", *columns])
+    runs = pd.DataFrame([r.to_dict() for r in store.results(set(places["run_id"]))])
+    places = places[["suite_name", "track", "candidate", "run_id"]].rename(
+        columns={"suite_name": "suite"}
+    )
+    return places.merge(runs, on="run_id", how="inner")[["suite", "track", "candidate", *columns]]

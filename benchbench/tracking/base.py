@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import BenchbenchError
+from ..phrasing import option
 from ..spec import RunResult, RunSpec
 
 FINAL_METRICS = (
@@ -135,5 +136,7 @@ def parse_log(text: str) -> tuple[str, str | None]:
     """``NAME[:TARGET]`` as ``(name, target)``; the target may hold colons (a URI)."""
     name, sep, target = text.partition(":")
     if not name:
-        raise BenchbenchError(f"--log {text!r}: name a tracker, as in NAME or NAME:TARGET")
+        raise BenchbenchError(
+            f"{option('log')} {text!r}: name a tracker, as in NAME or NAME:TARGET"
+        )
     return name, (target if sep and target else None)

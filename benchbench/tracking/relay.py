@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BenchbenchError, BenchbenchWarning, one_line, unknown_name
+from ..phrasing import option
 from ..spec import RunResult
 from .base import Session, TrackedRun, Tracker, parse_log
 
@@ -200,7 +201,8 @@ def build_trackers(
         if cls.module and importlib.util.find_spec(cls.module) is None:
             extra = cls.extra or name
             raise BenchbenchError(
-                f"--log {name} needs the {cls.module} package: pip install 'benchbench[{extra}]'"
+                f"{option('log')} {name} needs the {cls.module} package: "
+                f"pip install 'benchbench[{extra}]'"
             )
         built.append(cls(target, session))
     return built

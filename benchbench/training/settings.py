@@ -13,6 +13,7 @@ import torch
 
 from ..data.streams import DATA_PATHS
 from ..params import Bool, Choice, Float, Int, Param
+from ..phrasing import option
 
 LOOP_DEFAULTS: Mapping[str, Any] = {
     "optimizer": "adamw",
@@ -114,7 +115,7 @@ def setting_problem(hp: Mapping[str, Any], device: str, modality: str) -> str | 
             what = "is a CUDA setting" if len(asked) == 1 else "are CUDA settings"
             return (
                 f"{', '.join(asked)} {what} and this run trains on {device} "
-                "(use --device cuda, or leave it out)"
+                f"(use {option('device', 'cuda')}, or leave it out)"
             )
     if hp.get("channels_last") and modality != "image":
         return f"channels_last is a memory format for images; this task's inputs are {modality}"

@@ -12,8 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..arguments import checked, choice
 from ..errors import BenchbenchError, Stopped
 from ..paths import DEFAULT_OUT, PathLike, optional_path
+from ..phrasing import again, option
+from ..planning.targets import PRUNERS, SAMPLERS
 from ..progress import Console
 from .studies import Summary
 
@@ -24,12 +27,17 @@ class TunedCandidate:
     suite place (None for a single candidate) and what tuning found and cost."""
 
     label: str
+    """``track/task/candidate`` in a suite, else ``task/arch/regularizer/ssl/finetune``."""
     place: tuple[str, str, str] | None
+    """Its suite place (track, task, candidate); None for a single candidate."""
     summary: Summary
+    """What tuning found and cost: best value and hyperparameters, trial counts, seconds."""
     storage_url: str = field(repr=False)
+    """The database its Optuna study is stored in."""
 
     @property
     def best_params(self) -> dict[str, Any]:
+        """The hyperparameters of the best trial."""
         return self.summary.best_params
 
     @property
@@ -46,10 +54,25 @@ class TunedCandidate:
 
 @dataclass
 class TuningOutcome:
-    """What ``tune`` found: one :class:`TunedCandidate` per candidate, in suite order."""
+    """What ``tune`` found: one :class:`TunedCandidate` per candidate, in suite order; in a
+    notebook, a table of them (:meth:`frame`)."""
 
     suite: str | None
+    """The suite tuned; None for a single candidate."""
     candidates: list[TunedCandidate]
+    """Each candidate's tuning, in suite order."""
+
+    def __repr__(self) -> str:
+        best = [
+            f"{c.label} {c.best_value:.4f}" for c in self.candidates if c.best_value is not None
+        ]
+        shown = "; ".join(best[:3]) + (f"; {len(best) - 3} more" if len(best) > 3 else "")
+        what = self.suite or "one candidate"
+        return f"TuningOutcome({what}: {len(self.candidates)} tuned, best val {shown or '-'})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: one row per candidate."""
+        return self.frame().to_html(index=False)
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per candidate: its label, best hyperparameters and value, trial counts
@@ -72,6 +95,7 @@ def _row(candidate: TunedCandidate) -> dict[str, Any]:
     }
 
 
+@checked(renamed={"parallel": "workers"}, sampler=choice(SAMPLERS), pruner=choice(PRUNERS))
 def tune(
     suite: str | None = None,
     *,
@@ -90,7 +114,7 @@ def tune(
     seed: int | None = None,
     hparams: Mapping[str, Any] | None = None,
     worker: int = 0,
-    parallel: int = 1,
+    workers: int = 1,
     device: str = "auto",
     threads: int | None = None,
     numerics: str = "portable",
@@ -112,7 +136,8 @@ def tune(
     Every candidate gets the same number of trials (``trials``, default: the suite's, 20),
     each a run scored on the validation split, pruned on its eval points. Studies are
     stored with the results and resumed when called again; several processes may tune one
-    database at once (give each its own ``worker``). ``parallel`` trials run at once, each
+    database at once (give each its own ``worker``). ``workers`` trials run at once (its
+    old name ``parallel`` is still taken, with a ``FutureWarning``), each
     in a worker process, or where ``executor`` places them (with ``executor_options`` and
     ``gpus_per_run`` as for :func:`~benchbench.run`); one that crashes or passes ``timeout``
     counts as a failed trial. Trials report to the study from where they run, so trials on
@@ -125,7 +150,7 @@ def tune(
     :func:`~benchbench.run` with ``tuned=True`` then runs the best configurations.
 
     :returns: Each candidate's best hyperparameters, best validation accuracy and cost; its
-    :returns: Optuna study is ``outcome.candidates[i].study()``.
+        Optuna study is ``outcome.candidates[i].study()``.
 
     :raises ~benchbench.BenchbenchError: a bad suite, name or value (nothing was tuned).
     :raises ~benchbench.errors.Stopped: a signal stopped tuning; finished trials are stored.
@@ -139,6 +164,7 @@ def tune(
     from ..planning.declared import check_declared, declare
     from ..planning.suite import load_suite
     from ..planning.targets import Target
+    from ..plugins.config import check_shippable
     from ..plugins.manager import load_plugins
     from ..storage.store import Store, prepare_out, storage_url
     from .studies import open_storage
@@ -147,17 +173,22 @@ def tune(
     from .suite import protocol_of, suite_tuning_jobs, tuned_variant, tuning_config
 
     if bool(suite) == bool(task or arch):  # before the plugins load: one line at once
-        raise BenchbenchError("name a SUITE, or one candidate with --task and --arch")
+        raise BenchbenchError(
+            f"name a suite, or one candidate with {option('task')} and {option('arch')}"
+        )
     if not suite and not (task and arch):
-        raise BenchbenchError("tuning one candidate needs both --task and --arch")
+        raise BenchbenchError(
+            f"tuning one candidate needs both {option('task')} and {option('arch')}"
+        )
     select(numerics)  # before the workers start: they load torch with its settings
     declared = declare(suite)  # before the plugins load: they register these tasks too
     pm, console = load_plugins(plugins), Console(progress)
+    check_shippable(pm.config.modules)  # the trials train in worker processes
     check_declared(declared, pm, str(suite))
     out, data_dir = Path(out), optional_path(data_dir)
     budget, fixed = budget_of(epochs, steps, seconds, eval_every), dict(hparams or {})
     url = storage_url(out, storage)
-    placement = Placement(pm.config, data_dir, out, parallel, timeout, threads, gpus_per_run)
+    placement = Placement(pm.config, data_dir, out, workers, timeout, threads, gpus_per_run)
     placer, device, storage_note = open_executor(
         pm.registry, executor, placement, device, executor_options, storage_url=url
     )
@@ -216,14 +247,14 @@ def tune(
                         show,
                         placer,
                         stop,
-                        parallel,
+                        workers,
                         relay,
                     )
                 except Interrupted:
                     raise Stopped(
                         stop.signum or signal.SIGINT,
                         f"{len(done)} of {len(jobs)} candidates tuned; finished trials are "
-                        "stored, run the same command to resume",
+                        f"stored; {again('tune')} to resume",
                     ) from None
                 bar.n = start + config.trials
                 bar.refresh()

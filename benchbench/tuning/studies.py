@@ -128,14 +128,24 @@ class Summary:
     """What tuning one candidate found and cost, from the first ``trials`` finished trials."""
 
     study: str
+    """The Optuna study's name in the results database."""
     trials: int
+    """Finished trials counted (the first ``trials`` of the protocol)."""
     complete: int
+    """Of those, trials that ran their whole budget."""
     pruned: int
+    """Trials the pruner stopped early."""
     failed: int
+    """Trials that crashed, diverged or timed out (effort spent all the same)."""
     best_value: float | None
+    """The best validation accuracy (None: no trial completed)."""
     best_params: dict[str, Any]
+    """The hyperparameters of that trial."""
     tuning_seconds: float
+    """Training seconds the counted trials took."""
     val_spread: float | None
+    """Standard deviation of the complete trials' validation accuracies: how much the
+    hyperparameters matter."""
     stored: int
     """Trials of every state in the study (more than ``trials`` while others run)."""
 

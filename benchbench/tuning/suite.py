@@ -11,6 +11,7 @@ from typing import Any
 from ..budget import Budget
 from ..errors import BenchbenchError
 from ..identity import changes
+from ..phrasing import either, option
 from ..planning.suite import Suite, target
 from ..planning.targets import TuningConfig
 from ..plugins.manager import PluginManager
@@ -29,8 +30,9 @@ def tuned_line(name: str, untuned: str, settings: dict[Any, dict[str, Any]]) -> 
         else:
             parts.append(f"{track}: {min(trials)}-{max(trials)} trials (unequal: not a fair test)")
     return (
-        f"suite {name}: {len(settings)} places run the best settings 'benchbench tune "
-        f"{untuned}' found ({'; '.join(parts)})"
+        f"suite {name}: {len(settings)} places run the best settings "
+        f"{either(f'benchbench tune {untuned}', f'bb.tune({untuned!r})')} found "
+        f"({'; '.join(parts)})"
     )
 
 
@@ -49,8 +51,7 @@ def check_tuned_code(name: str, settings: dict[Any, dict[str, Any]], planned: An
         place, lines = next(iter(stale.items()))
         raise BenchbenchError(
             f"suite {name}: {len(stale)} places were tuned with other code than they would "
-            f"run with (such as {'/'.join(place)}: {lines[0]}); run 'benchbench tune "
-            f"{name.removesuffix('-tuned')}' again"
+            f"run with (such as {'/'.join(place)}: {lines[0]}); {_tune(name)} again"
         )
 
 
@@ -95,7 +96,8 @@ def suite_tuning_jobs(
     unused = sorted(set(sets) - used)
     if unused:
         raise BenchbenchError(
-            f"--set {unused[0]}: no candidate of suite {loaded.name} has this hyperparameter"
+            f"{either('--set', 'hparams')} {unused[0]}: no candidate of suite {loaded.name} "
+            "has this hyperparameter"
         )
     return jobs
 
@@ -131,14 +133,20 @@ def tuned_settings(suite: Suite, tunings: Any) -> dict[tuple[str, str, str], dic
     missing = [place for place in places if not found.get(place, {}).get("best_params")]
     if len(missing) == len(places):
         raise BenchbenchError(
-            f"suite {suite.name} has not been tuned here: run 'benchbench tune {suite.name}' "
-            "(same --out or --storage) first"
+            f"suite {suite.name} has not been tuned here: {_tune(suite.name)} (same "
+            f"{option('out')} or {option('storage')}) first"
         )
     if missing:
         listing = ", ".join("/".join(p) for p in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise BenchbenchError(
             f"suite {suite.name}: {len(missing)} of {len(places)} places have no finished "
-            f"tuning ({listing}{more}); run 'benchbench tune {suite.name}' to finish it"
+            f"tuning ({listing}{more}); {_tune(suite.name)} to finish it"
         )
     return {place: found[place] for place in places}
+
+
+def _tune(suite: str) -> str:
+    """How the caller tunes ``suite`` (a ``-tuned`` variant's own suite)."""
+    name = suite.removesuffix("-tuned")
+    return either(f"run 'benchbench tune {name}'", f"call bb.tune({name!r})")

@@ -91,3 +91,23 @@ __all__ = [
     "stratified_split",
     "train_val_test",
 ]
+
+
+def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 digits as ``(images, targets)``: images ``(N, 8, 8)`` float64
+    of 0..16, targets int, exactly what ``sklearn.datasets.load_digits()`` returns, read
+    from the file scikit-learn ships without importing ``sklearn.datasets`` (whose imports,
+    SciPy's statistics and pandas among them, took 1.7 s of every fresh worker's start)."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")  # the package's folder, not imported
+    if spec is None or spec.origin is None:
+        from benchbench import BenchbenchError
+
+        raise BenchbenchError("the digits tasks need scikit-learn: pip install scikit-learn")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt") as rows:
+        data = np.loadtxt(rows, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int, copy=False)

@@ -11,7 +11,7 @@ from torch import Tensor
 from benchbench import Budget, Splits, Task
 
 from ._augment import random_shift
-from ._common import standardized_splits, stratified_split
+from ._common import sklearn_digits, standardized_splits, stratified_split
 
 SPLIT_SEED = 0
 
@@ -38,9 +38,6 @@ class Digits(Task):
         return random_shift(x, round(strength), generator)
 
     def load(self, data_dir: Path) -> Splits:
-        from sklearn.datasets import load_digits
-
-        data = load_digits()
-        x = data.images.astype(np.float32)[:, None] / 16.0
-        y = data.target
+        images, y = sklearn_digits()
+        x = images.astype(np.float32)[:, None] / 16.0
         return standardized_splits(x, y, stratified_split(y, (0.6, 0.2, 0.2), SPLIT_SEED))

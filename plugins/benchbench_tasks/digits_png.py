@@ -11,7 +11,7 @@ import numpy as np
 from benchbench import BenchbenchError, Splits
 from benchbench.data.readers import ImageFolder
 
-from ._common import stratified_split
+from ._common import sklearn_digits, stratified_split
 from .digits import SPLIT_SEED, Digits
 
 _LEVEL = 15  # pixel values 0..16 become grey levels 0..240, exactly
@@ -21,18 +21,17 @@ def write_pngs(root: Path) -> None:
     """Write scikit-learn's digits once as ``root/{train,val,test}/<class>/<index>.png``,
     with digits' own split; a half-written folder is never left behind."""
     from PIL import Image
-    from sklearn.datasets import load_digits
 
-    data = load_digits()
-    parts = stratified_split(data.target, (0.6, 0.2, 0.2), SPLIT_SEED)
+    images, targets = sklearn_digits()
+    parts = stratified_split(targets, (0.6, 0.2, 0.2), SPLIT_SEED)
     # a folder of this process's own: workers starting together each write one, first wins
     partial = root.with_name(f"{root.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     for split, index in zip(("train", "val", "test"), parts, strict=True):
         for i in index:
-            folder = partial / split / str(data.target[i])
+            folder = partial / split / str(targets[i])
             folder.mkdir(parents=True, exist_ok=True)
-            pixels = (data.images[i] * _LEVEL).astype(np.uint8)
+            pixels = (images[i] * _LEVEL).astype(np.uint8)
             Image.fromarray(pixels, mode="L").save(folder / f"{i:04d}.png")
     try:
         partial.rename(root)

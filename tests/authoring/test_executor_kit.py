@@ -70,6 +70,7 @@ def test_the_fake_cluster_runs_when_asked_loses_and_cancels():
     assert cluster.running == 0 and cluster.submitted == 3
 
 
+@pytest.mark.e2e  # pytest in a subprocess on the scaffold; .ci/plugin-kit installs and runs it
 def test_a_scaffolded_executor_passes_its_own_tests_on_the_fake_cluster(tmp_path):
     """The package as written: its executor on the kit's fake cluster (submit, lose, cancel),
     loaded as a -p module from its source folder."""

@@ -405,6 +405,7 @@ def test_a_conforming_component_passes_every_check(checks):
         check()
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_plugin_check_command_prints_a_table_and_fails(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "benchbench", "plugin", "check", "-p", "bb_nonconforming"],
@@ -431,6 +432,7 @@ def test_plugin_check_command_prints_a_table_and_fails(tmp_path):
 # -- -p, the scaffold -----------------------------------------------------------------------------
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_p_imports_from_the_current_folder_and_accepts_an_installed_module(tmp_path):
     (tmp_path / "my_local_plugin.py").write_text(
         textwrap.dedent("""

@@ -135,7 +135,8 @@ def test_every_builtin_hyperparameter_is_declared():
         f"{e.name}.{k}" for e in registry for k in e.cls.defaults if k not in e.cls.params
     ]
     assert undeclared == []
-    kinds = next(p for p in cli.commands["list"].params if p.name == "kind").type.choices
+    kinds = next(p for p in cli.commands["list"].params if p.name == "kind").metavar
+    kinds = kinds.strip("[]").split("|")
     # the command's names are the registry's
     assert set(kinds) == {*registry.entries, "suite", "tracker", "executor"}
     assert {"tensorboard", "mlflow", "wandb"} <= set(registry.trackers)
@@ -144,6 +145,7 @@ def test_every_builtin_hyperparameter_is_declared():
 # -- tuned and untuned apart -------------------------------------------------------------
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_tune_honours_its_options_and_tuned_runs_are_another_leaderboard(tmp_path):
     suite = tmp_path / "mine.toml"
     suite.write_text(SUITE)
@@ -382,6 +384,7 @@ def benchbench_register_components(registry):
 """
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_list_is_served_from_a_cache_that_follows_plugin_changes(tmp_path):
     (tmp_path / "bb_listed.py").write_text(PLUGIN.format(summary="first words"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "BENCHBENCH_DATA": str(tmp_path / "d")}

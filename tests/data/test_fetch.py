@@ -110,7 +110,7 @@ def test_a_fetch_writes_the_readers_layout_and_reads_back(tmp_path, server):
     data = tmp_path / "data"
     before = bb.data_status("mnist", registry_file=registry, data_dir=data)[0]
     assert before.state == "missing" and before.size == sum(map(len, files.values()))
-    assert before.fetch == "benchbench data fetch mnist"
+    assert before.fetch == "bb.fetch_data('mnist')"  # in the caller's words: Python's
     written = bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
     assert sorted(p.name for p in written["mnist"]) == sorted(MNIST_NAMES)
     assert bb.data_status("mnist", registry_file=registry, data_dir=data)[0].state == "present"
@@ -262,7 +262,10 @@ def test_missing_data_names_the_fetch_and_download_fetches_before_training(
     monkeypatch.setenv("BENCHBENCH_DATA_REGISTRY", str(registry))
     data = tmp_path / "data"
     size = f"{sum(map(len, files.values())) / 1e3:.1f} kB"
-    with pytest.raises(BenchbenchError, match=rf"benchbench data fetch mnist' \({size}\)"):
+    with pytest.raises(
+        BenchbenchError,
+        match=rf"fetch it with bb.fetch_data\('mnist'\) \({size}\), or pass download=True",
+    ):
         bb.run_one("mnist", "mlp", steps=2, data_dir=data)
     assert server.requests == []  # nothing fetched without --download
     result = bb.run_one("mnist", "mlp", steps=2, data_dir=data, download=True)

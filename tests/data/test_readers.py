@@ -50,7 +50,7 @@ def test_missing_data_says_where_to_put_it(tmp_path):
         TASKS["mnist"].cls().load(tmp_path)
     message = str(info.value)
     assert "mnist not found" in message and str(tmp_path / "MNIST" / "raw") in message
-    assert "--data-dir" in message and "\n" not in message
+    assert "(the data folder is data_dir, or $BENCHBENCH_DATA)" in message and "\n" not in message
     with pytest.raises(BenchbenchError, match="cifar-10-batches-py/data_batch_1"):
         TASKS["cifar10"].cls().load(tmp_path)
 

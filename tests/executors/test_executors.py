@@ -94,6 +94,7 @@ def test_parallel_trials_in_worker_processes_keep_the_count_and_prune(pm, tmp_pa
     assert all(t.user_attrs["status"] == "ok" and 0.25 < t.value <= 1 for t in complete)
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_a_run_lost_with_its_node_is_run_again_by_the_next_run(tmp_path, data_dir):
     from click.testing import CliRunner
 
@@ -149,17 +150,19 @@ def test_cuda_runs_get_a_worker_per_gpu_and_never_share_one(monkeypatch, registr
     pool, device = local("cuda")
     assert device == "cuda" and pool.slots == 3 and pool.gpus == ["0", "1", "2"]
     assert local("cuda", 2)[0].gpus == ["0", "1"]
-    with pytest.raises(BenchbenchError, match="--workers 4 on 3 GPU.s. would put more than 1"):
+    with pytest.raises(BenchbenchError, match="workers=4 on 3 GPU.s. would put more than 1"):
         local("cuda", 4)
     # asked to share: half a GPU each fills every GPU's first slot before any second
     assert local("cuda", share=0.5)[0].gpus == ["0", "0", "1", "1", "2", "2"]
     assert local("cuda", 4, 0.5)[0].gpus == ["0", "0", "1", "2"]
     assert local("cuda", 3, 0.5)[0].gpus == ["0", "1", "2"]
     assert local("cuda", share=0.4)[0].slots == 6  # two whole runs fit in one GPU
-    with pytest.raises(BenchbenchError, match="or --gpus-per-run 0.333"):
+    with pytest.raises(BenchbenchError, match="or gpus_per_run=0.333"):
         local("cuda", 7, 0.5)
     assert local("cuda:1", 2, 0.5)[0].slots == 2
-    with pytest.raises(BenchbenchError, match="must be in"):
+    with pytest.raises(
+        BenchbenchError, match="gpus_per_run must be a number above 0 and at most 1"
+    ):
         local("cuda", share=1.5)
     with pytest.raises(BenchbenchError, match="would put 2 runs on one GPU"):
         local("cuda:1", 2)

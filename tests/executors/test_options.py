@@ -10,6 +10,7 @@ import benchbench as bb
 from benchbench import BenchbenchError, Executor, ExecutorOption
 from benchbench.cli import cli
 from benchbench.executors.base import Placement
+from benchbench.phrasing import command_line
 from benchbench.plugins.registry import Registry
 
 
@@ -35,9 +36,12 @@ def test_values_are_parsed_by_their_declared_type_from_python_or_text():
         (names, [[1]], "--extra takes text, got [1]"),
     ]
     for option, value, sentence in refusals:
-        with pytest.raises(BenchbenchError) as refused:
+        with command_line(), pytest.raises(BenchbenchError) as refused:
             option.parse(value)
         assert str(refused.value) == sentence
+        with pytest.raises(BenchbenchError) as refused:  # a Python caller's words
+            option.parse(value)
+        assert str(refused.value) == sentence.removeprefix("--")
 
 
 def test_declarations_that_cannot_work_are_refused_at_once():
@@ -102,15 +106,17 @@ def test_the_command_and_the_api_refuse_a_value_with_the_same_sentence(tmp_path)
     assert shown.exit_code == 0
     assert "--copies INT" in shown.output and "With --executor twice: how often" in shown.output
     assert "--partition STR" in shown.output and "With --executor slurm: sbatch" in shown.output
-    cases = [
+    cases = [  # the same sentence, each naming the option as its caller writes it
         (["--executor", "twice", "--copies", "0"], {"copies": 0}, "twice",
-         "--copies must be at least 1, got 0"),
+         "--copies must be at least 1, got 0", "copies must be at least 1, got 0"),
         (["--copies", "3"], {"copies": 3}, "local",
-         "--copies is an option of the twice executor: add --executor twice"),
+         "--copies is an option of the twice executor: add --executor twice",
+         "copies is an option of the twice executor: add executor='twice'"),
         (["--executor", "twise"], {}, "twise",
+         "unknown executor 'twise'; did you mean 'twice'?",
          "unknown executor 'twise'; did you mean 'twice'?"),
     ]  # fmt: skip
-    for flags, options, executor, sentence in cases:
+    for flags, options, executor, sentence, in_python in cases:
         out = ["--out", str(tmp_path)]
         command = runner.invoke(cli, ["-p", "bb_executors", "run", "quick", *flags, *out])
         assert command.exit_code == 2, command.output
@@ -118,7 +124,7 @@ def test_the_command_and_the_api_refuse_a_value_with_the_same_sentence(tmp_path)
         with pytest.raises(BenchbenchError) as refused:
             bb.run("quick", executor=executor, executor_options=options, out=tmp_path,
                    plugins=["bb_executors"], progress=False)  # fmt: skip
-        assert str(refused.value).startswith(sentence)
+        assert str(refused.value).startswith(in_python)
     assert not (tmp_path / "benchbench.db").exists()  # refused before anything was stored
 
 

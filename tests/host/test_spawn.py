@@ -31,8 +31,13 @@ def suite(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "how", ["file", pytest.param("-c", marks=pytest.mark.e2e), "stdin"]
-)  # -c never imported a main module: checked with the end-to-end ones
+    "how",
+    [
+        "file",
+        pytest.param("-c", marks=pytest.mark.e2e),
+        pytest.param("stdin", marks=pytest.mark.e2e),
+    ],
+)  # a file here; -c and standard input (no main module to import) with the end-to-end ones
 def test_a_script_without_a_main_guard_runs_once_and_gets_its_runs(tmp_path, suite, how):
     marks, out = tmp_path / "marks.txt", tmp_path / "out"
     script = SCRIPT.format(marks=str(marks), suite=str(suite), out=str(out))

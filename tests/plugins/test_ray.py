@@ -80,7 +80,7 @@ def test_tune_on_ray_records_a_hanging_trial_as_timed_out_and_finishes(tmp_path)
     out = tmp_path / "out"
     args = ["--task", "blobs", "--arch", "mlp", "--regularizer", "hang", "--steps", "20"]
     done = benchbench(
-        "tune", *args, "--trials", "2", "--parallel", "2", "--executor", "ray",
+        "tune", *args, "--trials", "2", "--workers", "2", "--executor", "ray",
         "--timeout", "10", "--out", str(out), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -231,7 +231,7 @@ def test_two_parallel_ray_trials_share_a_postgresql_study(cluster, tmp_path):
     url = os.environ["BENCHBENCH_TEST_POSTGRES"]
     args = ["--task", "blobs", "--arch", "mlp", "--steps", "24", "--trials", "16"]
     done = benchbench(
-        "tune", *args, "--parallel", "2", "--executor", "ray", "--address", address,
+        "tune", *args, "--workers", "2", "--executor", "ray", "--address", address,
         "--storage", url, "--seed", str(os.getpid()), "--out", str(tmp_path), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -249,7 +249,7 @@ def test_eval_points_reach_the_driver_s_tracker_while_jobs_train(tmp_path):
 
 def test_tuning_on_slurm_needs_postgresql_and_runs_with_it(tmp_path):
     args = ("tune", "--task", "blobs", "--arch", "mlp", "--steps", "20", "--trials", "2",
-            "--parallel", "2", "--executor", "slurm", "--out", str(tmp_path / "out"))  # fmt: skip
+            "--workers", "2", "--executor", "slurm", "--out", str(tmp_path / "out"))  # fmt: skip
     refused = benchbench(*args)
     assert refused.returncode == 2 and "use --storage postgresql://" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1

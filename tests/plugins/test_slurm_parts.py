@@ -83,11 +83,11 @@ def test_options_are_checked_where_given(registry):
     refusals = [
         (
             {"partitions": "gpu"},
-            "executor slurm has no option --partitions; did you mean --partition?",
+            "executor slurm has no option partitions; did you mean partition?",
         ),
-        ({"cpus_per_run": 0}, "--cpus-per-run must be at least 1, got 0"),
-        ({"cpus_per_run": "four"}, "--cpus-per-run must be a whole number, got 'four'"),
-        ({"address": "h:1"}, "--address is an option of the ray executor: add --executor ray"),
+        ({"cpus_per_run": 0}, "cpus_per_run must be at least 1, got 0"),
+        ({"cpus_per_run": "four"}, "cpus_per_run must be a whole number, got 'four'"),
+        ({"address": "h:1"}, "address is an option of the ray executor: add executor='ray'"),
     ]
     for options, sentence in refusals:
         with pytest.raises(BenchbenchError) as refused:

@@ -100,6 +100,7 @@ def test_compare_and_against(results, tmp_path):
     assert missing.exit_code == 2 and "no suite 'other'" in missing.output
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_a_tuned_suite_shows_its_tuning_curves_and_columns(results):
     suite = results / "tiny.toml"
     suite.write_text(

@@ -213,6 +213,7 @@ def test_run_uses_the_tuned_configuration_where_a_study_exists(pm, storage, data
     assert untuned.spec.hparams["lr"] == 3e-3  # the loop's default
 
 
+@pytest.mark.e2e  # a flow across several commands, each with its worker processes: with the end-to-end ones
 def test_cli_tune_then_run_reports_trials_and_hyperparameters(tmp_path, data_dir):
     from click.testing import CliRunner
 
@@ -248,7 +249,7 @@ def test_tune_says_clearly_what_it_needs(tmp_path):
     result = runner.invoke(cli, ["tune", "--task", "digits", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "needs both --task and --arch" in result.stderr
     result = runner.invoke(cli, ["tune", "quick", "--task", "digits", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "name a SUITE, or one candidate" in result.stderr
+    assert result.exit_code == 2 and "name a suite, or one candidate with --task" in result.stderr
 
 
 def test_an_interrupted_trial_is_redone_and_a_crashing_one_counts(pm, storage, data_dir):

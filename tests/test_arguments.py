@@ -1,0 +1,181 @@
+"""One checker for every entry point: each argument of every function of the Python API that
+has a rule is tried with values outside it, in Python and on the command line; both refuse
+with the same sentence (the option named as each caller writes it), the command as one line
+and exit status 2, before anything loads or trains."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import benchbench as bb
+import benchbench.api
+from benchbench.arguments import RULES, Rule, check, choice, whole
+from benchbench.cli import cli
+from benchbench.phrasing import command_line
+
+CALLS = {
+    # function: (its required arguments, the command and its required arguments)
+    "run": (("quick",), ["run", "quick"]),
+    "run_one": (("digits", "mlp"), ["run-one", "--task", "digits", "--arch", "mlp"]),
+    "tune": (("quick",), ["tune", "quick"]),
+    "profile": (("digits",), ["profile", "digits"]),
+    "verify": (("results.jsonl",), ["verify", "results.jsonl"]),
+    "leaderboard_text": ((), ["leaderboard"]),
+    "report": ((), ["report"]),
+    "import_results": (("results.jsonl",), ["import", "results.jsonl"]),
+    "check_plugin": (("some-plugin",), ["plugin", "check", "some-plugin"]),
+    "new_plugin": (("thing",), ["plugin", "new", "thing"]),
+    "catalog": ((), ["list"]),
+}
+
+
+def bad_values(rule: Rule) -> list[object]:
+    """Values outside ``rule`` that the command line can spell too."""
+    if rule.choices:
+        return ["bogus"]
+    found = []
+    if rule.least is not None:
+        found.append(rule.least - 1)
+    if rule.above is not None:
+        found += [rule.above, rule.above - 1]
+    if rule.most is not None:
+        found.append(rule.most + 0.5)
+    return found
+
+
+def checked_arguments() -> list[tuple[str, str, object]]:
+    """(function, argument, bad value) for every checked argument of the API."""
+    cases = []
+    for name in benchbench.api.__all__:
+        rules = getattr(getattr(bb, name), "rules", {})
+        for argument, rule in rules.items():
+            cases += [(name, argument, value) for value in bad_values(rule)]
+    return cases
+
+
+CASES = checked_arguments()
+
+
+def test_the_walk_covers_the_arguments_the_issue_named():
+    named = {(f, a) for f, a, _ in CASES}
+    for case in [
+        ("run", "seeds"),
+        ("run", "workers"),
+        ("run", "threads"),
+        ("run_one", "steps"),
+        ("run_one", "epochs"),
+        ("run_one", "eval_every"),
+        ("tune", "sampler"),
+        ("tune", "pruner"),
+        ("tune", "trials"),
+        ("tune", "workers"),
+        ("run", "numerics"),
+        ("profile", "loader_workers"),
+        ("verify", "sample"),
+        ("import_results", "on_conflict"),
+        ("report", "format"),
+        ("leaderboard_text", "format"),
+    ]:
+        assert case in named, case
+    assert set(CALLS) >= {f for f, _, _ in CASES}
+    assert len(CASES) >= 50
+
+
+@pytest.mark.parametrize(("function", "argument", "value"), CASES)
+def test_the_api_and_the_command_refuse_a_value_with_the_same_sentence(
+    function, argument, value, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # nothing may be written; if it were, not into the repo
+    args, command = CALLS[function]
+    with pytest.raises(bb.BenchbenchError) as refused:
+        getattr(bb, function)(*args, **{argument: value})
+    python = str(refused.value)
+    assert python.startswith(f"{argument} must be"), python
+
+    flag = "--" + argument.replace("_", "-")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    result = CliRunner().invoke(cli, [*command, flag, shown])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines == [f"benchbench: error: {flag}{python.removeprefix(argument)}"]
+    assert list(tmp_path.iterdir()) == []  # refused before anything was made
+
+
+def test_python_values_the_command_line_cannot_spell_are_refused_too():
+    for value in (1.5, True, "3"):
+        with pytest.raises(
+            bb.BenchbenchError, match=r"^seeds must be a whole number of at least 1"
+        ):
+            bb.run("quick", seeds=value)
+    with pytest.raises(bb.BenchbenchError, match=r"got 'cmaes'$"):
+        bb.tune("quick", sampler="cmaes")
+
+
+def test_the_sentences_say_the_bounds():
+    with pytest.raises(bb.BenchbenchError) as refused:
+        check("gpus_per_run", 1.5)
+    assert str(refused.value) == "gpus_per_run must be a number above 0 and at most 1, got 1.5"
+    with command_line(), pytest.raises(bb.BenchbenchError) as refused:
+        check("steps", 3, whole(5))
+    assert str(refused.value) == "--steps must be a whole number of at least 5, got 3"
+    with pytest.raises(bb.BenchbenchError) as refused:
+        check("pruner", "asha", choice(("median", "none")))
+    assert str(refused.value) == "pruner must be one of median, none, got 'asha'"
+    check("seeds", None)  # None: the default
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_numeric_option_of_the_command_has_a_rule_and_every_choice_matches_the_api():
+    functions = {
+        tuple(w for w in command if not w.startswith("-"))[: 2 if command[0] == "plugin" else 1]: f
+        for f, (_, command) in CALLS.items()
+    }
+    numeric = 0
+    for path, command in _commands(cli):
+        function = functions.get(path)
+        api_rules = getattr(getattr(bb, function), "rules", {}) if function else {}
+        for option in command.params:
+            if not isinstance(option, click.Option):
+                continue
+            argument = option.name if option.name != "fmt" else "format"
+            if isinstance(option.type, (click.types.IntParamType, click.types.FloatParamType)):
+                numeric += 1
+                if argument == "seed" and path == ("verify",):
+                    continue  # the draw's seed: any integer
+                assert argument in api_rules or (function is None and argument in RULES), (
+                    path,
+                    option.opts,
+                )
+            if option.metavar and option.metavar.startswith("[") and "|" in option.metavar:
+                offered = option.metavar.strip("[]").split("|")
+                if argument == "kind":
+                    continue  # list and plugin new: unknown_name and the scaffold's kinds
+                assert list(api_rules[argument].choices) == offered or sorted(
+                    api_rules[argument].choices
+                ) == sorted(offered), (path, option.opts)
+    assert numeric >= 20
+
+
+def test_old_names_still_work_for_one_release_with_a_warning():
+    with pytest.warns(
+        FutureWarning, match=r"tune\(parallel=\.\.\.\) is now tune\(workers=\.\.\.\)"
+    ):
+        with pytest.raises(bb.BenchbenchError, match="^workers must be"):
+            bb.tune("quick", parallel=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(bb.BenchbenchError, match="^loader_workers must be"):
+            bb.profile("digits", loader_workers=-1)
+    assert "parallel" not in inspect.signature(bb.tune).parameters
