@@ -23,7 +23,9 @@ DOCS = Path(__file__).parents[1] / "docs"
 def _directives(page: str) -> set[str]:
     """The objects a page renders with an autodoc directive."""
     text = (DOCS / page).read_text()
-    return set(re.findall(r"^\.\. auto\w+:: (\S+)", text, re.MULTILINE))
+    return set(
+        re.findall(r"^\.\. auto\w+:: ([\w.]+)", text, re.MULTILINE)
+    )  # a signature may follow
 
 
 def _documented(obj: object) -> bool:
