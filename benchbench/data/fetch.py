@@ -30,7 +30,10 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+import stat
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -106,7 +109,7 @@ def parse_registry(data: Any, source: str) -> dict[str, list[DataFile]]:
             if not isinstance(name, str) or not _inside(name):
                 raise BenchbenchError(
                     f"{where}: 'file' must be a relative path inside the data folder, "
-                    f"got {str(name)[:80]!r}"
+                    f"outside benchbench's own {', '.join(OWN_PLACES)}, got {str(name)[:80]!r}"
                 )
             urls = entry.get("urls")
             if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
@@ -136,10 +139,25 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
+OWN_PLACES = (".fingerprints.json", "sources", "declared", "splits")
+"""What benchbench itself keeps in the data folder (the fingerprint cache, which decides run
+identity; cached source models; decoded own data; cached splits): no registry file may go
+there."""
+
+
 def _inside(name: str) -> bool:
-    """Whether a registry's ``file`` stays inside the data folder."""
+    """Whether a registry's ``file`` stays inside the data folder and out of benchbench's
+    own places in it: a relative path without ``..``, a backslash or a leading ``~`` (which
+    pooch would expand to a home folder)."""
     path = PurePosixPath(name)
-    return bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
+    return (
+        bool(name)
+        and not path.is_absolute()
+        and ".." not in path.parts
+        and "\\" not in name
+        and not name.startswith("~")
+        and path.parts[0] not in OWN_PLACES
+    )
 
 
 def read_registry(path: Path) -> dict[str, list[DataFile]]:
@@ -249,15 +267,28 @@ def fetch(
     import requests  # noqa: PLC0415
 
     pooch.get_logger().setLevel(logging.WARNING)  # its own "Downloading ..." lines
+    data_dir = Path(os.path.abspath(data_dir))  # pooch expands a leading ~ in a folder
     written = []
     for entry in files:
         path = entry.path(data_dir)
+        _check_folder(task, path, data_dir)
         if not (path.is_file() and _matches(path, entry.checksum)):
             _download(pooch, requests, task, entry, path, progress)
         if entry.extract:
             unpack(path, path.parent)
         written.append(path)
     return written
+
+
+def _check_folder(task: str, path: Path, data_dir: Path) -> None:
+    """Refuse a file whose folder, as it exists now, leads out of the data folder (a folder
+    on the way that is a link elsewhere): a registry's ``file`` may not leave it."""
+    root, folder = data_dir.resolve(), path.parent.resolve()
+    if folder != root and root not in folder.parents:
+        raise BenchbenchError(
+            f"{task}: {path.relative_to(data_dir)} would be written to {folder}, outside the "
+            f"data folder {root} (a folder on its way is a link out of it); nothing was fetched"
+        )
 
 
 def _download(
@@ -315,40 +346,81 @@ def _reason(exc: BaseException) -> str:
 
 
 def unpack(archive: Path, into: Path) -> None:
-    """Unpack a ``.tar[.gz|.bz2|.xz]`` or ``.zip`` into ``into``, refusing any member that
-    would land outside it (``..``, an absolute path, a link pointing out) before writing
-    anything."""
-    name = archive.name.lower()
+    """Unpack a ``.tar[.gz|.bz2|.xz]`` or ``.zip`` into ``into``, all or nothing.
+
+    Every member must be a plain file or a folder whose name stays inside (no ``..``, no
+    absolute path): datasets need no links, and a link (a chain of them can pass any check
+    of where it points before it exists, past PATH_MAX) or a device is refused, naming it.
+    Members go to a fresh folder beside their destination, moved into place only once every
+    one is in, so a refused or broken archive leaves nothing behind."""
     into = Path(into).resolve()
+    fresh = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=into))
     try:
-        if name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as bundle:
-                for member in bundle.namelist():
-                    _check_member(archive, into, member)
-                bundle.extractall(into)
-            return
-        with tarfile.open(archive) as bundle:
-            members = bundle.getmembers()
-            for member in members:
-                _check_member(archive, into, member.name)
-                if member.issym() or member.islnk():
-                    target = Path(member.name).parent / member.linkname
-                    _check_member(archive, into, str(target))
-            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
-                bundle.extractall(into, members=members, filter="data")
+        try:
+            if archive.name.lower().endswith(".zip"):
+                _unzip(archive, fresh)
             else:
-                bundle.extractall(into, members=members)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise BenchbenchError(f"cannot unpack {archive}: {one_line(exc, 160)}") from exc
+                _untar(archive, fresh)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+            raise BenchbenchError(f"cannot unpack {archive}: {one_line(exc, 160)}") from exc
+        except OSError as exc:  # clashing members, a full disk
+            raise BenchbenchError(
+                f"cannot unpack {archive}: {exc.strerror or exc}; nothing was unpacked"
+            ) from exc
+        _move_in(fresh, into)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
 
 
-def _check_member(archive: Path, into: Path, member: str) -> None:
-    target = (into / member).resolve()
-    if member.startswith(("/", "\\")) or (target != into and into not in target.parents):
-        raise BenchbenchError(
-            f"{archive} holds {member[:120]!r}, which would land outside {into}; "
-            "nothing was unpacked"
-        )
+def _untar(archive: Path, fresh: Path) -> None:
+    with tarfile.open(archive) as bundle:
+        members = bundle.getmembers()
+        for member in members:
+            if not (member.isfile() or member.isdir()):
+                kind = "link" if member.issym() or member.islnk() else "special file"
+                _refuse(archive, member.name, f"is a {kind}")
+            _check_name(archive, member.name)
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+            bundle.extractall(fresh, members=members, filter="data")
+        else:
+            bundle.extractall(fresh, members=members)
+
+
+def _unzip(archive: Path, fresh: Path) -> None:
+    with zipfile.ZipFile(archive) as bundle:
+        for info in bundle.infolist():
+            kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no type recorded, a plain file
+            if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+                _refuse(archive, info.filename, "is a link or a special file")
+            _check_name(archive, info.filename)
+        bundle.extractall(fresh)
+
+
+def _check_name(archive: Path, member: str) -> None:
+    path = PurePosixPath(member.replace("\\", "/"))
+    if member.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts:
+        _refuse(archive, member, "would land outside the folder it unpacks into")
+
+
+def _refuse(archive: Path, member: str, why: str) -> None:
+    raise BenchbenchError(f"{archive} holds {member[:120]!r}, which {why}; nothing was unpacked")
+
+
+def _move_in(fresh: Path, into: Path) -> None:
+    """Merge the unpacked tree ``fresh`` into ``into`` as extracting there would: folders
+    merged (another archive's files beside them stay), files replaced; a link found on the
+    way is replaced, never followed."""
+    for item in sorted(fresh.iterdir()):
+        target = into / item.name
+        if item.is_dir():
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                target.unlink()
+            target.mkdir(exist_ok=True)
+            _move_in(item, target)
+            continue
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)  # over a file or a link: the name is replaced
 
 
 def size_text(size: int | None) -> str:

@@ -282,3 +282,109 @@ def test_data_list_shows_every_task_and_how_to_get_what_is_missing(tmp_path):
     assert "11.6 MB" in lines["mnist"] and "170.5 MB" in lines["cifar10"]
     unknown = CliRunner().invoke(cli, ["data", "fetch", "mnsit"])
     assert unknown.exit_code == 2 and "did you mean" in unknown.output.lower()
+
+
+def _tar(members: list[tuple[str, str, bytes | str]]) -> bytes:
+    """A tar.gz of (kind, name, content or link target) members, kind file, symlink or
+    device, in the order given."""
+    body = io.BytesIO()
+    with tarfile.open(fileobj=body, mode="w:gz") as bundle:
+        for kind, name, content in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(content)
+                bundle.addfile(info, io.BytesIO(content))
+                continue
+            info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.CHRTYPE
+            if kind == "symlink":
+                info.linkname = content
+            bundle.addfile(info)
+    return body.getvalue()
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        # a chain whose every step looks inside before it exists: a -> ., a/b -> .., then out
+        [("file", "keep/first.txt", b"1"), ("symlink", "a", "."), ("symlink", "a/b", ".."),
+         ("file", "a/b/escaped.txt", b"pwn")],
+        [("file", "keep/first.txt", b"1"), ("symlink", "inside", "keep/first.txt")],
+        [("file", "keep/first.txt", b"1"), ("device", "keep/null", "")],
+    ],
+    ids=["link-chain", "any-link", "device"],
+)  # fmt: skip
+def test_an_archive_with_a_link_or_a_device_is_refused_and_leaves_nothing(tmp_path, members):
+    from benchbench.data.fetch import unpack
+
+    archive = tmp_path / "evil.tar.gz"
+    archive.write_bytes(_tar(members))
+    into = tmp_path / "data" / "here"
+    into.mkdir(parents=True)
+    with pytest.raises(BenchbenchError, match=r"which is a (link|special file); nothing was"):
+        unpack(archive, into)
+    assert list(into.iterdir()) == []  # not even the members before the refused one
+    assert not (tmp_path / "data" / "escaped.txt").exists()
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_zip_with_a_link_member_is_refused(tmp_path):
+    import stat
+    import zipfile
+
+    from benchbench.data.fetch import unpack
+
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("first.txt", b"1")
+        link = zipfile.ZipInfo("out")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        bundle.writestr(link, "../../outside")
+    into = tmp_path / "into"
+    into.mkdir()
+    with pytest.raises(BenchbenchError, match=r"holds 'out', which is a link"):
+        unpack(archive, into)
+    assert list(into.iterdir()) == []
+
+
+def test_an_archive_merges_into_its_folder_through_no_link_and_keeps_no_scratch(tmp_path):
+    from benchbench.data.fetch import unpack
+
+    archive, into, elsewhere = tmp_path / "a.tar.gz", tmp_path / "into", tmp_path / "elsewhere"
+    (into / "shared").mkdir(parents=True)
+    (into / "shared" / "other.txt").write_text("another archive's")
+    (into / "top.txt").write_text("old")
+    elsewhere.mkdir()
+    (into / "linked").symlink_to(elsewhere, target_is_directory=True)  # left by someone
+    archive.write_bytes(
+        _tar([("file", "shared/new.txt", b"new"), ("file", "top.txt", b"t"),
+              ("file", "linked/in.txt", b"i")])
+    )  # fmt: skip
+    unpack(archive, into)
+    assert sorted(p.name for p in into.iterdir()) == ["linked", "shared", "top.txt"]
+    assert sorted(p.name for p in (into / "shared").iterdir()) == ["new.txt", "other.txt"]
+    assert (into / "top.txt").read_bytes() == b"t"
+    assert not (into / "linked").is_symlink() and (into / "linked" / "in.txt").read_bytes() == b"i"
+    assert list(elsewhere.iterdir()) == []  # the link was replaced, not followed
+
+
+def test_registry_files_may_not_reach_a_home_folder_or_benchbench_s_own_places(tmp_path):
+    for bad in ("~/.bashrc", "~root/.profile", ".fingerprints.json", "sources/x.pt",
+                "declared/mine-0.npz", "splits/abc.npz"):  # fmt: skip
+        registry = registry_file(
+            tmp_path, {"mnist": [{"file": bad, "urls": ["http://127.0.0.1:9/x"], "md5": "0" * 32}]}
+        )
+        with pytest.raises(BenchbenchError, match="outside benchbench's own"):
+            bb.data_status("mnist", registry_file=registry, data_dir=tmp_path)
+
+
+def test_a_folder_on_the_way_that_links_out_of_the_data_folder_is_refused(tmp_path, server):
+    files = mnist_files(tmp_path)
+    server.files = {f"/a/{n}": b for n, b in files.items()}
+    registry = registry_file(tmp_path, mnist_registry(server, files))
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data.mkdir()
+    elsewhere.mkdir()
+    (data / "MNIST").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(BenchbenchError, match=r"outside the data folder .*; nothing was fetched"):
+        bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
+    assert list(elsewhere.iterdir()) == [] and server.requests == []
