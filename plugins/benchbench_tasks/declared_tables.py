@@ -51,6 +51,11 @@ class TableTask(_Declared):
                 f"(columns: {', '.join(map(str, frame.columns))[:200]})"
             )
         features = options.get("features") or [c for c in frame.columns if c != target]
+        if target in features:
+            raise BenchbenchError(
+                f"{where}: the target column {target!r} is among the features: the task would "
+                "learn its label from itself"
+            )
         absent = [c for c in features if c not in frame.columns]
         if absent:
             raise BenchbenchError(f"{where}: {path} has no column(s) {', '.join(map(str, absent))}")
@@ -80,9 +85,14 @@ class TableTask(_Declared):
         frames = {s: self._read(p, where) for s, p in files.items()}
         target = self.options["target"]
         _, codes = _labels(frames["train"][target].dropna().tolist(), where)
+        # the training table's features, read from every split by name (not by position)
+        named = {
+            **self.options,
+            "features": self._columns(frames["train"], self.options, where, files["train"]),
+        }
         parts, unlabeled = {}, []
         for split, frame in frames.items():
-            features_here = self._columns(frame, self.options, where, files[split])
+            features_here = self._columns(frame, named, where, files[split])
             try:
                 x = frame[features_here].to_numpy(dtype=np.float32)
             except ValueError as exc:

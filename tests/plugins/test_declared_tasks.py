@@ -298,3 +298,53 @@ def test_an_image_folder_too_large_for_memory_is_read_per_sample_from_disk(tmp_p
     result = bb.run_one(str(alone), "cnn", steps=20, data_dir=tmp_path)
     assert result.status == "ok", result.error
     assert result.loader["data_path"] == "disk" and result.test_accuracy > 0.6
+
+
+def _tables(folder: Path, order: list[str]) -> None:
+    """train/val/test CSVs of one informative feature a, one noise b, target y; the val and
+    test tables' columns in ``order``."""
+    rng = np.random.default_rng(3)
+    for split, count in (("train", 90), ("val", 30), ("test", 30)):
+        a = rng.normal(size=count)
+        frame = pd.DataFrame({"a": a, "b": rng.normal(size=count) * 10, "y": (a > 0).astype(int)})
+        folder.mkdir(parents=True, exist_ok=True)
+        (frame if split == "train" else frame[order]).to_csv(folder / f"{split}.csv", index=False)
+
+
+def test_every_split_of_a_table_is_read_by_column_name_not_position(tmp_path):
+    from benchbench.planning.declared import declare
+    from benchbench.plugins.manager import load_plugins
+
+    _tables(tmp_path / "same", ["a", "b", "y"])
+    _tables(tmp_path / "shuffled", ["b", "y", "a"])  # the same numbers, columns reordered
+    path = tmp_path / "tables.toml"
+    path.write_text(
+        '[tasks.same]\nsource = "csv"\npath = "same"\ntarget = "y"\ntarget_accuracy = 0.8\n'
+        '[tasks.shuffled]\nsource = "csv"\npath = "shuffled"\ntarget = "y"\n'
+        "target_accuracy = 0.8\n"
+    )
+    declare(str(path))
+    registry = load_plugins().registry
+    same = registry.build("task", "same").load(tmp_path / "data")
+    shuffled = registry.build("task", "shuffled").load(tmp_path / "data")
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(same, split).x, getattr(shuffled, split).x), split
+        assert torch.equal(getattr(same, split).y, getattr(shuffled, split).y), split
+    lacking = pd.read_csv(tmp_path / "shuffled" / "test.csv").drop(columns=["b"])
+    lacking.to_csv(tmp_path / "shuffled" / "test.csv", index=False)
+    with pytest.raises(BenchbenchError, match=r"shuffled/test.csv has no column\(s\) b$"):
+        registry.build("task", "shuffled").load(tmp_path / "data")
+
+
+def test_a_table_whose_features_include_its_target_is_refused(tmp_path):
+    _tables(tmp_path / "t", ["a", "b", "y"])
+    path = tmp_path / "leak.toml"
+    path.write_text(
+        '[tasks.leak]\nsource = "csv"\npath = "t"\ntarget = "y"\nfeatures = ["a", "y"]\n'
+        "target_accuracy = 0.8\n"
+        "[[tracks]]\nname = 'own'\nkind = 'regularizer'\ncandidates = ['none']\n"
+        "tasks = ['leak']\nfixed = { arch = 'mlp' }\n"
+    )
+    with pytest.raises(BenchbenchError, match=r"the target column 'y' is among the features"):
+        bb.run(str(path), out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "benchbench.db").exists()
