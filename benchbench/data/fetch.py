@@ -106,6 +106,11 @@ def parse_registry(data: Any, source: str) -> dict[str, list[DataFile]]:
             if not isinstance(entry, Mapping):
                 raise BenchbenchError(f"{where} is not an object")
             name = entry.get("file")
+            if isinstance(name, str) and _too_long(name):
+                raise BenchbenchError(
+                    f"{where}: 'file' is too long for a file system ({len(name)} characters, "
+                    f"a part over 255 bytes or the whole over {FILE_MOST})"
+                )
             if not isinstance(name, str) or not _inside(name):
                 raise BenchbenchError(
                     f"{where}: 'file' must be a relative path inside the data folder, "
@@ -114,6 +119,9 @@ def parse_registry(data: Any, source: str) -> dict[str, list[DataFile]]:
             urls = entry.get("urls")
             if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
                 raise BenchbenchError(f"{where}: 'urls' must be a non-empty list of URLs")
+            odd = [u for u in urls if not u.lower().startswith(URL_SCHEMES)]
+            if odd:
+                raise BenchbenchError(f"{where}: {odd[0][:80]!r} is not an http, https or ftp URL")
             checksum = _checksum(entry, where)
             size = entry.get("size")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
@@ -139,6 +147,18 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
+URL_SCHEMES = ("http://", "https://", "ftp://")
+"""What a mirror's URL may start with (what pooch can download from)."""
+FILE_MOST = 1024
+"""The longest registry ``file`` path, in bytes (each part at most 255, as file systems take)."""
+
+
+def _too_long(name: str) -> bool:
+    """Whether ``name`` is longer than a file system takes (each part, or the whole)."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    return len(encoded) > FILE_MOST or any(len(part) > 255 for part in encoded.split(b"/"))
+
+
 OWN_PLACES = (".fingerprints.json", "sources", "declared", "splits")
 """What benchbench itself keeps in the data folder (the fingerprint cache, which decides run
 identity; cached source models; decoded own data; cached splits): no registry file may go
@@ -160,17 +180,33 @@ def _inside(name: str) -> bool:
     )
 
 
+REGISTRY_MOST = 16 * 2**20
+"""The most bytes a registry file may hold: it lists files (a few kilobytes), so a larger one
+(``/dev/zero``) is a mistake, refused before it fills the memory."""
+
+
 def read_registry(path: Path) -> dict[str, list[DataFile]]:
-    """A registry file's entries (:func:`parse_registry`); one line if it cannot be read."""
+    """A registry file's entries (:func:`parse_registry`); one line if it cannot be read:
+    missing, not a regular file (a pipe would block), larger than :data:`REGISTRY_MOST`,
+    not UTF-8, not JSON, or nested too deeply to parse."""
     path = Path(path).expanduser()
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise BenchbenchError(f"data registry {path} is not a regular file")
+        with path.open("rb") as source:
+            raw = source.read(REGISTRY_MOST + 1)
     except OSError as exc:
         raise BenchbenchError(f"cannot read data registry {path}: {exc.strerror or exc}") from exc
+    if len(raw) > REGISTRY_MOST:
+        raise BenchbenchError(f"data registry {path} is larger than {size_text(REGISTRY_MOST)}")
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BenchbenchError(f"data registry {path} is not UTF-8 text ({exc.reason})") from exc
     except ValueError as exc:
         raise BenchbenchError(f"data registry {path} is not JSON ({one_line(exc, 120)})") from exc
+    except RecursionError:
+        raise BenchbenchError(f"data registry {path} nests too deeply to be a registry") from None
     return parse_registry(data, str(path))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import socket
 import tarfile
 import threading
@@ -388,3 +389,30 @@ def test_a_folder_on_the_way_that_links_out_of_the_data_folder_is_refused(tmp_pa
     with pytest.raises(BenchbenchError, match=r"outside the data folder .*; nothing was fetched"):
         bb.fetch_data("mnist", registry_file=registry, data_dir=data, progress=False)
     assert list(elsewhere.iterdir()) == [] and server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"\xff\xfe{}", r"is not UTF-8 text"),
+        (b"[" * 200_000 + b"]" * 200_000, r"nests too deeply to be a registry"),
+        (json.dumps({"mnist": [{"file": "x.gz", "urls": ["doi:abc"], "md5": "0" * 32}]}).encode(),
+         r"'doi:abc' is not an http, https or ftp URL"),
+        (json.dumps({"mnist": [{"file": "a" * 5000, "urls": ["http://h/x"], "md5": "0" * 32}]}).encode(),
+         r"'file' is too long for a file system \(5000 characters"),
+        (b"{}" + b" " * (16 * 2**20), r"is larger than 16\.8 MB"),
+    ],
+    ids=["not-utf8", "deep", "doi-url", "long-file", "huge"],
+)  # fmt: skip
+def test_a_registry_that_cannot_be_one_is_one_line(tmp_path, content, words):
+    path = tmp_path / "registry.json"
+    path.write_bytes(content)
+    with pytest.raises(BenchbenchError, match=words):
+        bb.data_status("mnist", registry_file=path, data_dir=tmp_path)
+
+
+def test_a_registry_that_is_a_pipe_is_refused_without_waiting(tmp_path):
+    pipe = tmp_path / "registry.json"
+    os.mkfifo(pipe)  # reading it would block until someone writes
+    with pytest.raises(BenchbenchError, match=r"is not a regular file"):
+        bb.data_status("mnist", registry_file=pipe, data_dir=tmp_path)
