@@ -416,3 +416,15 @@ def test_a_registry_that_is_a_pipe_is_refused_without_waiting(tmp_path):
     os.mkfifo(pipe)  # reading it would block until someone writes
     with pytest.raises(BenchbenchError, match=r"is not a regular file"):
         bb.data_status("mnist", registry_file=pipe, data_dir=tmp_path)
+
+
+def test_archive_members_that_clash_are_one_line_and_leave_nothing(tmp_path):
+    from benchbench.data.fetch import unpack
+
+    archive = tmp_path / "clash.tar.gz"
+    archive.write_bytes(_tar([("file", "x", b"a file"), ("file", "x/y", b"under a file")]))
+    into = tmp_path / "into"
+    into.mkdir()
+    with pytest.raises(BenchbenchError, match=r"^cannot unpack .*clash\.tar\.gz: .*nothing was"):
+        unpack(archive, into)
+    assert list(into.iterdir()) == []
