@@ -39,6 +39,16 @@ _IDX_TYPES = {
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+def regular(path: Path) -> Path:
+    """``path``, refused in one line unless it is a regular file: a pipe or a device named
+    like data (``wait.png``) would block the read, or never end it, before any run's time
+    limit starts."""
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a pipe, a device)"
+        raise BenchbenchError(f"{path} is {kind}: data is read from regular files only")
+    return path
+
+
 def missing(what: str, expected: Path, hint: str) -> BenchbenchError:
     """The one-line error for data that is not where it should be."""
     return BenchbenchError(
@@ -172,7 +182,7 @@ class ImageFolder(Dataset):
             (path, label)
             for label, name in enumerate(self.classes)
             for path in sorted((root / name).iterdir())
-            if path.suffix.lower() in IMAGE_SUFFIXES
+            if path.suffix.lower() in IMAGE_SUFFIXES and regular(path)
         ]
         if not self.samples:
             raise missing(

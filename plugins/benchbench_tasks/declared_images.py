@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from benchbench import BenchbenchError, Splits, Task, stratified_split
+from benchbench.data.readers import regular
 
 from ._common import pixel_moments
 from .declared_base import _SEED, _SPLIT, _Declared, _splits
@@ -73,7 +74,7 @@ class ImageFolderTask(_Declared):
     @staticmethod
     def _images(folder: Path) -> list[Path]:
         suffixes = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and regular(p))
 
     def data_files(self, data_dir: Path) -> list[Path]:
         if not self.root.is_dir():

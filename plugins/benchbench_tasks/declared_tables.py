@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from benchbench import BenchbenchError, Splits
+from benchbench.data.readers import regular
 
 from .declared_base import _Declared, _labels, _splits
 from .declared_images import _pixels
@@ -32,6 +33,7 @@ class TableTask(_Declared):
         import pandas as pd
 
         try:
+            regular(path)
             if path.suffix.lower() in (".parquet", ".pq"):
                 return pd.read_parquet(path)
             return pd.read_csv(path)

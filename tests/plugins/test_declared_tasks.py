@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -348,3 +350,38 @@ def test_a_table_whose_features_include_its_target_is_refused(tmp_path):
     with pytest.raises(BenchbenchError, match=r"the target column 'y' is among the features"):
         bb.run(str(path), out=tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "benchbench.db").exists()
+
+
+@contextmanager
+def _within(seconds: int):
+    """Fail instead of hanging: a read that blocks is what the test is about."""
+
+    def expire(*_):  # noqa: ANN002
+        raise TimeoutError(f"still reading after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("where", ["image", "table"])
+def test_a_pipe_among_declared_files_is_one_line_not_a_hang(tmp_path, where):
+    path = suite(tmp_path)
+    if where == "image":
+        os.mkfifo(tmp_path / "leaves" / "train" / "oak" / "wait.png")
+    else:
+        (tmp_path / "table.csv").unlink()
+        os.mkfifo(tmp_path / "table.csv")
+    with _within(60), pytest.raises(BenchbenchError, match=r"is not a regular file \(a pipe"):
+        if where == "table":  # show reads the table to describe it
+            bb.describe(str(path))
+        else:  # the images are read when the task loads, before any run starts
+            from benchbench.planning.declared import declare
+            from benchbench.plugins.manager import load_plugins
+
+            declare(str(path))
+            load_plugins().registry.build("task", "leaves").load(tmp_path / "data")
