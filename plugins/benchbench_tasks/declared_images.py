@@ -15,6 +15,7 @@ import torch
 
 from benchbench import BenchbenchError, Splits, Task, stratified_split
 from benchbench.data.readers import regular
+from benchbench.errors import one_line
 
 from ._common import pixel_moments
 from .declared_base import _SEED, _SPLIT, _Declared, _splits
@@ -180,14 +181,16 @@ class ImageFolderTask(_Declared):
     ) -> dict[str, np.ndarray]:
         """The decoded images of each split, from a cache under the data folder keyed by
         every file's name, size and modification time and the options (decoded once, then
-        read back as one array file); decoded again whenever any of them changes."""
+        read back as one array file); decoded again whenever any of them changes, and when
+        the cache is damaged (truncated, or not the arrays it should hold: a warning)."""
         groups = {split: files for split, (files, _) in listed.items()}
         if extra:
             groups["unlabeled"] = extra
         cache = self._cache_path(data_dir, groups, "npz")
         if cache.is_file():
-            with np.load(cache, allow_pickle=False) as stored:
-                return {k: stored[k] for k in stored.files}
+            found = self._stored(cache, groups)
+            if found is not None:
+                return found
         decoded = {split: self._decode(files, where) for split, files in groups.items()}
         try:  # a cache that cannot be written only costs the next load its decoding
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +200,29 @@ class ImageFolderTask(_Declared):
         except OSError:
             pass
         return decoded
+
+    def _stored(self, cache: Path, groups: dict[str, list[Path]]) -> dict[str, np.ndarray] | None:
+        """The arrays of ``cache``, or None (with a warning) when it is damaged."""
+        import warnings
+        import zipfile
+
+        from benchbench.errors import BenchbenchWarning
+
+        try:
+            with np.load(cache, allow_pickle=False) as stored:
+                found = {k: stored[k] for k in stored.files}
+            shapes = {k: (len(files), *self.input_shape) for k, files in groups.items()}
+            if {k: v.shape for k, v in found.items()} != shapes:
+                raise ValueError("its arrays are not the images listed")
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            warnings.warn(
+                f"task {self.name}: the decoded-image cache {cache} is damaged "
+                f"({one_line(exc, 100)}); decoding the images again",
+                BenchbenchWarning,
+                stacklevel=2,
+            )
+            return None
+        return found
 
     def _decode(self, files: list[Path], where: str) -> np.ndarray:
         out = np.empty((len(files), *self.input_shape), dtype=np.uint8)

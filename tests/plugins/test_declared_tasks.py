@@ -385,3 +385,25 @@ def test_a_pipe_among_declared_files_is_one_line_not_a_hang(tmp_path, where):
 
             declare(str(path))
             load_plugins().registry.build("task", "leaves").load(tmp_path / "data")
+
+
+def test_a_damaged_decoded_image_cache_is_named_and_rebuilt(tmp_path):
+    from benchbench.errors import BenchbenchWarning
+    from benchbench.planning.declared import declare
+    from benchbench.plugins.manager import load_plugins
+
+    path = suite(tmp_path)
+    declare(str(path))
+    task = load_plugins().registry.build("task", "leaves")
+    data = tmp_path / "data"
+    first = task.load(data)
+    (cache,) = (data / "declared").glob("leaves-*.npz")
+    whole = cache.read_bytes()
+    cache.write_bytes(whole[: len(whole) // 2])  # truncated, as by a full disk or a kill
+    with pytest.warns(BenchbenchWarning, match=r"decoded-image cache .* is damaged"):
+        again = task.load(data)
+    assert torch.equal(first.train.x, again.train.x) and torch.equal(first.test.x, again.test.x)
+    assert cache.read_bytes() == whole  # rebuilt: the next load reads it again
+    np.savez(cache, train=np.zeros((1, 3, 10, 10), np.uint8))  # readable, but not these images
+    with pytest.warns(BenchbenchWarning, match=r"its arrays are not the images listed"):
+        assert torch.equal(task.load(data).train.x, first.train.x)
