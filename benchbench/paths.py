@@ -1,10 +1,11 @@
-"""Where benchbench keeps data and caches; importable without torch."""
+"""Where benchbench keeps data and caches, and the environment that tells processes started
+from here; importable without torch."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 PathLike = str | Path
@@ -21,21 +22,25 @@ def default_data_dir() -> Path:
 
 
 @contextmanager
-def data_folder(data_dir: PathLike | None) -> Iterator[None]:
-    """Make ``data_dir`` (when given) the data folder of this process and of the processes
-    it starts meanwhile, as ``$BENCHBENCH_DATA``; put the previous value back after."""
-    if data_dir is None:
-        yield
-        return
-    before = os.environ.get(DATA_DIR_ENV)
-    os.environ[DATA_DIR_ENV] = str(Path(data_dir).resolve())
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in this process's environment (and so in the processes it starts
+    meanwhile) inside the ``with`` block; each variable put back as it was after it."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(DATA_DIR_ENV, None)
-        else:
-            os.environ[DATA_DIR_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def data_folder(data_dir: PathLike | None) -> AbstractContextManager[None]:
+    """Make ``data_dir`` (when given) the data folder of this process and of the processes
+    it starts meanwhile, as ``$BENCHBENCH_DATA``; put the previous value back after."""
+    return environment({} if data_dir is None else {DATA_DIR_ENV: str(Path(data_dir).resolve())})
 
 
 def optional_path(value: PathLike | None) -> Path | None:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from .paths import environment
+
 _CALLER: ContextVar[str] = ContextVar("benchbench_caller", default="")
 _ENV = "BENCHBENCH_CALLER"
 """Carries the caller to the worker processes started meanwhile (they phrase runs' errors)."""
@@ -24,16 +26,12 @@ _UNSET: Any = object()
 def command_line() -> Iterator[None]:
     """Phrase what is raised or noted inside for the ``benchbench`` command (in this
     process, and in the worker processes it starts meanwhile)."""
-    token, before = _CALLER.set("cli"), os.environ.get(_ENV)
-    os.environ[_ENV] = "cli"
+    token = _CALLER.set("cli")
     try:
-        yield
+        with environment({_ENV: "cli"}):
+            yield
     finally:
         _CALLER.reset(token)
-        if before is None:
-            os.environ.pop(_ENV, None)
-        else:
-            os.environ[_ENV] = before
 
 
 def from_command_line() -> bool:
@@ -53,14 +51,6 @@ def option(name: str, value: Any = _UNSET) -> str:
 def flag(name: str) -> str:
     """A switch turned on as the caller writes it: ``--retry-failed`` or ``retry_failed=True``."""
     return option(name) if from_command_line() else f"{name}=True"
-
-
-def setting(name: str, value: Any) -> str:
-    """A hyperparameter set as the caller writes it: ``--set lr=0.1`` or
-    ``hparams={'lr': 0.1}``."""
-    if from_command_line():
-        return f"--set {name}={value}"
-    return f"hparams={{{name!r}: {value!r}}}"
 
 
 def again(function: str) -> str:

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..paths import environment
+
 BUSY_CORES = 0.25
 """Average cores used by other processes above which a run's timings are flagged."""
 BUSY_STEAL = 0.05
@@ -60,17 +62,13 @@ def pinned_threads(threads: int | None = None) -> Iterator[int]:
     its own settings."""
     import torch
 
-    before = torch.get_num_threads(), {name: os.environ.get(name) for name in _THREAD_ENV}
-    pin_threads(thread_share(1, threads))
+    before, share = torch.get_num_threads(), thread_share(1, threads)
     try:
-        yield torch.get_num_threads()
+        with environment(dict.fromkeys(_THREAD_ENV, str(share))):
+            pin_threads(share)
+            yield torch.get_num_threads()
     finally:
-        torch.set_num_threads(before[0])
-        for name, value in before[1].items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        torch.set_num_threads(before)
 
 
 def _proc_stat() -> tuple[float, float, float] | None:
