@@ -16,6 +16,7 @@ from benchbench_executors.slurm_job import FileChannel
 from benchbench_executors.slurm_options import (
     STARTUP_SECONDS,
     sbatch_options,
+    slurm_megabytes,
     slurm_minutes,
 )
 
@@ -39,10 +40,60 @@ def test_slurm_time_formats_in_whole_minutes(text, minutes):
     assert slurm_minutes(text) == minutes
 
 
-@pytest.mark.parametrize("text", ["", "1h", "1:2:3:4", "0", "-5", "1-"])
+@pytest.mark.parametrize(
+    "text", ["", "1h", "1:2:3:4", "0", "-5", "1-", "1:75", "2:99:00", "1-24", "366-0", "1" * 40]
+)
 def test_a_time_slurm_would_not_take_is_one_line(text):
-    with pytest.raises(BenchbenchError, match="Slurm's format|must be positive"):
+    with pytest.raises(BenchbenchError, match="Slurm's format|must be positive|up to|days"):
         slurm_minutes(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "megabytes"), [("16G", 16384), ("500M", 500), ("500", 500), ("2T", 2 * 1024**2)]
+)
+def test_slurm_memory_formats(text, megabytes):
+    assert slurm_megabytes(text) == megabytes
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "16Q", "1.5G", "99999999999T"])
+def test_a_memory_slurm_would_not_take_is_one_line(text):
+    with pytest.raises(BenchbenchError, match="--mem|mem="):
+        SlurmOptions(mem=text)
+
+
+def test_a_line_break_in_any_option_that_reaches_the_job_script_is_refused():
+    """A line break in a value starts a line of the job script's own: the issue's
+    --sbatch $'constraint=a100\\necho pwned' put a shell command into the #SBATCH header, and
+    Slurm reads no directive after it."""
+    for name in ("partition", "account", "qos", "mem", "time"):
+        with pytest.raises(BenchbenchError, match="line break or another control character"):
+            SlurmOptions(**{name: "16G\necho pwned > /tmp/pwned"})
+    for bad in ["constraint=a100\necho pwned", "comment=a\rb", "mail-user=a\x00b"]:
+        with pytest.raises(BenchbenchError, match="line break or another control character"):
+            SlurmOptions(sbatch=(bad,))
+
+
+@pytest.mark.parametrize(
+    ("item", "instead"),
+    [
+        ("time=10", "use time instead"),
+        ("--ti=10", "use time instead"),
+        ("cpus-per-task=64", "use cpus_per_run instead"),
+        ("partition=gpu", "use partition instead"),
+        ("mem=1G", "use mem instead"),
+        ("array=0-999", "sets for every job"),
+        ("--arr=0-9", "sets for every job"),
+        ("error=/tmp/x", "sets for every job"),
+        ("output=/dev/null", "sets for every job"),
+        ("job-name=x", "sets for every job"),
+        ("signal=KILL@1", "sets for every job"),
+    ],
+)
+def test_sbatch_may_not_replace_what_benchbench_sets(item, instead):
+    """--sbatch time=, array=, error= silently replaced the computed time limit, the array and
+    the log its results are read from; sbatch takes an abbreviation (--arr) as the option."""
+    with pytest.raises(BenchbenchError, match=f"would replace sbatch --.*{instead}"):
+        sbatch_options([item])
 
 
 def test_sbatch_pass_through_forms():
