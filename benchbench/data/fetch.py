@@ -20,28 +20,28 @@ the fetcher at a server on the loopback address.
 Downloads go through pooch: each file is written under a temporary name, checked
 against its checksum and only then renamed into place, so an interrupted or corrupted
 transfer never leaves a file a reader would take for data, and fetching again starts it over.
-Archives are unpacked member by member with the standard library's ``data`` filter: no
-member may land outside the folder (``..``, absolute paths, links out are refused).
+Each transfer is bounded in size and time (:mod:`.download`), and archives are unpacked all
+or nothing, through no link and no larger than they can honestly hold (:mod:`.archives`).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import os
-import shutil
-import stat
-import tarfile
-import tempfile
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import BenchbenchError, one_line
+from ..errors import BenchbenchError, BenchbenchWarning, one_line
 from ..phrasing import either, flag
+from . import download
+from .archives import unpack
+from .download import STAGING, Bounded, MirrorFailed, free_space, staging
 
 REGISTRY_ENV = "BENCHBENCH_DATA_REGISTRY"
 """The environment variable naming a site registry file (what ``--registry`` overrides)."""
@@ -114,7 +114,8 @@ def parse_registry(data: Any, source: str) -> dict[str, list[DataFile]]:
             if not isinstance(name, str) or not _inside(name):
                 raise BenchbenchError(
                     f"{where}: 'file' must be a relative path inside the data folder, "
-                    f"outside benchbench's own {', '.join(OWN_PLACES)}, got {str(name)[:80]!r}"
+                    f"outside benchbench's own {', '.join(OWN_PLACES)}, without control "
+                    f"characters, got {ascii(name)[:80]}"
                 )
             urls = entry.get("urls")
             if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
@@ -124,11 +125,19 @@ def parse_registry(data: Any, source: str) -> dict[str, list[DataFile]]:
                 raise BenchbenchError(f"{where}: {odd[0][:80]!r} is not an http, https or ftp URL")
             checksum = _checksum(entry, where)
             size = entry.get("size")
-            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
-                raise BenchbenchError(f"{where}: 'size' must be a whole number of bytes")
-            files.append(
-                DataFile(name, tuple(urls), checksum, bool(entry.get("extract", False)), size)
-            )
+            if size is not None and (
+                not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= SIZE_MOST
+            ):
+                raise BenchbenchError(
+                    f"{where}: 'size' must be a whole number of bytes from 1 to {SIZE_MOST:.0e}, "
+                    f"got {str(size)[:40]!r}"
+                )
+            extract = entry.get("extract", False)
+            if not isinstance(extract, bool):
+                raise BenchbenchError(
+                    f"{where}: 'extract' must be true or false (JSON's), got {extract!r}"
+                )
+            files.append(DataFile(name, tuple(urls), checksum, extract, size))
         found[str(task)] = files
     return found
 
@@ -162,7 +171,9 @@ def _too_long(name: str) -> bool:
 OWN_PLACES = (".fingerprints.json", "sources", "declared", "splits")
 """What benchbench itself keeps in the data folder (the fingerprint cache, which decides run
 identity; cached source models; decoded own data; cached splits): no registry file may go
-there."""
+there (nor into the scratch folders of a fetch or an unpacking in progress)."""
+SIZE_MOST = 10**15
+"""The largest ``size`` a registry entry may give (a petabyte)."""
 
 
 def _inside(name: str) -> bool:
@@ -176,7 +187,9 @@ def _inside(name: str) -> bool:
         and ".." not in path.parts
         and "\\" not in name
         and not name.startswith("~")
+        and name.isprintable()
         and path.parts[0] not in OWN_PLACES
+        and not any(part.startswith((STAGING, ".unpacking-")) for part in path.parts)
     )
 
 
@@ -210,11 +223,15 @@ def read_registry(path: Path) -> dict[str, list[DataFile]]:
     return parse_registry(data, str(path))
 
 
-def registry(tasks: Mapping[str, Any], site: Path | str | None = None) -> dict[str, list[DataFile]]:
+def registry(
+    tasks: Mapping[str, Any], site: Path | str | None = None, known: Collection[str] = ()
+) -> dict[str, list[DataFile]]:
     """The entries of every task that declares ``downloads`` (``tasks``: name -> class),
     with a site registry's entries in place of a task's own: ``site``, else the file
     ``$BENCHBENCH_DATA_REGISTRY`` names. A site entry also serves every task that declares
-    the same files (``cifar10``'s serves ``cifar10-semi``), so a mirror is listed once."""
+    the same files (``cifar10``'s serves ``cifar10-semi``), so a mirror is listed once.
+    With ``known`` (every installed task's name), a site entry for a task not among them is
+    a warning: a misspelled name would otherwise leave the task on its own mirrors."""
     found: dict[str, list[DataFile]] = {}
     for name, cls in tasks.items():
         declared = getattr(cls, "downloads", None)
@@ -227,6 +244,15 @@ def registry(tasks: Mapping[str, Any], site: Path | str | None = None) -> dict[s
         for name, files in list(found.items()):
             found[name] = by_files.get(frozenset(f.file for f in files), files)
         found.update(mirrored)
+        for name in sorted(set(mirrored) - set(known)) if known else ():
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            warnings.warn(
+                f"data registry {chosen}: {name!r} is no installed task"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+                + "; its entries serve nothing",
+                BenchbenchWarning,
+                stacklevel=3,
+            )
     return found
 
 
@@ -299,17 +325,13 @@ def fetch(
     checksum are kept), each from the first of its URLs that gives the right bytes, and
     unpack its archives; the paths written. One line naming the file and each mirror's
     failure when none works."""
-    import pooch  # noqa: PLC0415 - only a fetch needs it (and requests behind it)
-    import requests  # noqa: PLC0415
-
-    pooch.get_logger().setLevel(logging.WARNING)  # its own "Downloading ..." lines
     data_dir = Path(os.path.abspath(data_dir))  # pooch expands a leading ~ in a folder
     written = []
     for entry in files:
         path = entry.path(data_dir)
         _check_folder(task, path, data_dir)
         if not (path.is_file() and _matches(path, entry.checksum)):
-            _download(pooch, requests, task, entry, path, progress)
+            _download(task, entry, path, progress)
         if entry.extract:
             unpack(path, path.parent)
         written.append(path)
@@ -327,136 +349,40 @@ def _check_folder(task: str, path: Path, data_dir: Path) -> None:
         )
 
 
-def _download(
-    pooch: Any, requests: Any, task: str, entry: DataFile, path: Path, progress: bool
-) -> None:
+def _download(task: str, entry: DataFile, path: Path, progress: bool) -> None:
+    """``entry`` into ``path`` from the first mirror that gives the right bytes, each
+    transfer bounded (:mod:`.download`); one line naming each mirror's failure when none
+    does."""
+    import pooch  # noqa: PLC0415 - only a fetch needs it
+
+    pooch.get_logger().setLevel(logging.WARNING)  # its own "Downloading ..." lines
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BenchbenchError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+    free_space(path.parent, entry.size, f"{task}: {entry.file}")
+    bounded = Bounded(entry.size or download.UNSIZED_MOST, entry.size is not None, progress)
     failures = []
-    for url in entry.urls:
-        try:
-            pooch.retrieve(
-                url,
-                known_hash=entry.checksum,
-                fname=path.name,
-                path=path.parent,
-                progressbar=progress,
-            )
-            return
-        except requests.RequestException as exc:  # a 404, refused, cut short
-            failures.append(f"{url}: {_reason(exc)}")
-        except ValueError as exc:  # pooch: the bytes did not match the checksum
-            failures.append(f"{url}: wrong checksum" if "hash" in str(exc) else f"{url}: {exc}")
-        except OSError as exc:  # a full disk, a folder that cannot be written
-            raise BenchbenchError(
-                f"{task}: cannot write {path}: {exc.strerror or exc} (nothing was kept)"
-            ) from exc
+    with staging(path.parent) as place:
+        for url in entry.urls:
+            try:
+                pooch.retrieve(
+                    url, known_hash=entry.checksum, fname=path.name, path=place,
+                    downloader=bounded,
+                )  # fmt: skip
+                os.replace(place / path.name, path)
+                return
+            except MirrorFailed as exc:
+                failures.append(f"{url}: {exc}")
+            except ValueError as exc:  # pooch: the bytes did not match the checksum
+                failures.append(f"{url}: wrong checksum" if "hash" in str(exc) else f"{url}: {exc}")
+            except OSError as exc:  # a folder that cannot be written
+                raise BenchbenchError(
+                    f"{task}: cannot write {path}: {exc.strerror or exc} (nothing was kept)"
+                ) from exc
     raise BenchbenchError(
         f"{task}: could not fetch {entry.file} ({'; '.join(failures)}); nothing was kept"
     )
-
-
-_TROUBLES = (
-    ("refused", "connection refused"),
-    ("name or service not known", "host not found"),
-    ("nodename nor servname", "host not found"),
-    ("temporary failure in name resolution", "host not found"),
-    ("timed out", "timed out"),
-    ("incompleteread", "transfer cut short"),
-    ("connection broken", "transfer cut short"),
-)
-
-
-def _reason(exc: BaseException) -> str:
-    """A download failure in a few words: the HTTP status, or the connection's trouble."""
-    response = getattr(exc, "response", None)
-    if response is not None and getattr(response, "status_code", None):
-        return f"HTTP {response.status_code}"
-    text = str(exc).lower()
-    for hint, words in _TROUBLES:
-        if hint in text:
-            return words
-    return f"{type(exc).__name__}: {one_line(exc, 120)}"
-
-
-def unpack(archive: Path, into: Path) -> None:
-    """Unpack a ``.tar[.gz|.bz2|.xz]`` or ``.zip`` into ``into``, all or nothing.
-
-    Every member must be a plain file or a folder whose name stays inside (no ``..``, no
-    absolute path): datasets need no links, and a link (a chain of them can pass any check
-    of where it points before it exists, past PATH_MAX) or a device is refused, naming it.
-    Members go to a fresh folder beside their destination, moved into place only once every
-    one is in, so a refused or broken archive leaves nothing behind."""
-    into = Path(into).resolve()
-    fresh = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=into))
-    try:
-        try:
-            if archive.name.lower().endswith(".zip"):
-                _unzip(archive, fresh)
-            else:
-                _untar(archive, fresh)
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-            raise BenchbenchError(f"cannot unpack {archive}: {one_line(exc, 160)}") from exc
-        except OSError as exc:  # clashing members, a full disk
-            raise BenchbenchError(
-                f"cannot unpack {archive}: {exc.strerror or exc}; nothing was unpacked"
-            ) from exc
-        _move_in(fresh, into)
-    finally:
-        shutil.rmtree(fresh, ignore_errors=True)
-
-
-def _untar(archive: Path, fresh: Path) -> None:
-    with tarfile.open(archive) as bundle:
-        members = bundle.getmembers()
-        for member in members:
-            if not (member.isfile() or member.isdir()):
-                kind = "link" if member.issym() or member.islnk() else "special file"
-                _refuse(archive, member.name, f"is a {kind}")
-            _check_name(archive, member.name)
-        if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
-            bundle.extractall(fresh, members=members, filter="data")
-        else:
-            bundle.extractall(fresh, members=members)
-
-
-def _unzip(archive: Path, fresh: Path) -> None:
-    with zipfile.ZipFile(archive) as bundle:
-        for info in bundle.infolist():
-            kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no type recorded, a plain file
-            if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                _refuse(archive, info.filename, "is a link or a special file")
-            _check_name(archive, info.filename)
-        bundle.extractall(fresh)
-
-
-def _check_name(archive: Path, member: str) -> None:
-    path = PurePosixPath(member.replace("\\", "/"))
-    if member.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts:
-        _refuse(archive, member, "would land outside the folder it unpacks into")
-
-
-def _refuse(archive: Path, member: str, why: str) -> None:
-    raise BenchbenchError(f"{archive} holds {member[:120]!r}, which {why}; nothing was unpacked")
-
-
-def _move_in(fresh: Path, into: Path) -> None:
-    """Merge the unpacked tree ``fresh`` into ``into`` as extracting there would: folders
-    merged (another archive's files beside them stay), files replaced; a link found on the
-    way is replaced, never followed."""
-    for item in sorted(fresh.iterdir()):
-        target = into / item.name
-        if item.is_dir():
-            if target.is_symlink() or (target.exists() and not target.is_dir()):
-                target.unlink()
-            target.mkdir(exist_ok=True)
-            _move_in(item, target)
-            continue
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(item, target)  # over a file or a link: the name is replaced
 
 
 def size_text(size: int | None) -> str:

@@ -12,7 +12,8 @@ from ..paths import PathLike, default_data_dir, optional_path
 from .fetch import DataStatus, fetch, registry, status
 
 
-def _tasks(names: Sequence[str], plugins: Sequence[str]) -> dict[str, type]:
+def _tasks(names: Sequence[str], plugins: Sequence[str]) -> tuple[dict[str, type], set[str]]:
+    """The named tasks' classes (every task's when none is named), and every task's name."""
     from ..plugins.manager import load_plugins
 
     known = load_plugins(plugins).registry.entries.get("task", {})
@@ -20,7 +21,7 @@ def _tasks(names: Sequence[str], plugins: Sequence[str]) -> dict[str, type]:
         if name not in known:
             raise unknown_name("task", name, set(known))
     chosen = names or sorted(known)
-    return {name: known[name].cls for name in chosen}
+    return {name: known[name].cls for name in chosen}, set(known)
 
 
 def data_status(
@@ -34,9 +35,9 @@ def data_status(
     included (nothing to fetch), with the size a fetch downloads, the folder and the
     command that fetches it. ``registry_file`` replaces tasks' own entries (else
     ``$BENCHBENCH_DATA_REGISTRY``)."""
-    classes = _tasks(tasks, plugins)
+    classes, known = _tasks(tasks, plugins)
     folder = optional_path(data_dir) or default_data_dir()
-    entries = registry(classes, registry_file)
+    entries = registry(classes, registry_file, known)
     return [status(name, cls, entries.get(name), folder) for name, cls in classes.items()]
 
 
@@ -65,9 +66,9 @@ def fetch_data(
             "name the tasks whose data to fetch (see "
             f"{either('benchbench data list', 'bb.data_status()')})"
         )
-    classes = _tasks(tasks, plugins)
+    classes, known = _tasks(tasks, plugins)
     folder = optional_path(data_dir) or default_data_dir()
-    entries = registry(classes, registry_file)
+    entries = registry(classes, registry_file, known)
     return {
         name: fetch(name, entries[name], folder, progress) for name in classes if name in entries
     }

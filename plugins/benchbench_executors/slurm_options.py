@@ -96,8 +96,7 @@ def slurm_minutes(text: str) -> int:
     match = re.fullmatch(r"(?:(\d{1,6})-)?(\d{1,9})(?::(\d{1,2}))?(?::(\d{1,2}))?", text.strip())
     if not match:
         raise BenchbenchError(
-            f"{option('time', text)}: give Slurm's format, e.g. 90 (minutes), 1:30:00 or "
-            "1-00:00:00"
+            f"{option('time', text)}: give Slurm's format, e.g. 90 (minutes), 1:30:00 or 1-00:00:00"
         )
     days, first, second, third = match.groups()
     parts = [int(p) for p in (first, second, third) if p is not None]
@@ -184,8 +183,7 @@ def _not_reserved(item: str, key: str) -> None:
     for name, own in OWN_OPTIONS.items():
         if name.startswith(key):
             raise BenchbenchError(
-                f"{option('sbatch', item)} would replace sbatch --{name}: use "
-                f"{option(own)} instead"
+                f"{option('sbatch', item)} would replace sbatch --{name}: use {option(own)} instead"
             )
     for name in SET_HERE:
         if name.startswith(key):

@@ -9,13 +9,12 @@ import json
 import os
 import socket
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from data_servers import Server
 from fake_datasets import fake_cifar10, fake_mnist
 
 import benchbench as bb
@@ -28,46 +27,6 @@ MNIST_NAMES = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ]
-
-
-class Server:
-    """Serves ``files`` (URL path -> bytes) on 127.0.0.1; a path under ``cut`` sends half
-    its bytes after promising all of them, then hangs up."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.cut: set[str] = set()
-        self.requests: list[str] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-                owner.requests.append(self.path)
-                body = owner.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.path in owner.cut:
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -315,7 +274,7 @@ def _tar(members: list[tuple[str, str, bytes | str]]) -> bytes:
     ids=["link-chain", "any-link", "device"],
 )  # fmt: skip
 def test_an_archive_with_a_link_or_a_device_is_refused_and_leaves_nothing(tmp_path, members):
-    from benchbench.data.fetch import unpack
+    from benchbench.data.archives import unpack
 
     archive = tmp_path / "evil.tar.gz"
     archive.write_bytes(_tar(members))
@@ -332,7 +291,7 @@ def test_a_zip_with_a_link_member_is_refused(tmp_path):
     import stat
     import zipfile
 
-    from benchbench.data.fetch import unpack
+    from benchbench.data.archives import unpack
 
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
@@ -348,7 +307,7 @@ def test_a_zip_with_a_link_member_is_refused(tmp_path):
 
 
 def test_an_archive_merges_into_its_folder_through_no_link_and_keeps_no_scratch(tmp_path):
-    from benchbench.data.fetch import unpack
+    from benchbench.data.archives import unpack
 
     archive, into, elsewhere = tmp_path / "a.tar.gz", tmp_path / "into", tmp_path / "elsewhere"
     (into / "shared").mkdir(parents=True)
@@ -419,7 +378,7 @@ def test_a_registry_that_is_a_pipe_is_refused_without_waiting(tmp_path):
 
 
 def test_archive_members_that_clash_are_one_line_and_leave_nothing(tmp_path):
-    from benchbench.data.fetch import unpack
+    from benchbench.data.archives import unpack
 
     archive = tmp_path / "clash.tar.gz"
     archive.write_bytes(_tar([("file", "x", b"a file"), ("file", "x/y", b"under a file")]))
