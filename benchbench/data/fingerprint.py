@@ -6,7 +6,10 @@ folder that holds them all, so the same data in another place is the same data) 
 SHA-256 of each one's content (``missing`` for a file that is not there). Content, not
 modification times, so the same files give the same runs on every machine. Hashing CIFAR-10
 takes a second or so, so each file's hash is cached in ``DATA/.fingerprints.json`` under its
-size and modification time and computed again only when either changes.
+size, modification time, inode and status-change time, and computed again when any of them
+changes: ``cp -p``, ``rsync -t`` or ``tar x`` keep a changed file's size and modification
+time, but no user can set the status-change time, and a file replaced by another has a new
+inode. Entries of files gone are dropped whenever the cache is written.
 """
 
 from __future__ import annotations
@@ -48,10 +51,10 @@ def fingerprint(files: Sequence[Path], data_dir: Path) -> str | None:
         try:
             stat = path.stat()
             key = str(path.resolve())
-            stamp = [stat.st_size, stat.st_mtime_ns]
+            stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
             cached = cache.get(key)
-            if cached and cached[:2] == stamp:
-                digest = cached[2]
+            if cached and cached[:-1] == stamp:
+                digest = cached[-1]
             else:
                 digest = file_digest(path)
                 cache[key] = [*stamp, digest]
@@ -60,7 +63,7 @@ def fingerprint(files: Sequence[Path], data_dir: Path) -> str | None:
             digest = "missing"
         parts.append(f"{name}:{digest}")
     if changed:
-        _write_cache(cache_path, cache)
+        _write_cache(cache_path, {k: v for k, v in cache.items() if os.path.isfile(k)})
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

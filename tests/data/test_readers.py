@@ -182,6 +182,38 @@ def test_file_tasks_fingerprint_their_files_by_content(tmp_path):
     assert digits.data is None and "data" not in digits.to_dict()  # bundled: ids unchanged
 
 
+def test_changed_content_under_the_same_size_and_time_is_hashed_again(tmp_path):
+    """cp -p, rsync -t and tar x keep a changed file's size and modification time: the cache
+    keyed on those two reused the old data's fingerprint (and so its results). Entries of
+    files gone are dropped when the cache is written."""
+    import json
+    import os
+    import shutil
+
+    from benchbench.data.fingerprint import CACHE_NAME, fingerprint
+
+    data = tmp_path / "data"
+    data.mkdir()
+    first, second = data / "a.bin", data / "b.bin"
+    first.write_bytes(b"\x00" * 1000)
+    old = fingerprint([first], data)
+    source = tmp_path / "changed.bin"
+    source.write_bytes(b"\x01" * 1000)  # the same size
+    stamp = first.stat()
+    os.utime(source, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # the same time
+    shutil.copy2(source, first)  # cp -p: content changed, size and time kept
+    assert (first.stat().st_size, first.stat().st_mtime_ns) == (1000, stamp.st_mtime_ns)
+    assert fingerprint([first], data) != old
+    first.write_bytes(b"\x00" * 1000)
+    os.utime(first, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # in place, same again
+    assert fingerprint([first], data) == old  # the same bytes: the same runs
+    second.write_bytes(b"b")
+    first.unlink()
+    fingerprint([second], data)
+    cached = json.loads((data / CACHE_NAME).read_text())
+    assert list(cached) == [str(second.resolve())]  # a.bin's entry pruned
+
+
 def test_svhn_mat_files_are_read_channel_first_with_ten_as_zero(tmp_path):
     from fake_datasets import write_svhn_mat
 
