@@ -138,11 +138,21 @@ class PluginManager(pluggy.PluginManager):
         return self._registry
 
     def _registration_order(self) -> list[str]:
-        def key(name: str) -> tuple[int, str]:
+        """benchbench's own plugins, then installed ones by name, then ``-p`` modules as
+        given; a plugin whose ``benchbench_register_components`` is marked ``trylast`` after
+        all of them (one that builds components from what a user declared, and must see
+        which names are taken rather than take them)."""
+        last = {
+            impl.plugin_name
+            for impl in self.hook.benchbench_register_components.get_hookimpls()
+            if impl.trylast
+        }
+
+        def key(name: str) -> tuple[int, int, str]:
             origin = self.origins.get(name, Origin(name))
             if origin.distribution is None:
-                return (2, "")
-            return (0 if origin.distribution == "benchbench" else 1, name)
+                return (name in last, 2, "")
+            return (name in last, 0 if origin.distribution == "benchbench" else 1, name)
 
         names = [name for name, _ in self.list_name_plugin() if name in self.origins]
         return sorted(names, key=key)  # stable: -p modules keep the order given

@@ -26,28 +26,27 @@
   ``(N, C, L)`` sequences or ``(N, F)`` features.
 
 The sources live in :mod:`.declared_images` and :mod:`.declared_tables`, what they share in
-:mod:`.declared_base`. The core hands the declarations of the suite being run to this plugin in
-``$BENCHBENCH_DATA_TASKS`` (JSON), set before plugins load, so worker processes register the
-same tasks. The declared options other than the path become the task's ``options``
-hyperparameter (so they are part of every run id), and the files' content fingerprint is
-too; the path is not, so the same data elsewhere gives the same ids.
+:mod:`.declared_base`. The core hands the declarations of the suite being run to this plugin
+(:func:`benchbench.planning.declared.declarations`), published before plugins load, so worker
+processes register the same tasks. The declared options other than the path become the
+task's ``options`` hyperparameter (so they are part of every run id), and the files' content
+fingerprint is too; the path is not, so the same data elsewhere gives the same ids.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import benchbench
 from benchbench import Budget, Task
 from benchbench.params import Param
+from benchbench.planning.declared import declarations
 
 from .declared_images import ImageFolderTask
 from .declared_tables import HFTask, NpzTask, TableTask
 
-ENV = "BENCHBENCH_DATA_TASKS"
 _COMMON = {"source", "path", "target_accuracy", "budget", "summary", "suite_dir"}
 _OPTIONS = {
     "imagefolder": {"image_size", "grayscale", "in_memory"},
@@ -60,12 +59,9 @@ _MADE: dict[str, type[Task]] = {}
 
 
 def declared_tasks() -> list[type[Task]]:
-    """The task classes of the declarations in ``$BENCHBENCH_DATA_TASKS`` (none when unset);
-    the same class again for a declaration seen before in this process."""
-    text = os.environ.get(ENV)
-    if not text:
-        return []
-    return [make(name, spec) for name, spec in sorted(json.loads(text).items())]
+    """The task classes of the declarations of the suite being run (none when there is
+    none); the same class again for a declaration seen before in this process."""
+    return [make(name, spec) for name, spec in sorted(declarations().items())]
 
 
 def make(name: str, spec: dict[str, Any]) -> type[Task]:
@@ -104,6 +100,7 @@ def make(name: str, spec: dict[str, Any]) -> type[Task]:
         "modality": modality,
         "target_accuracy": spec.get("target_accuracy"),
         "budget": Budget.from_dict(spec.get("budget") or {"epochs": 10}),
+        "declaration": spec,
         "defaults": {"options": json.dumps(options, sort_keys=True)},
         "params": {"options": Param("str", help="the declaration's options (from the suite file)")},
         "__module__": __name__,
@@ -123,7 +120,12 @@ _BASES: dict[str, Any] = {
 }
 
 
-@benchbench.hookimpl
+@benchbench.hookimpl(trylast=True)
 def benchbench_register_components(registry: Any) -> None:
+    """After every other plugin: a declaration named like a component already registered
+    (``[tasks.digits]``) is left out, not the component (the core says which, naming the
+    declaration), so the built-in tasks stay whole."""
+    taken = {name for entries in registry.entries.values() for name in entries}
     for task in declared_tasks():
-        registry.add(task)
+        if task.name not in taken:
+            registry.add(task)

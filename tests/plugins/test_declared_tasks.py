@@ -407,3 +407,58 @@ def test_a_damaged_decoded_image_cache_is_named_and_rebuilt(tmp_path):
     np.savez(cache, train=np.zeros((1, 3, 10, 10), np.uint8))  # readable, but not these images
     with pytest.warns(BenchbenchWarning, match=r"its arrays are not the images listed"):
         assert torch.equal(task.load(data).train.x, first.train.x)
+
+
+def test_a_declaration_named_like_a_built_in_task_is_one_line_and_leaves_it_whole(tmp_path):
+    """[tasks.digits] unloaded the whole built-in tasks plugin (a warning), stored the
+    CSV's results as task digits and made mnist1d unknown."""
+    from benchbench.planning.declared import declare
+    from benchbench.plugins.manager import load_plugins
+
+    path = suite(tmp_path)
+    path.write_text(path.read_text().replace("[tasks.tab]", "[tasks.digits]"))
+    with pytest.raises(BenchbenchError) as refused:
+        bb.run(str(path), out=tmp_path / "out", progress=False)
+    assert str(refused.value) == (
+        f"{path}: task 'digits' cannot be declared: task 'digits' of "
+        f"{load_plugins().registry.entries['task']['digits'].origin.describe()} has that "
+        "name; name yours otherwise ([tasks.NAME])"
+    )
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.json"))
+    declare(str(path))
+    pm = load_plugins()
+    tasks = pm.registry.entries["task"]
+    assert pm.errors == []  # no plugin left out
+    assert {"digits", "mnist1d", "leaves", "seq"} <= set(tasks)
+    assert tasks["digits"].origin.plugin == "tasks" and tasks["leaves"].origin.plugin == "declared"
+
+
+def test_a_suite_declaring_1200_tasks_reaches_its_workers(tmp_path):
+    """1,200 declarations (or 500 with 300-character summaries) passed the 128 KiB an
+    environment variable may hold: every worker failed to start, run exited 1 with no
+    message and nothing stored. Past 32 KiB the workers read them from the suite file."""
+    from benchbench.planning.declared import ENV, declarations, declare
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 2
+    np.savez(
+        tmp_path / "a.npz", x=(y[:, None] + rng.normal(0, 0.1, (60, 4))).astype(np.float32), y=y
+    )
+    tables = "".join(
+        f'[tasks.t{i}]\nsource = "npz"\npath = "a.npz"\ntarget_accuracy = 0.9\n'
+        f'summary = "{"s" * 300}"\n'
+        for i in range(1200)
+    )
+    path = tmp_path / "many.toml"
+    path.write_text(
+        'seeds = 1\nbudget = { steps = 5 }\n' + tables
+        + '[[tracks]]\nname = "own"\nkind = "regularizer"\ncandidates = ["none"]\n'
+        'tasks = ["t0", "t1199"]\nfixed = { arch = "mlp" }\n'
+    )  # fmt: skip
+    assert len(declare(str(path))) == 1200
+    assert len(os.environ[ENV]) < 1000 and len(declarations()) == 1200
+    outcome = bb.run(str(path), out=tmp_path / "out", workers=1, progress=False)
+    assert outcome.dispatched.stored == {"ok": 2}
+    path.write_text(path.read_text().replace("0.9", "0.8", 1))  # changed under the runs
+    with pytest.raises(BenchbenchError, match=r"the suite file changed .* run the suite again"):
+        declarations()
