@@ -45,7 +45,7 @@ from benchbench.params import Param
 from benchbench.planning.declared import declarations
 
 from .declared_images import ImageFolderTask
-from .declared_tables import HFTask, NpzTask, TableTask
+from .declared_tables import HFTask, NpzTask, ParquetTask, TableTask
 
 _COMMON = {"source", "path", "target_accuracy", "budget", "summary", "suite_dir"}
 _OPTIONS = {
@@ -84,6 +84,7 @@ def make(name: str, spec: dict[str, Any]) -> type[Task]:
             f"{where}: give target_accuracy (the validation accuracy whose time-to-target "
             "is measured)"
         )
+    check_types(spec, where)
     path = Path(spec["path"]).expanduser()
     if not path.is_absolute():
         path = Path(spec.get("suite_dir") or ".") / path
@@ -99,7 +100,7 @@ def make(name: str, spec: dict[str, Any]) -> type[Task]:
         "input_shape": shape,
         "modality": modality,
         "target_accuracy": spec.get("target_accuracy"),
-        "budget": Budget.from_dict(spec.get("budget") or {"epochs": 10}),
+        "budget": Budget.from_dict(spec.get("budget", {"epochs": 10})),
         "declaration": spec,
         "defaults": {"options": json.dumps(options, sort_keys=True)},
         "params": {"options": Param("str", help="the declaration's options (from the suite file)")},
@@ -111,10 +112,64 @@ def make(name: str, spec: dict[str, Any]) -> type[Task]:
     return cls
 
 
+def _flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and value.isprintable()
+
+
+def _columns(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_text(v) for v in value)
+
+
+def _size(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(type(v) is int and 0 < v <= IMAGE_SIDE_MOST for v in value)
+    )
+
+
+def _accuracy(value: Any) -> bool:
+    return type(value) in (int, float) and 0 < value <= 1
+
+
+def _budget(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value)
+
+
+IMAGE_SIDE_MOST = 8192
+"""The largest side ``image_size`` takes (one 8192x8192 RGB image is 200 MB decoded)."""
+
+_TYPES: dict[str, tuple[Any, str]] = {
+    "target_accuracy": (_accuracy, "a number above 0 and at most 1"),
+    "budget": (_budget, "a table of limits, e.g. { epochs = 20 }"),
+    "summary": (_text, "one line of text without control characters"),
+    "features": (_columns, 'a list of column names, e.g. ["a", "b"]'),
+    "target": (_text, "a column name"),
+    "label": (_text, "a column name"),
+    "image": (_text, "a column name"),
+    "grayscale": (_flag, "true or false"),
+    "in_memory": (_flag, "true or false"),
+    "image_size": (_size, f"[height, width], each a whole number from 1 to {IMAGE_SIDE_MOST}"),
+}
+"""What each key of a declaration must be: a string of column names is not a list of them
+(``features = "ab"`` meant ["a", "b"]), "no" is not false, 0 is not a budget."""
+
+
+def check_types(spec: dict[str, Any], where: str) -> None:
+    """``ValueError`` naming the first key of ``spec`` whose value is not what it must be."""
+    for key, (fits, what) in _TYPES.items():
+        if key in spec and not fits(spec[key]):
+            raise ValueError(f"{where}: {key} must be {what}, got {ascii(spec[key])[:80]}")
+
+
 _BASES: dict[str, Any] = {
     "imagefolder": ImageFolderTask,
     "csv": TableTask,
-    "parquet": TableTask,
+    "parquet": ParquetTask,
     "npz": NpzTask,
     "hf": HFTask,
 }

@@ -50,18 +50,10 @@ class ImageFolderTask(_Declared):
     def describe(cls, path, options, where):  # type: ignore[no-untyped-def]
         if not path.is_dir():
             raise ValueError(f"{where}: {path} is not a folder")
-        if not isinstance(options.get("in_memory", True), bool):
-            raise ValueError(f"{where}: in_memory must be true or false")
         classes = cls._classes(path, where)
         channels = 1 if options.get("grayscale") else 3
         size = options.get("image_size")
         if size is not None:
-            if not (
-                isinstance(size, list)
-                and len(size) == 2
-                and all(isinstance(s, int) and s > 0 for s in size)
-            ):
-                raise ValueError(f"{where}: image_size must be [height, width], got {size!r}")
             return (channels, size[0], size[1]), len(classes), "image"
         first = next(iter(cls._images(cls._groups(path)["train"] / classes[0])), None)
         if first is None:
@@ -73,35 +65,64 @@ class ImageFolderTask(_Declared):
         return (channels, height, width), len(classes), "image"
 
     @staticmethod
-    def _images(folder: Path) -> list[Path]:
+    def _images(folder: Path, where: str = "") -> list[Path]:
+        """The image files directly in ``folder`` (by their names), regular files only."""
         suffixes = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and regular(p))
+        try:
+            return sorted(
+                p for p in folder.iterdir() if p.suffix.lower() in suffixes and regular(p)
+            )
+        except PermissionError as exc:
+            raise BenchbenchError(f"{where}: cannot read {folder} ({exc.strerror})") from exc
 
-    def data_files(self, data_dir: Path) -> list[Path]:
-        if not self.root.is_dir():
-            return [self.root]
-        return sorted(p for p in self.root.rglob("*") if p.is_file())
-
-    def load(self, data_dir: Path) -> Splits:
-        if not self.root.is_dir():
-            raise self._missing()
-        where = f"task {self.name}"
+    def _listing(
+        self, where: str
+    ) -> tuple[dict[str, tuple[list[Path], np.ndarray]], list[Path]]:
+        """Each split's image files and labels, and the unlabeled images: only the images
+        in the class folders (a folder that is no image folder, ``/usr``, is one line at its
+        first class without images, before any file is read)."""
         classes = self._classes(self.root, where)
         listed = {}
         for split, folder in self._groups(self.root).items():
             files, labels = [], []
             for label, name in enumerate(classes):
-                found = self._images(folder / name) if (folder / name).is_dir() else []
+                found = self._images(folder / name, where) if (folder / name).is_dir() else []
                 if split == "train" and not found:
                     raise BenchbenchError(f"{where}: class {name!r} has no images in {folder}")
                 files += found
                 labels += [label] * len(found)
             listed[split] = (files, np.asarray(labels, dtype=np.int64))
-        extra = self._images(self.root / "unlabeled") if (self.root / "unlabeled").is_dir() else []
+        unlabeled = self.root / "unlabeled"
+        extra = self._images(unlabeled, where) if unlabeled.is_dir() else []
+        return listed, extra
+
+    def data_files(self, data_dir: Path) -> list[Path]:
+        """The images the task reads (their content is its fingerprint); the folder itself
+        when it is not an image folder (loading it then says why)."""
+        try:
+            listed, extra = self._listing(f"task {self.name}")
+        except (BenchbenchError, ValueError, OSError):
+            return [self.root]
+        return sorted([*(f for files, _ in listed.values() for f in files), *extra])
+
+    def load(self, data_dir: Path) -> Splits:
+        if not self.root.is_dir():
+            raise self._missing()
+        where = f"task {self.name}"
+        try:
+            listed, extra = self._listing(where)
+        except ValueError as exc:
+            raise BenchbenchError(str(exc)) from None
         count = sum(len(files) for files, _ in listed.values()) + len(extra)
         in_memory = self.options.get("in_memory")
         if in_memory is False or (in_memory is None and count * _bytes(self) > IN_MEMORY_BYTES):
             return self._on_disk(Path(data_dir), listed, extra, where)
+        if count * _bytes(self) > _memory() // 2:
+            raise BenchbenchError(
+                f"{where}: {count} images of {self.input_shape} are "
+                f"{count * _bytes(self) / 1e9:.1f} GB decoded, more than half this machine's "
+                "memory: leave in_memory unset (read per sample), or give a smaller image_size"
+            )
         decoded = self._cached(Path(data_dir), listed, extra, where)
         parts = {split: (decoded[split], labels) for split, (_, labels) in listed.items()}
         return _splits(parts, decoded.get("unlabeled"), per_channel=True, where=where)
@@ -247,6 +268,11 @@ def _pixels(
         image = image.resize((width, height))
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _memory() -> int:
+    """This machine's physical memory in bytes."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _bytes(task: Task) -> int:
