@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,16 +28,26 @@ _T = TypeVar("_T", bound=Callable[..., Any])
 @dataclass(frozen=True)
 class Rule:
     """What one argument may be: a whole number or a number within bounds, or one of
-    ``choices``. ``None`` always passes: it means the default."""
+    ``choices``, or of a ``kind`` (:data:`KINDS`: text, a flag, a path, a list of names, a
+    mapping). ``None`` passes when ``optional`` (it means the default)."""
 
     whole: bool = False
     least: float | None = None
     above: float | None = None
     most: float | None = None
     choices: tuple[str, ...] = ()
+    kind: str = ""
+    optional: bool = True
 
     def refusal(self, name: str, value: Any) -> str | None:
         """The sentence refusing ``value`` for ``name``, or None when it is allowed."""
+        if value is None:
+            return None if self.optional else f"{option(name)} must be given, got None"
+        if self.kind:
+            fits, what = KINDS[self.kind]
+            if not fits(value):
+                return f"{option(name)} must be {what}, got {_shown(value)}"
+            return None
         if self.choices:
             if value in self.choices:
                 return None
@@ -65,6 +76,55 @@ class Rule:
         if self.whole:
             return "a whole number" + (f" of {said}" if said else "")
         return "a number" + (f" {said}" if said else "")
+
+
+def _shown(value: Any) -> str:
+    """A wrong value as the refusal shows it: its repr, shortened, and its type when the
+    repr alone would not say (a string given for a list)."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
+def _plugins(value: Any) -> bool:
+    """Module names, modules or classes (:func:`benchbench.plugins.config.plugin_names`)."""
+    return isinstance(value, list | tuple) and all(
+        isinstance(v, str | type) or (hasattr(v, "__name__") and hasattr(v, "__spec__"))
+        for v in value
+    )
+
+
+KINDS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
+    "text": (lambda v: isinstance(v, str), "text (a name)"),
+    "flag": (lambda v: isinstance(v, bool), "True or False"),
+    "path": (lambda v: isinstance(v, str | os.PathLike), "a path (text or a pathlib.Path)"),
+    "names": (_names, "a list of names, e.g. ['a', 'b']"),
+    "plugins": (_plugins, "a list of plugin modules' names, modules or classes"),
+    "mapping": (lambda v: isinstance(v, Mapping), "a dict of name -> value"),
+}
+"""What an argument of each kind may be, and how its refusal says it."""
+
+ANNOTATED: Mapping[str, Rule] = {
+    "str": Rule(kind="text", optional=False),
+    "str | None": Rule(kind="text"),
+    "bool": Rule(kind="flag", optional=False),
+    "PathLike": Rule(kind="path", optional=False),
+    "PathLike | None": Rule(kind="path"),
+    "Sequence[str]": Rule(kind="names", optional=False),
+    "Mapping[str, Any]": Rule(kind="mapping", optional=False),
+    "Mapping[str, Any] | None": Rule(kind="mapping"),
+}
+"""The rule of an argument without one of its own, by its annotation: every API function
+checks the types it declares, so a wrong one is a sentence, not a TypeError from inside."""
+
+
+def annotated(parameter: inspect.Parameter) -> Rule | None:
+    """The rule :data:`ANNOTATED` gives ``parameter`` (each value of ``*args``), if any."""
+    return ANNOTATED.get(str(parameter.annotation).replace("'", ""))
 
 
 def whole(least: int | None = None) -> Rule:
@@ -99,6 +159,7 @@ RULES: Mapping[str, Rule] = {
     "timeout": Rule(least=1),
     "gpus_per_run": above(0, most=1),
     "numerics": choice(("portable", "native")),
+    "plugins": Rule(kind="plugins", optional=False),
 }
 """What an argument of each name may be, in every function that takes it."""
 
@@ -107,7 +168,7 @@ def check(name: str, value: Any, rule: Rule | None = None) -> None:
     """Refuse ``value`` for ``name`` (by ``rule``, default its rule in :data:`RULES`) with a
     :class:`~benchbench.BenchbenchError`."""
     rule = rule or RULES.get(name)
-    refusal = None if rule is None or value is None else rule.refusal(name, value)
+    refusal = None if rule is None else rule.refusal(name, value)
     if refusal is not None:
         raise BenchbenchError(refusal)
 
@@ -120,9 +181,14 @@ def checked(renamed: Mapping[str, str] | None = None, **rules: Rule) -> Callable
     def wrap(function: _T) -> _T:
         signature = inspect.signature(function)
         own = {
-            name: rules.get(name) or RULES[name]
-            for name in signature.parameters
-            if name in rules or name in RULES
+            name: rule
+            for name, parameter in signature.parameters.items()
+            if (rule := rules.get(name) or RULES.get(name) or annotated(parameter))
+        }
+        spread = {
+            name
+            for name, parameter in signature.parameters.items()
+            if parameter.kind is inspect.Parameter.VAR_POSITIONAL
         }
 
         @wraps(function)
@@ -136,10 +202,11 @@ def checked(renamed: Mapping[str, str] | None = None, **rules: Rule) -> Callable
                         stacklevel=2,
                     )
                     kwargs.setdefault(new, kwargs.pop(old))
-            bound = signature.bind(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)  # a missing argument: Python's TypeError
             for name, value in bound.arguments.items():
                 if name in own:
-                    check(name, value, own[name])
+                    for each in value if name in spread else (value,):
+                        check(name, each, own[name])
             return function(*args, **kwargs)
 
         call.rules = own  # type: ignore[attr-defined]  # what the tests walk

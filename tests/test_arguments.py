@@ -179,3 +179,74 @@ def test_old_names_still_work_for_one_release_with_a_warning():
         with pytest.raises(bb.BenchbenchError, match="^loader_workers must be"):
             bb.profile("digits", loader_workers=-1)
     assert "parallel" not in inspect.signature(bb.tune).parameters
+
+
+WRONG = {
+    "text": [5, ["a"]],
+    "flag": ["no", 1],
+    "path": [5, ["out"]],
+    "names": ["tasks", [5]],
+    "plugins": ["tasks", [5]],
+    "mapping": [[1, 2], "a=1"],
+}
+"""Values of another type for each kind of argument (a string given for a list among them)."""
+
+REQUIRED = {"suite": "quick", "task": "digits", "arch": "mlp", "name": "thing", "kind": "task"}
+
+
+def typed_arguments() -> list[tuple[str, str, object]]:
+    """(function, argument, a value of the wrong type) for every typed argument of the API."""
+    cases = []
+    for function in benchbench.api.__all__:
+        for argument, rule in getattr(getattr(bb, function), "rules", {}).items():
+            cases += [(function, argument, value) for value in WRONG.get(rule.kind, [])]
+    return cases
+
+
+TYPED = typed_arguments()
+
+
+def test_every_function_of_the_api_checks_the_types_it_declares():
+    """run_one(None, 'mlp'), hparams=[1, 2], device=5, leaderboard(5), fetch_data(['mnist'])
+    raised TypeError or AttributeError from inside; plugins='tasks' was iterated letter by
+    letter ("cannot import plugin module 't'")."""
+    assert {f for f, _, _ in TYPED} == set(benchbench.api.__all__)  # each checks some
+    for case in [
+        ("run_one", "task"),
+        ("run_one", "hparams"),
+        ("run_one", "device"),
+        ("run_one", "plugins"),
+        ("leaderboard", "suite"),
+        ("fetch_data", "tasks"),
+        ("run", "out"),
+        ("run", "progress"),
+    ]:
+        assert case in {(f, a) for f, a, _ in TYPED}, case
+    assert len(TYPED) >= 100
+
+
+@pytest.mark.parametrize(("function", "argument", "value"), TYPED)
+def test_a_value_of_the_wrong_type_is_one_sentence_naming_the_argument(
+    function, argument, value, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    signature = inspect.signature(getattr(bb, function))
+    required = {
+        name: REQUIRED.get(name, "x.jsonl")
+        for name, parameter in signature.parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind is not inspect.Parameter.VAR_POSITIONAL
+        and name != argument
+    }
+    spread = signature.parameters[argument].kind is inspect.Parameter.VAR_POSITIONAL
+    with pytest.raises(bb.BenchbenchError) as refused:
+        if spread:
+            getattr(bb, function)(value, **required)
+        else:
+            getattr(bb, function)(**required, **{argument: value})
+    assert str(refused.value).startswith(f"{argument} must be "), str(refused.value)
+    assert f"({type(value).__name__})" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was made
+    if signature.parameters[argument].default is inspect.Parameter.empty and not spread:
+        with pytest.raises(bb.BenchbenchError, match=f"^{argument} must be given, got None$"):
+            getattr(bb, function)(**required, **{argument: None})

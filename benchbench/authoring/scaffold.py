@@ -17,7 +17,7 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from ..arguments import check, choice
+from ..arguments import check, checked, choice
 from ..errors import BenchbenchError
 from ..paths import PathLike
 from ..phrasing import option
@@ -100,6 +100,7 @@ def module_name(name: str) -> str:
     return "benchbench_" + name.replace("-", "_")
 
 
+@checked()
 def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
     """Write a ready-to-publish package for a component (or executor) ``name`` of ``kind``
     (``task``, ``arch``, ``regularizer``, ``ssl``, ``finetune`` or ``executor``) into

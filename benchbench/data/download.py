@@ -93,8 +93,6 @@ class Bounded:
     def _too_much(self) -> str:
         if self.exact:
             return f"sent more than the registry's size of {self.most:,} bytes"
-        from .fetch import size_text  # noqa: PLC0415
-
         return (
             f"sent more than {size_text(self.most)}, the most taken for a file whose "
             "registry entry gives no 'size'"
@@ -256,9 +254,17 @@ def free_space(folder: Path, needed: int | None, what: str) -> None:
         return
     free = shutil.disk_usage(folder).free
     if needed > free:
-        from .fetch import size_text  # noqa: PLC0415
-
         raise BenchbenchError(
             f"{what} needs {size_text(needed)}, and {folder} has {size_text(free)} free; "
             "nothing was written"
         )
+
+
+def size_text(size: int | None) -> str:
+    """Bytes as people read them: ``11.6 MB``."""
+    if not size:
+        return "size unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

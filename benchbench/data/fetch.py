@@ -41,7 +41,7 @@ from ..errors import BenchbenchError, BenchbenchWarning, one_line
 from ..phrasing import either, flag
 from . import download
 from .archives import unpack
-from .download import STAGING, Bounded, MirrorFailed, free_space, staging
+from .download import STAGING, Bounded, MirrorFailed, free_space, size_text, staging
 
 REGISTRY_ENV = "BENCHBENCH_DATA_REGISTRY"
 """The environment variable naming a site registry file (what ``--registry`` overrides)."""
@@ -383,16 +383,6 @@ def _download(task: str, entry: DataFile, path: Path, progress: bool) -> None:
     raise BenchbenchError(
         f"{task}: could not fetch {entry.file} ({'; '.join(failures)}); nothing was kept"
     )
-
-
-def size_text(size: int | None) -> str:
-    """Bytes as people read them: ``11.6 MB``."""
-    if not size:
-        return "size unknown"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
 
 
 def prepare(

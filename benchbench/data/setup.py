@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..arguments import checked
 from ..errors import unknown_name
 from ..paths import PathLike, default_data_dir, optional_path
 from .fetch import DataStatus, fetch, registry, status
@@ -24,6 +25,7 @@ def _tasks(names: Sequence[str], plugins: Sequence[str]) -> tuple[dict[str, type
     return {name: known[name].cls for name in chosen}, set(known)
 
 
+@checked()
 def data_status(
     *tasks: str,
     registry_file: PathLike | None = None,
@@ -41,6 +43,7 @@ def data_status(
     return [status(name, cls, entries.get(name), folder) for name, cls in classes.items()]
 
 
+@checked()
 def fetch_data(
     *tasks: str,
     registry_file: PathLike | None = None,

@@ -11,6 +11,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from ..arguments import checked
 from ..errors import unknown_name
 from ..identity import component_identity
 from ..params import Param, schema, show_value
@@ -161,6 +162,7 @@ def _task_lines(cls: Any) -> list[str]:
     return lines
 
 
+@checked()
 def describe(name: str, *, plugins: Sequence[str] = ()) -> str:
     """What ``name`` is and how to set it, as ``benchbench show NAME`` prints it: a
     component's summary and origin, its hyperparameters (default, allowed values, search

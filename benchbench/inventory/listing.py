@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+from ..arguments import checked
 from ..paths import default_data_dir
 from ..plugins.config import ENTRY_POINT_GROUP, PluginConfig
 from ..spec import KIND_NAMES
@@ -171,6 +172,7 @@ def _suite_summary(name: str, registry: Any) -> str:
     return " ".join(description.split()).split(". ")[0].rstrip(".")
 
 
+@checked()
 def catalog(kind: str | None = None, *, plugins: Sequence[str] = ()) -> pd.DataFrame:
     """Every registered component, suite, tracker and executor (of ``kind``: ``task``,
     ``arch``, ``regularizer``, ``ssl``, ``finetune``, ``suite``, ``tracker`` or

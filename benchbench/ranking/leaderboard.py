@@ -426,6 +426,7 @@ def render(board: pd.DataFrame, fmt: str = "markdown", columns: Sequence[str] = 
     return "\n".join(parts) + "\n" + (textwrap.fill(note, 100) if fmt == "plain" else note) + "\n"
 
 
+@checked()
 def leaderboard(
     suite: str | None = None,
     *,

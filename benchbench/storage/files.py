@@ -212,6 +212,7 @@ def _open(path: Path, mode: str) -> IO[str]:
     return path.open(mode.replace("t", ""), encoding="utf-8")
 
 
+@checked()
 def export(
     to: PathLike,
     *,

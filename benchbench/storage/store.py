@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..arguments import checked
 from ..errors import BenchbenchError
 from ..paths import DEFAULT_OUT, PathLike
 from ..phrasing import either, option
@@ -70,6 +71,7 @@ def open_results(out: Path, storage: str | None) -> Store:
     return Store(storage_url(Path(out), storage), writable=False)
 
 
+@checked()
 def results(
     *,
     out: PathLike = DEFAULT_OUT,
