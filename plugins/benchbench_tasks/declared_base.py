@@ -53,10 +53,10 @@ def _splits(
         raise BenchbenchError(f"{where}: no training data")
     x, y = parts["train"]
     if "val" not in parts and "test" not in parts:  # one set: a stratified split of it
-        index = stratified_split(y, _SPLIT, _SEED)
+        index = split_by_class(y, _SPLIT, where)
         parts = {s: (x[i], y[i]) for s, i in zip(("train", "val", "test"), index, strict=True)}
     elif "val" not in parts or "test" not in parts:  # one of them given: carve the other
-        kept, carved = stratified_split(y, (0.85, 0.15), _SEED)
+        kept, carved = split_by_class(y, (0.85, 0.15), where)
         parts = {**parts, "train": (x[kept], y[kept])}
         parts.setdefault("val", (x[carved], y[carved]))
         parts.setdefault("test", (x[carved], y[carved]))
@@ -81,6 +81,22 @@ def _splits(
     named = dict(zip(parts, made, strict=True))
     extra = scaled(unlabeled) if unlabeled is not None and len(unlabeled) else None
     return Splits(named["train"], named["val"], named["test"], unlabeled=extra)
+
+
+def split_by_class(labels: np.ndarray, sizes: tuple[float, ...], where: str) -> list[np.ndarray]:
+    """:func:`~benchbench.stratified_split` with the fixed seed, its refusal (a class too
+    small to appear in every part) said in the task's words, not scikit-learn's."""
+    try:
+        return stratified_split(labels, sizes, _SEED)
+    except ValueError as exc:
+        values, counts = np.unique(labels, return_counts=True)
+        smallest = int(np.argmin(counts))
+        raise BenchbenchError(
+            f"{where}: too few examples to split by class into {len(sizes)} parts "
+            f"({', '.join(f'{f:.0%}' for f in sizes)}) of {len(labels)} examples in "
+            f"{len(values)} classes; the smallest class, {values.tolist()[smallest]!r}, has "
+            f"{counts[smallest]}: add examples, or give validation and test splits of your own"
+        ) from exc
 
 
 def _kept(x: np.ndarray, y: np.ndarray) -> Split:

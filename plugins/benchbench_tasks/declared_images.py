@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchbench import BenchbenchError, Splits, Task, stratified_split
+from benchbench import BenchbenchError, Splits, Task
 from benchbench.data.readers import regular
 from benchbench.errors import one_line
 
 from ._common import pixel_moments
-from .declared_base import _SEED, _SPLIT, _Declared, _splits
+from .declared_base import _SPLIT, _Declared, _splits, split_by_class
 
 IN_MEMORY_BYTES = 8 * 2**30
 """Decoded 8-bit images up to this size are held in memory (and on the device); a larger
@@ -58,10 +58,13 @@ class ImageFolderTask(_Declared):
         first = next(iter(cls._images(cls._groups(path)["train"] / classes[0])), None)
         if first is None:
             raise ValueError(f"{where}: class {classes[0]!r} has no images")
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(first) as image:
-            width, height = image.size
+        try:
+            with Image.open(first) as image:
+                width, height = image.size
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise ValueError(f"{where}: cannot decode {first} ({exc})") from exc
         return (channels, height, width), len(classes), "image"
 
     @staticmethod
@@ -144,14 +147,14 @@ class ImageFolderTask(_Declared):
             )
         if "val" not in listed and "test" not in listed:
             files, labels = listed["train"]
-            index = stratified_split(labels, _SPLIT, _SEED)
+            index = split_by_class(labels, _SPLIT, where)
             listed = {
                 s: ([files[i] for i in part], labels[part])
                 for s, part in zip(("train", "val", "test"), index, strict=True)
             }
         elif "val" not in listed or "test" not in listed:
             files, labels = listed["train"]
-            kept, carved = stratified_split(labels, (0.85, 0.15), _SEED)
+            kept, carved = split_by_class(labels, (0.85, 0.15), where)
             listed = {**listed, "train": ([files[i] for i in kept], labels[kept])}
             for part in ("val", "test"):
                 listed.setdefault(part, ([files[i] for i in carved], labels[carved]))
@@ -317,5 +320,5 @@ class _DiskImages(torch.utils.data.Dataset):
         try:
             with Image.open(path) as image:
                 return _pixels(image, shape, options, where, str(path))
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise BenchbenchError(f"{where}: cannot decode {path} ({exc})") from exc

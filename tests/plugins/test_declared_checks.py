@@ -153,3 +153,50 @@ def test_a_system_folder_declared_as_images_is_one_line_before_hashing_it(tmp_pa
     resolve_spec(registry, task="mine", arch="mlp", data_dir=data)  # its fingerprint
     cache = data / ".fingerprints.json"
     assert not cache.exists() or cache.stat().st_size < 10_000
+
+
+def test_a_class_too_small_to_split_is_said_in_the_task_s_words(tmp_path):
+    """scikit-learn's 'The least populated class in y has only 1 member' was passed
+    through."""
+    frame = pd.DataFrame({"a": np.arange(40.0), "y": [0] * 20 + [1] * 19 + [2]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    path = declared(tmp_path, 'source = "csv"\npath = "t.csv"\ntarget = "y"')
+    with pytest.raises(
+        BenchbenchError,
+        match=r"too few examples to split by class into 3 parts \(70%, 15%, 15%\) of 40 examples "
+        r"in 3 classes; the smallest class, 2, has 1: add examples, or give validation",
+    ):
+        loaded(path, tmp_path / "data")
+
+
+def _png_bomb(path: Path) -> None:
+    """A PNG whose header says 30000x30000 (900 megapixels): 100 bytes on disk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("given_size", [False, True])
+def test_an_image_decompression_bomb_names_its_file(tmp_path, given_size):
+    """PIL's DecompressionBombError named no file (and was a traceback)."""
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "img" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), (i * 40, 0, 0)).save(tmp_path / "img" / name / f"{i}.png")
+    _png_bomb(tmp_path / "img" / "a" / ("0.png" if not given_size else "3.png"))
+    size = "\nimage_size = [8, 8]" if given_size else ""
+    path = declared(tmp_path, f'source = "imagefolder"\npath = "img"{size}')
+    with pytest.raises(BenchbenchError, match=r"cannot decode .*img/a/[03]\.png \(Image size \(900000000 pixels\)"):  # fmt: skip
+        bb.describe(str(path))
+        loaded(path, tmp_path / "data")
