@@ -46,7 +46,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Path|PathLike|Any|Callable|Mapping|Sequence|Iterable|Iterator|ClassVar)\b.*"),
     (r"py:.*", r"(Generator|Module|ModuleType|Trial|Series|DataFrame|Engine|TracebackType)\b.*"),
     (r"py:.*", r"(KeyboardInterrupt|UserWarning|Exception|BaseException)"),
-    (r"py:.*", r"(pathlib|collections|contextlib|typing|types|datetime|_pytest)\..*"),
+    (r"py:.*", r"(pathlib|collections|contextlib|typing|types|datetime|_pytest|inspect)\..*"),
     (r"py:.*", r"multiprocessing\..*"),
     (r"py:class", r".*\._T"),  # type variables
     (r"py:class", r"(dict|list|tuple|set)\[.*|.*\[str"),  # pieces of parameterised hints

@@ -1,8 +1,8 @@
 """One file from one mirror, bounded in size and time (pooch's own downloaders are not).
 
-:func:`fetch_file` hands pooch a downloader of its own (:class:`Bounded`): pooch still writes
-to a temporary file, checks the checksum and only then moves the file into place. What the
-downloader adds:
+A fetch (:mod:`benchbench.data.fetch`) hands pooch a downloader of its own
+(:class:`Bounded`): pooch still writes to a temporary file, checks the checksum and only then
+moves the file into place. What the downloader adds:
 
 - **size**: no more bytes are written than the registry's ``size`` (or, without one,
   :data:`UNSIZED_MOST`), counted after any ``Content-Encoding`` is decoded: an endless body,
@@ -11,7 +11,8 @@ downloader adds:
   least :data:`FLOOR_RATE` bytes a second once :data:`GRACE_SECONDS` have passed (a server
   that drips a byte every ten seconds never lets a per-read timeout fire), and none lasts
   more than :data:`CEILING_SECONDS`;
-- **ftp://** mirrors through :mod:`ftplib` under the same bounds (``host:port`` taken);
+- **ftp://** mirrors through the standard library's ``ftplib`` under the same bounds
+  (``host:port`` taken);
 - **nothing left behind**: the temporary file lives in a staging folder of this process
   (``.fetching-PID`` beside the file), removed when the fetch ends, on SIGTERM too; one a
   killed fetch left is removed by the next fetch into that folder.
