@@ -100,6 +100,10 @@ def _plugins(value: Any) -> bool:
 
 KINDS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "text": (lambda v: isinstance(v, str), "text (a name)"),
+    "name_or_file": (
+        lambda v: isinstance(v, str | os.PathLike),
+        "a name, or a file's path (text or a pathlib.Path)",
+    ),
     "flag": (lambda v: isinstance(v, bool), "True or False"),
     "path": (lambda v: isinstance(v, str | os.PathLike), "a path (text or a pathlib.Path)"),
     "names": (_names, "a list of names, e.g. ['a', 'b']"),
@@ -122,9 +126,17 @@ ANNOTATED: Mapping[str, Rule] = {
 checks the types it declares, so a wrong one is a sentence, not a TypeError from inside."""
 
 
+NAME_OR_FILE = ("suite", "task", "name")
+"""Arguments that name a suite, task or component, or a suite file declaring one: a
+``pathlib.Path`` is taken for them too, and passed on as text."""
+
+
 def annotated(parameter: inspect.Parameter) -> Rule | None:
     """The rule :data:`ANNOTATED` gives ``parameter`` (each value of ``*args``), if any."""
-    return ANNOTATED.get(str(parameter.annotation).replace("'", ""))
+    rule = ANNOTATED.get(str(parameter.annotation).replace("'", ""))
+    if rule is not None and rule.kind == "text" and parameter.name in NAME_OR_FILE:
+        return Rule(kind="name_or_file", optional=rule.optional)
+    return rule
 
 
 def whole(least: int | None = None) -> Rule:
@@ -207,7 +219,9 @@ def checked(renamed: Mapping[str, str] | None = None, **rules: Rule) -> Callable
                 if name in own:
                     for each in value if name in spread else (value,):
                         check(name, each, own[name])
-            return function(*args, **kwargs)
+                    if own[name].kind == "name_or_file" and isinstance(value, os.PathLike):
+                        bound.arguments[name] = os.fspath(value)
+            return function(*bound.args, **bound.kwargs)
 
         call.rules = own  # type: ignore[attr-defined]  # what the tests walk
         return call  # type: ignore[return-value]

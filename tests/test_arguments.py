@@ -183,6 +183,7 @@ def test_old_names_still_work_for_one_release_with_a_warning():
 
 WRONG = {
     "text": [5, ["a"]],
+    "name_or_file": [5, ["a"]],
     "flag": ["no", 1],
     "path": [5, ["out"]],
     "names": ["tasks", [5]],
@@ -250,3 +251,16 @@ def test_a_value_of_the_wrong_type_is_one_sentence_naming_the_argument(
     if signature.parameters[argument].default is inspect.Parameter.empty and not spread:
         with pytest.raises(bb.BenchbenchError, match=f"^{argument} must be given, got None$"):
             getattr(bb, function)(**required, **{argument: None})
+
+
+def test_a_suite_file_may_be_given_as_a_path(tmp_path):
+    """bb.run(pathlib.Path('my.toml')) worked before the types were checked, and still does:
+    a suite, task or component's name may be a file's path, as text or a pathlib.Path."""
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'seeds = 1\nbudget = { steps = 3 }\n[[tracks]]\nname = "t"\nkind = "regularizer"\n'
+        'candidates = ["none"]\ntasks = ["digits"]\nfixed = { arch = "mlp" }\n'
+    )
+    outcome = bb.run(path, out=tmp_path / "out", progress=False)
+    assert outcome.dispatched.stored == {"ok": 1} and outcome.suite == "p"
+    assert len(bb.results(out=tmp_path / "out", suite=path)) == 1
