@@ -21,18 +21,17 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .budget import Budget
+from .kinds import DEFAULT_COMPONENTS, KIND_NAMES  # noqa: F401 - where callers find them
 
 STATUSES = ("ok", "diverged", "failed", "timed-out")
-KIND_NAMES = ("task", "arch", "regularizer", "ssl", "finetune")
-"""The five component kinds, in the order a run names its components (its first fields);
-named here, without their base classes, so that the command line starts without torch."""
-DEFAULT_COMPONENTS = {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
-"""The components a run has unless it names others."""
 
 
 @dataclass(frozen=True)
 class RunSpec:
     """One training run: components by name, hyperparameters, seed, budget and device.
+
+    Its first fields are the component kinds (:mod:`benchbench.kinds`), in order, each
+    defaulting to its kind's default component (``tests/test_spec.py`` holds them to it).
 
     ``hparams`` is flat: loop hyperparameters by bare name (``lr``, ``batch_size``) and a
     component's as ``<component>.<name>`` (``label-smoothing.alpha``).

@@ -19,6 +19,7 @@ LAYERS = [
         "paths",
         "params",
         "budget",
+        "kinds",
         "spec",
         "public",
         "identity",

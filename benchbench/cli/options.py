@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import BenchbenchError, Stopped, one_line
+from ..kinds import KINDS
 from ..paths import DEFAULT_OUT
 from ..phrasing import command_line
 
@@ -110,26 +111,14 @@ budget_options = _stack(
 """``--epochs``, ``--steps``, ``--seconds`` and ``--eval-every``: a run's (a trial's) budget."""
 
 components_options = _stack(
-    click.option(
-        "--regularizer",
-        default="none",
-        show_default=True,
-        help="Regularizer name ('benchbench list --kind regularizer'); several joined with +.",
-    ),
-    click.option(
-        "--ssl",
-        default="supervised",
-        show_default=True,
-        help="Semi- or self-supervised method ('benchbench list --kind ssl').",
-    ),
-    click.option(
-        "--finetune",
-        default="full",
-        show_default=True,
-        help="Fine-tune strategy, for transfer tasks ('benchbench list --kind finetune').",
-    ),
+    *(
+        click.option(kind.option, default=kind.default, show_default=True, help=kind.help)
+        for kind in KINDS
+        if kind.default is not None
+    )
 )
-"""The components besides task and arch, with their defaults."""
+"""The components a run has by default (each kind of :mod:`benchbench.kinds` with a
+default: regularizer, ssl, finetune), one option each."""
 
 device_option = click.option(
     "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import phrasing
 from ..errors import BenchbenchError
+from ..kinds import KIND_NAMES
 from ..params import show_value
 
 TYPES = {"str": str, "int": int, "float": float, "bool": bool}
@@ -21,11 +22,11 @@ TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 
 RESERVED = frozenset(
     {
-        "arch", "data_dir", "device", "download", "epochs", "eval_every",
-        "executor", "executor_options", "finetune", "gpus_per_run", "help", "hparams",
+        *KIND_NAMES, "data_dir", "device", "download", "epochs", "eval_every",
+        "executor", "executor_options", "gpus_per_run", "help", "hparams",
         "json", "log", "numerics", "out", "parallel", "plugins", "progress", "pruner",
-        "regularizer", "retry_failed", "sampler", "seconds", "seed", "seeds", "set", "ssl",
-        "steps", "storage", "task", "threads", "timeout", "trials", "tuned", "worker",
+        "retry_failed", "sampler", "seconds", "seed", "seeds", "set",
+        "steps", "storage", "threads", "timeout", "trials", "tuned", "worker",
         "workers",
     }
 )  # fmt: skip

@@ -33,8 +33,9 @@ from typing import Any
 
 from ..budget import Budget
 from ..errors import BenchbenchError, unknown_name
+from ..kinds import TRACK_KINDS
 from ..params import show_value
-from ..plugins.registry import KINDS, Registry
+from ..plugins.registry import Registry
 from ..spec import DEFAULT_COMPONENTS, RunSpec
 from .checks import InputMismatch, warn
 from .resolve import resolve_spec
@@ -217,10 +218,10 @@ def _track(
             raise _fail(where, f"missing {key!r}")
     name = _name(raw["name"], f"{where}.name")
     where = f"{where} ({name})"
-    if not isinstance(raw["kind"], str) or raw["kind"] not in KINDS or raw["kind"] == "task":
+    if not isinstance(raw["kind"], str) or raw["kind"] not in TRACK_KINDS:
         raise _fail(
             f"{where}.kind",
-            f"must be one of arch, regularizer, ssl, finetune; got {show_value(raw['kind'])}",
+            f"must be one of {', '.join(TRACK_KINDS)}; got {show_value(raw['kind'])}",
         )
     if not isinstance(raw["candidates"], list) or not raw["candidates"]:
         raise _fail(f"{where}.candidates", "must be a non-empty list")
@@ -239,12 +240,12 @@ def _track(
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
         raise _fail(f"{where}.tasks", "must be a non-empty list of task names")
     fixed = _mapping(raw.get("fixed"), f"{where}.fixed")
-    bad = set(fixed) - (set(KINDS) - {"task"})
+    bad = set(fixed) - set(TRACK_KINDS)
     if bad or raw["kind"] in fixed:
         raise _fail(
             f"{where}.fixed",
             "names the components that are not under test: "
-            "arch, regularizer, ssl, finetune (not the track's own kind)",
+            f"{', '.join(TRACK_KINDS)} (not the track's own kind)",
         )
     for slot, component in fixed.items():
         if not isinstance(component, str) or not component:

@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..components import KEBAB_NAME, SSL, Architecture, Component, Finetune, Regularizer
-from ..errors import unknown_name
-from ..spec import KIND_NAMES
-from ..tasks import Task
+import benchbench.kinds as kinds  # not 'from ..': that would fingerprint all of __init__
 
-KINDS: dict[str, type[Component]] = dict(
-    zip(KIND_NAMES, (Task, Architecture, Regularizer, SSL, Finetune), strict=True)
-)
-"""Component kinds by name, each with its base class."""
+from ..components import KEBAB_NAME, Component
+from ..errors import unknown_name
+
+KINDS: dict[str, type[Component]] = {kind.name: kind.base_class() for kind in kinds.KINDS}
+"""Component kinds by name, each with its base class (declared in :mod:`benchbench.kinds`)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..identity import digest
-from ..spec import KIND_NAMES
+from ..kinds import KINDS
 from ..training.profiling import INPUT_BOUND_FRACTION
 
 RULE = (
@@ -208,9 +208,10 @@ def origins(code_json: str | None) -> dict[str, str | None]:
     component in it."""
     code = json.loads(code_json) if isinstance(code_json, str) and code_json else {}
     columns: dict[str, str | None] = {"benchbench_version": code.get("benchbench")}
-    for slot in KIND_NAMES:
-        found = [f"{k.partition(':')[2]}: {v}" for k, v in code.items() if k.startswith(slot + ":")]
-        columns[f"{slot}_origin"] = ", ".join(found) or None
+    for kind in KINDS:
+        prefix = kind.name + ":"
+        found = [f"{k.partition(':')[2]}: {v}" for k, v in code.items() if k.startswith(prefix)]
+        columns[kind.origin_column] = ", ".join(found) or None
     return columns
 
 
@@ -225,7 +226,7 @@ def _label_variants(rows: pd.DataFrame) -> pd.DataFrame:
     """A candidate whose runs came from more than one variant (results merged from machines
     with other code or devices) gets a row per variant, each named by what sets it apart."""
     keys = [*GROUP, "candidate"]
-    said = [f"{s}_origin" for s in KIND_NAMES]
+    said = [kind.origin_column for kind in KINDS]
     labels = {}
     for _, same in rows.groupby(keys, sort=False):
         if same["variant"].nunique() < 2:

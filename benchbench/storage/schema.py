@@ -36,7 +36,7 @@ from sqlalchemy import (
     Text,
 )
 
-from ..spec import json_safe
+from ..spec import KIND_NAMES, json_safe
 
 metadata = MetaData()
 
@@ -45,11 +45,7 @@ runs = Table(
     metadata,
     Column("run_id", String(16), primary_key=True),
     Column("status", String(16), nullable=False),
-    Column("task", String(128), nullable=False),
-    Column("arch", String(128), nullable=False),
-    Column("regularizer", String(128), nullable=False),
-    Column("ssl", String(128), nullable=False),
-    Column("finetune", String(128), nullable=False),
+    *(Column(kind, String(128), nullable=False) for kind in KIND_NAMES),
     Column("seed", Integer, nullable=False),
     Column("device", String(32), nullable=False),
     Column("test_accuracy", Float),

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ..errors import BenchbenchError
 from ..phrasing import option
-from ..spec import RunResult, RunSpec
+from ..spec import KIND_NAMES, RunResult, RunSpec
 
 FINAL_METRICS = (
     "test_accuracy",
@@ -54,13 +54,10 @@ class TrackedRun:
     def of(cls, spec: RunSpec, **labels: Any) -> TrackedRun:
         """The tracked run of ``spec``; ``labels`` (suite, track, candidate, trial) join its
         tags."""
-        shown = [spec.task, spec.arch, spec.regularizer, spec.ssl, spec.finetune]
+        components = {kind: getattr(spec, kind) for kind in KIND_NAMES}
+        shown = list(components.values())
         params: dict[str, Any] = {
-            "task": spec.task,
-            "arch": spec.arch,
-            "regularizer": spec.regularizer,
-            "ssl": spec.ssl,
-            "finetune": spec.finetune,
+            **components,
             "seed": spec.seed,
             "device": spec.device,
             **{f"budget.{k}": v for k, v in spec.budget.to_dict().items() if v is not None},

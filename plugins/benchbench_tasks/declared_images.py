@@ -78,9 +78,7 @@ class ImageFolderTask(_Declared):
         except PermissionError as exc:
             raise BenchbenchError(f"{where}: cannot read {folder} ({exc.strerror})") from exc
 
-    def _listing(
-        self, where: str
-    ) -> tuple[dict[str, tuple[list[Path], np.ndarray]], list[Path]]:
+    def _listing(self, where: str) -> tuple[dict[str, tuple[list[Path], np.ndarray]], list[Path]]:
         """Each split's image files and labels, and the unlabeled images: only the images
         in the class folders (a folder that is no image folder, ``/usr``, is one line at its
         first class without images, before any file is read)."""

@@ -84,9 +84,7 @@ class TableTask(_Declared):
         source = cls.source_kind
         files = cls._files(path, source)
         if "train" not in files:
-            raise ValueError(
-                f"{where}: no table at {path} (a file, or a folder with a train file)"
-            )
+            raise ValueError(f"{where}: no table at {path} (a file, or a folder with a train file)")
         try:
             frame = cls._read(files["train"], source, where)
             features = cls._columns(frame, options, where, files["train"])
