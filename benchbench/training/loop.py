@@ -257,7 +257,7 @@ class _Loop:
 
         def stage_factor(progress: float) -> float:
             stage_progress = progress * stages - min(int(progress * stages), stages - 1)
-            return lr_factor(stage_progress, hp["schedule"], hp["warmup"])
+            return lr_factor(stage_progress, hp["schedule"], hp["warmup"], hp["cooldown"])
 
         def loss_of(batch: Any, progress: float) -> tuple[torch.Tensor, int]:
             x = batch[0]
@@ -336,7 +336,7 @@ class _Loop:
             optimizer,
             joint(),
             phase_progress,
-            lambda progress: lr_factor(progress, hp["schedule"], hp["warmup"]),
+            lambda progress: lr_factor(progress, hp["schedule"], hp["warmup"], hp["cooldown"]),
             loss_of,
             finished=clock.exhausted,
             check_now=check_now,

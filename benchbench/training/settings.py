@@ -22,6 +22,7 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
     "batch_size": 128,
     "schedule": "cosine",
     "warmup": 0.0,
+    "cooldown": 0.2,
     "data_path": "auto",
     "workers": 0,
     "pin_memory": None,
@@ -38,6 +39,11 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
 :func:`apply_backends`). A spec made before a setting existed trains with its default, which
 computes as the loop did then."""
 
+SCHEDULES = ("cosine", "constant", "linear", "trapezoid", "step")
+"""The learning-rate schedules' shapes (:func:`lr_factor`): those AlgoPerf's submissions use."""
+STEP_DROPS = ((0.5, 0.1), (0.75, 0.01))
+"""``step``: the factor from each point of the decay on (a tenth at half, a hundredth at
+three quarters), as the classic ResNet and wide-ResNet recipes drop theirs."""
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 CUDA_ONLY = ("tf32", "cudnn_benchmark")
 """Settings that mean something only on a CUDA device; asking for them on the CPU is refused."""
@@ -47,8 +53,11 @@ LOOP_PARAMS: Mapping[str, Param] = {
     "lr": Float(0, low_open=True, help="peak learning rate"),
     "momentum": Float(0, 1, low_open=True, high_open=True, help="SGD's Nesterov momentum"),
     "batch_size": Int(1, help="labeled examples per step"),
-    "schedule": Choice("cosine", "constant", help="learning-rate decay over the budget"),
+    "schedule": Choice(*SCHEDULES, help="learning-rate decay over the budget (see lr_factor)"),
     "warmup": Float(0, 1, high_open=True, help="fraction of the budget warming up linearly"),
+    "cooldown": Float(
+        0, 1, low_open=True, help="trapezoid: the last fraction of the budget, decaying to 0"
+    ),
     "data_path": Choice(*DATA_PATHS, help="how batches reach the loop (auto: fastest)"),
     "workers": Int(0, help="DataLoader worker processes (memory and disk paths)"),
     "pin_memory": Bool(optional=True, help="pinned host memory (null: on for CUDA)"),
@@ -70,19 +79,34 @@ def loop_search_space(trial: Any) -> dict[str, Any]:
     return {"lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True)}
 
 
-def lr_factor(progress: float, schedule: str, warmup: float) -> float:
+def lr_factor(progress: float, schedule: str, warmup: float, cooldown: float = 0.2) -> float:
     """Multiplier of the base learning rate at ``progress`` (0..1) through the budget.
 
-    Linear warm-up over the first ``warmup`` fraction, then constant or a cosine decay to 0.
+    A linear warm-up over the first ``warmup`` fraction, then, over the rest:
+
+    - ``cosine``: half a cosine down to 0;
+    - ``constant``: 1;
+    - ``linear``: a straight line down to 0;
+    - ``trapezoid`` (warmup-stable-decay): 1 until the last ``cooldown`` fraction of the
+      budget, then a straight line down to 0;
+    - ``step``: 1, a tenth from half way, a hundredth from three quarters
+      (:data:`STEP_DROPS`).
+
     Progress is measured by whichever budget limit is closest, so seconds-only budgets decay
     on time.
     """
     if progress < warmup:
         return (progress + 1e-8) / warmup
+    rest = min((progress - warmup) / (1.0 - warmup), 1.0)
     if schedule == "constant":
         return 1.0
-    rest = (progress - warmup) / (1.0 - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(rest, 1.0)))
+    if schedule == "linear":
+        return 1.0 - rest
+    if schedule == "trapezoid":
+        return min(1.0, (1.0 - progress) / cooldown)
+    if schedule == "step":
+        return min((factor for point, factor in STEP_DROPS if rest >= point), default=1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * rest))
 
 
 def make_optimizer(
@@ -108,7 +132,13 @@ def derived_seed(seed: int, purpose: int) -> int:
 
 def setting_problem(hp: Mapping[str, Any], device: str, modality: str) -> str | None:
     """Why these loop settings cannot run on ``device`` for a task of ``modality`` (one
-    line), or None: CUDA-only settings on the CPU, channels-last without images."""
+    line), or None: CUDA-only settings on the CPU, channels-last without images, a trapezoid
+    whose warm-up runs into its cool-down."""
+    if hp.get("schedule") == "trapezoid" and hp["warmup"] + hp["cooldown"] > 1:
+        return (
+            f"schedule trapezoid: warmup {hp['warmup']:g} and cooldown {hp['cooldown']:g} "
+            "overlap (they may share the budget, at most 1 together)"
+        )
     if not device.startswith("cuda"):
         asked = [name for name in CUDA_ONLY if hp.get(name)]
         if asked:

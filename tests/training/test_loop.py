@@ -210,6 +210,32 @@ def test_lr_schedule():
     assert lr_factor(0.7, "constant", 0.0) == 1.0
 
 
+@pytest.mark.parametrize(
+    ("schedule", "warmup", "cooldown", "points"),
+    [
+        ("linear", 0.0, 0.2, {0.0: 1.0, 0.25: 0.75, 0.5: 0.5, 1.0: 0.0}),
+        ("linear", 0.2, 0.2, {0.1: 0.5, 0.2: 1.0, 0.6: 0.5, 1.0: 0.0}),
+        ("trapezoid", 0.1, 0.2, {0.05: 0.5, 0.1: 1.0, 0.5: 1.0, 0.8: 1.0, 0.9: 0.5, 1.0: 0.0}),
+        ("trapezoid", 0.0, 0.5, {0.25: 1.0, 0.5: 1.0, 0.75: 0.5}),
+        ("step", 0.0, 0.2, {0.0: 1.0, 0.49: 1.0, 0.5: 0.1, 0.74: 0.1, 0.75: 0.01, 1.0: 0.01}),
+        ("step", 0.2, 0.2, {0.5: 1.0, 0.65: 0.1, 0.85: 0.01}),
+    ],
+)
+def test_the_schedules_algoperf_submissions_use(schedule, warmup, cooldown, points):
+    """Linear decay, warmup-stable-decay (a trapezoid) and steps, against the shapes drawn by
+    hand: after the warm-up, over what is left of the budget."""
+    for progress, factor in points.items():
+        assert lr_factor(progress, schedule, warmup, cooldown) == pytest.approx(factor, abs=1e-6)
+
+
+def test_a_trapezoid_whose_warmup_runs_into_its_cooldown_is_refused_at_plan_time(pm, data_dir):
+    from benchbench import BenchbenchError
+
+    hparams = {"schedule": "trapezoid", "warmup": 0.5, "cooldown": 0.6}
+    with pytest.raises(BenchbenchError, match=r"warmup 0.5 and cooldown 0.6 overlap"):
+        run(pm, data_dir, hparams=hparams, budget=Budget(steps=1))
+
+
 def test_pretraining_spends_its_share_of_the_same_budget(pm, data_dir):
     from bb_test_plugin import PRETRAIN_CALLS
 
