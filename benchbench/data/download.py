@@ -14,8 +14,9 @@ moves the file into place. What the downloader adds:
 - **ftp://** mirrors through the standard library's ``ftplib`` under the same bounds
   (``host:port`` taken);
 - **nothing left behind**: the temporary file lives in a staging folder of this process
-  (``.fetching-PID`` beside the file), removed when the fetch ends, on SIGTERM too; one a
-  killed fetch left is removed by the next fetch into that folder.
+  (``.fetching-HOST-PID`` beside the file), removed when the fetch ends, on SIGTERM too; one a
+  killed fetch of this machine left is removed by the next fetch into that folder (another
+  machine's, in a data folder they share, is its own: its process ids mean nothing here).
 
 A mirror that fails in any of these ways raises :class:`MirrorFailed` with the reason in a
 few words, and the caller tries the next mirror.
@@ -27,6 +28,7 @@ import ftplib
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -49,7 +51,7 @@ UNSIZED_MOST = 20 * 10**9
 """The most bytes written for a registry entry without a ``size``."""
 _BLOCK = 1 << 16
 STAGING = ".fetching-"
-"""How the staging folders of fetches in progress start (``.fetching-PID``)."""
+"""How the staging folders of fetches in progress start (``.fetching-HOST-PID``)."""
 
 
 class MirrorFailed(Exception):
@@ -206,11 +208,12 @@ def staging(folder: Path) -> Iterator[Path]:
     removed at the end (SIGTERM ends the fetch through here too); those of fetches killed
     before are removed first."""
     folder.mkdir(parents=True, exist_ok=True)
-    for left in folder.glob(f"{STAGING}*"):
-        pid = left.name[len(STAGING) :]
+    host = socket.gethostname().replace("-", "_")
+    for left in folder.glob(f"{STAGING}{host}-*"):
+        pid = left.name.rpartition("-")[2]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(left, ignore_errors=True)
-    place = folder / f"{STAGING}{os.getpid()}"
+    place = folder / f"{STAGING}{host}-{os.getpid()}"
     with _terminate_as_exit():
         try:
             place.mkdir(exist_ok=True)

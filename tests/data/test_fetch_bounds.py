@@ -12,6 +12,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -180,13 +181,16 @@ def test_a_fetch_killed_leaves_no_temporary_file(tmp_path, server):
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=30) != 0
     assert left_in(data) == []
-    killed = data / ".fetching-4194999"  # past Linux's largest process id: nobody's
+    host = socket.gethostname().replace("-", "_")
+    killed = data / f".fetching-{host}-4194999"  # past Linux's largest process id: nobody's
     killed.mkdir(parents=True)
     (killed / "tmpabc123").write_bytes(b"half a file")
-    mine = data / f".fetching-{os.getppid()}"  # a live process's: not touched
+    mine = data / f".fetching-{host}-{os.getppid()}"  # a live process's: not touched
     mine.mkdir()
+    elsewhere = data / ".fetching-othermachine-4194999"  # another machine's: its own
+    elsewhere.mkdir()
     fetch(tmp_path, registry(tmp_path, [f"{server.url}/fast/x.bin"]))
-    assert left_in(data) == [mine.name, "x.bin"]
+    assert left_in(data) == sorted([mine.name, elsewhere.name, "x.bin"])
 
 
 def _bomb(kind: str, path: Path, size: int) -> None:
