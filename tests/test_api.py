@@ -167,6 +167,25 @@ def test_describe_and_catalog_are_what_show_and_list_print(tmp_path):
     assert list(rows.columns[:3]) == ["kind", "name", "summary"]
 
 
+def test_a_registered_suite_is_described_with_the_runs_it_plans(tmp_path):
+    """benchbench show quick said 'unknown component or executor': suites were not shown."""
+    from benchbench.planning.suite import load_suite
+    from benchbench.plugins.manager import load_plugins
+
+    text = bb.describe("quick")
+    registry = load_plugins().registry
+    suite = load_suite("quick", registry)
+    planned = sum(len(t.candidates) * len(t.tasks) * t.seeds for t in suite.tracks)
+    assert planned == 16 and text.endswith(f"{planned} runs in all; run it with bb.run('quick')")
+    assert text.splitlines()[0].startswith("suite quick: The whole pipeline")
+    assert "track regularizers (regularizer): none (baseline), label-smoothing" in text
+    assert "  2 seeds, budget epochs 10: 8 runs" in text and "  with arch mlp" in text
+    shown = _command("show", "quick", cwd=tmp_path)
+    assert shown.stdout.strip().endswith("16 runs in all; run it with 'benchbench run quick'")
+    with pytest.raises(bb.BenchbenchError, match=r"unknown component, executor or suite 'quik'; did you mean 'quick'"):  # fmt: skip
+        bb.describe("quik")
+
+
 def _url(folder: Path) -> str:
     return f"sqlite:///{folder / 'benchbench.db'}"
 

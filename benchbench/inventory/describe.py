@@ -90,10 +90,54 @@ def describe_in(registry: Any, name: str) -> str:
     entries = [_describe_entry(e) for e in registry if e.name == name]
     if name in registry.placing:
         entries.append(describe_executor(name, *registry.placing[name]))
+    if name in registry.suites:
+        entries.append(describe_suite(name, registry))
     if not entries:
-        known = {e.name for e in registry} | set(registry.placing) | {LOOP}
-        raise unknown_name("component or executor", name, known)
+        known = {e.name for e in registry} | set(registry.placing) | set(registry.suites) | {LOOP}
+        raise unknown_name("component, executor or suite", name, known)
     return "\n\n".join(entries)
+
+
+def describe_suite(name: str, registry: Any) -> str:
+    """A registered suite: its description, where it comes from, and each track's kind,
+    candidates, tasks, fixed components, seeds, budget and tuning, with the runs it plans."""
+    from ..planning.suite import load_suite
+
+    suite = load_suite(name, registry)
+    path, origin = registry.suites[name]
+    lines = [f"suite {name}: {' '.join(suite.description.split())}", f"from {origin.describe()}"]
+    lines.append(f"file: {path}")
+    total = 0
+    for track in suite.tracks:
+        runs = len(track.candidates) * len(track.tasks) * track.seeds
+        total += runs
+        labels = [
+            c.label + (" (baseline)" if c.label == track.baseline else "") for c in track.candidates
+        ]
+        parts = [
+            f"track {track.name} ({track.kind}): {', '.join(labels)}",
+            f"  on {', '.join(track.tasks)}",
+            f"  {track.seeds} seed{'s' if track.seeds != 1 else ''}, "
+            + (f"budget {_budget_text(track.budget)}" if track.budget else "each task's budget")
+            + (f", tuned with {track.tuning.trials} trials each" if track.tuning else "")
+            + f": {runs} runs",
+        ]
+        if track.fixed:
+            parts.insert(
+                2, "  with " + ", ".join(f"{k} {v}" for k, v in sorted(track.fixed.items()))
+            )
+        lines += parts
+    lines.append(
+        f"{total} runs in all; run it with "
+        + either(f"'benchbench run {name}'", f"bb.run({name!r})")
+    )
+    return "\n".join(lines)
+
+
+def _budget_text(budget: Any) -> str:
+    return ", ".join(
+        f"{k} {show_value(v)}" for k, v in budget.to_dict().items() if k != "eval_every"
+    )
 
 
 def executor_options_table(options: Sequence[Any]) -> str:
