@@ -98,14 +98,15 @@ def _plugins(value: Any) -> bool:
     )
 
 
+def _path(value: Any) -> bool:
+    return isinstance(value, str | os.PathLike)
+
+
 KINDS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "text": (lambda v: isinstance(v, str), "text (a name)"),
-    "name_or_file": (
-        lambda v: isinstance(v, str | os.PathLike),
-        "a name, or a file's path (text or a pathlib.Path)",
-    ),
+    "name_or_file": (_path, "a name, or a file's path (text or a pathlib.Path)"),
     "flag": (lambda v: isinstance(v, bool), "True or False"),
-    "path": (lambda v: isinstance(v, str | os.PathLike), "a path (text or a pathlib.Path)"),
+    "path": (_path, "a path (text or a pathlib.Path)"),
     "names": (_names, "a list of names, e.g. ['a', 'b']"),
     "plugins": (_plugins, "a list of plugin modules' names, modules or classes"),
     "mapping": (lambda v: isinstance(v, Mapping), "a dict of name -> value"),

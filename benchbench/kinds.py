@@ -4,11 +4,10 @@ A kind is a role a component plays in a run: the task (data and what "good" mean
 architecture, the regularizer, the semi- or self-supervised method, the fine-tune strategy.
 Each is declared here, once (:data:`KINDS`): its name (the run spec's field, the API's keyword,
 the results column, ``kind = "..."`` in a suite's tracks), its base class, the component a run
-has unless it names another, and the words that describe it (the command's option help,
-``benchbench list``). What follows from the declarations: the spec's component names in order
-(:data:`KIND_NAMES`), the defaults (:data:`DEFAULT_COMPONENTS`), the registry's kinds and base
-classes, the command's component options, the kinds a track compares, the origin columns of a
-leaderboard.
+has unless it names another, and the command's option help. What follows from the
+declarations: the spec's component names in order (:data:`KIND_NAMES`), the defaults
+(:data:`DEFAULT_COMPONENTS`), the registry's kinds and base classes, the command's component
+options, the kinds a track compares, the origin columns of a leaderboard.
 
 It imports nothing heavy: the base classes are named, not imported, so the command line starts
 without torch (:meth:`Kind.base_class` imports one when a registry needs it).
@@ -30,8 +29,6 @@ class Kind:
     """Its base class, ``module:Class`` (imported by :meth:`base_class`)."""
     default: str | None
     """The component a run has unless it names another; None when a run must name one."""
-    title: str
-    """What a component of this kind is, in a few words (``benchbench list``)."""
     help: str
     """The command's option help (``--regularizer``...)."""
 
@@ -56,42 +53,36 @@ KINDS: tuple[Kind, ...] = (
         "task",
         "benchbench.tasks:Task",
         None,
-        "data and what 'good' means",
         "Task name ('benchbench list --kind task'), or a suite file declaring one task.",
     ),
     Kind(
         "arch",
         "benchbench.components:Architecture",
         None,
-        "a network",
         "Architecture name ('benchbench list --kind arch').",
     ),
     Kind(
         "regularizer",
         "benchbench.components:Regularizer",
         "none",
-        "what changes the loss or the inputs",
         "Regularizer name ('benchbench list --kind regularizer'); several joined with +.",
     ),
     Kind(
         "ssl",
         "benchbench.components:SSL",
         "supervised",
-        "what unlabeled data is used for",
         "Semi- or self-supervised method ('benchbench list --kind ssl').",
     ),
     Kind(
         "finetune",
         "benchbench.components:Finetune",
         "full",
-        "how a pretrained network is adapted",
         "Fine-tune strategy, for transfer tasks ('benchbench list --kind finetune').",
     ),
 )
 """Every kind, in the order a run names its components (the spec's first fields)."""
 
-BY_NAME = {kind.name: kind for kind in KINDS}
-KIND_NAMES = tuple(BY_NAME)
+KIND_NAMES = tuple(kind.name for kind in KINDS)
 """The kinds' names, in order."""
 DEFAULT_COMPONENTS = {kind.name: kind.default for kind in KINDS if kind.default is not None}
 """The components a run has unless it names others."""

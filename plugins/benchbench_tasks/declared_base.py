@@ -4,6 +4,7 @@ and how its data is split into train, validation and test, scaled and labeled.""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,11 @@ def split_by_class(labels: np.ndarray, sizes: tuple[float, ...], where: str) -> 
             f"{len(values)} classes; the smallest class, {values.tolist()[smallest]!r}, has "
             f"{counts[smallest]}: add examples, or give validation and test splits of your own"
         ) from exc
+
+
+def _memory() -> int:
+    """This machine's physical memory in bytes (what declared data may take half of)."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _kept(x: np.ndarray, y: np.ndarray) -> Split:

@@ -18,7 +18,7 @@ from benchbench.data.readers import regular
 from benchbench.errors import one_line
 
 from ._common import pixel_moments
-from .declared_base import _SPLIT, _Declared, _splits, split_by_class
+from .declared_base import _SPLIT, _Declared, _memory, _splits, split_by_class
 
 IN_MEMORY_BYTES = 8 * 2**30
 """Decoded 8-bit images up to this size are held in memory (and on the device); a larger
@@ -269,11 +269,6 @@ def _pixels(
         image = image.resize((width, height))
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-
-
-def _memory() -> int:
-    """This machine's physical memory in bytes."""
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _bytes(task: Task) -> int:

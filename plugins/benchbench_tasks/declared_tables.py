@@ -11,8 +11,8 @@ import numpy as np
 from benchbench import BenchbenchError, Splits
 from benchbench.data.readers import regular
 
-from .declared_base import _Declared, _labels, _splits
-from .declared_images import _memory, _pixels
+from .declared_base import _Declared, _labels, _memory, _splits
+from .declared_images import _pixels
 
 _PARQUET = (".parquet", ".pq")
 
