@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from .errors import BenchbenchError
     from .executors.base import Executor
     from .executors.options import ExecutorOption
+    from .optimizers import Optimizer
     from .params import Bool, Choice, Float, Int, Param
     from .spec import RunResult, RunSpec
     from .tasks import Pixels, Split, Splits, Task, stratified_split

@@ -31,6 +31,9 @@ class Kind:
     """The component a run has unless it names another; None when a run must name one."""
     help: str
     """The command's option help (``--regularizer``...)."""
+    added_later: bool = False
+    """Declared after results were first stored: a spec, result or database from before it
+    lacks it and means its default (the database gains the column, filled with it)."""
 
     @property
     def option(self) -> str:
@@ -79,6 +82,13 @@ KINDS: tuple[Kind, ...] = (
         "full",
         "Fine-tune strategy, for transfer tasks ('benchbench list --kind finetune').",
     ),
+    Kind(
+        "optimizer",
+        "benchbench.optimizers:Optimizer",
+        "adamw",
+        "Optimizer: the update and its parameter groups ('benchbench list --kind optimizer').",
+        added_later=True,
+    ),
 )
 """Every kind, in the order a run names its components (the spec's first fields)."""
 
@@ -88,3 +98,5 @@ DEFAULT_COMPONENTS = {kind.name: kind.default for kind in KINDS if kind.default 
 """The components a run has unless it names others."""
 TRACK_KINDS = tuple(name for name in KIND_NAMES if name != "task")
 """What a track may compare (and fix): every kind but the task, which a track runs on."""
+LATER_KINDS = tuple(kind.name for kind in KINDS if kind.added_later)
+"""The kinds a spec, result or database stored before them lacks (:attr:`Kind.added_later`)."""

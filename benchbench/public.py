@@ -66,6 +66,7 @@ PUBLIC = {
     "Float": "params",
     "Int": "params",
     "Model": "components",
+    "Optimizer": "optimizers",
     "Param": "params",
     "Pixels": "tasks",
     "Regularizer": "components",

@@ -42,6 +42,7 @@ class RunSpec:
     regularizer: str = "none"
     ssl: str = "supervised"
     finetune: str = "full"
+    optimizer: str = "adamw"
     hparams: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     budget: Budget = field(default_factory=lambda: Budget(epochs=1))
@@ -59,8 +60,9 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`~benchbench.RunSpec.from_dict` inverts it. ``data``,
-        ``numerics`` and ``code`` are left out when empty, so specs without them keep the ids
-        they had before they existed."""
+        ``numerics`` and ``code`` are left out when empty, and ``optimizer`` when the
+        hyperparameters name it as the loop setting it was (:func:`~benchbench.spec.legacy_optimizer`), so
+        specs from before them keep the ids they had."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hparams"] = dict(sorted(self.hparams.items()))
         data["budget"] = self.budget.to_dict()
@@ -68,12 +70,14 @@ class RunSpec:
         for key in ("data", "numerics", "code"):
             if not data[key]:
                 del data[key]
+        if self.hparams.get(LEGACY_OPTIMIZER) == self.optimizer:
+            del data["optimizer"]
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
         """The spec a :meth:`to_dict` dict describes."""
-        data = dict(data)
+        data = legacy_optimizer(data)
         data["budget"] = Budget.from_dict(data["budget"])
         return cls(**data)
 
@@ -113,6 +117,7 @@ class RunResult:
     regularizer: str
     ssl: str
     finetune: str
+    optimizer: str
     seed: int
     hparams: dict[str, Any]
     budget: dict[str, Any]
@@ -154,7 +159,7 @@ class RunResult:
         """A result carrying the spec's identity, with the measured ``values``."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-        identity = spec.to_dict()
+        identity = {**spec.to_dict(), "optimizer": spec.optimizer}
         return cls(run_id=spec.run_id, status=status, **identity, **values)
 
     @classmethod
@@ -174,7 +179,15 @@ class RunResult:
         shows; every field is an attribute (:meth:`to_dict` for all of them)."""
         what = "/".join(
             [self.task, self.arch, self.regularizer]
-            + [v for v, d in ((self.ssl, "supervised"), (self.finetune, "full")) if v != d]
+            + [
+                v
+                for v, d in (
+                    (self.ssl, "supervised"),
+                    (self.finetune, "full"),
+                    (self.optimizer, "adamw"),
+                )
+                if v != d
+            ]
         )
         said = [self.status]
         if self.test_accuracy is not None:
@@ -190,6 +203,7 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        data = legacy_optimizer(data)
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def spec(self) -> RunSpec:
@@ -207,6 +221,7 @@ RESULT_FIELDS = {
     "regularizer": "the regularizer's name (none: no regularizer)",
     "ssl": "the semi- or self-supervised method's name (supervised: none)",
     "finetune": "the fine-tune strategy's name (full: every parameter trains)",
+    "optimizer": "the optimizer's name (adamw unless the run chose another)",
     "seed": "the seed of everything random in the run",
     "hparams": "every hyperparameter the run trained with: the loop's by name, a "
     "component's as COMPONENT.NAME",
@@ -249,6 +264,21 @@ RESULT_FIELDS = {
 }
 """What each field of :class:`RunResult` (and each column of :func:`~benchbench.results`)
 holds, in order; the reference lists them from here."""
+
+
+LEGACY_OPTIMIZER = "optimizer"
+"""The loop setting that chose the optimizer before optimizers were components (``adamw`` or
+``sgd``, with a ``momentum`` setting for SGD): specs stored then carry it in their
+hyperparameters."""
+
+
+def legacy_optimizer(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec's or result's dict with its ``optimizer``: as given, else (stored before
+    optimizers were components) the loop setting that chose it, else ``adamw``."""
+    data = dict(data)
+    if "optimizer" not in data:
+        data["optimizer"] = data.get("hparams", {}).get(LEGACY_OPTIMIZER, "adamw")
+    return data
 
 
 def _hash(data: Mapping[str, Any]) -> str:

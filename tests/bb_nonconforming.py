@@ -120,9 +120,48 @@ class Float64Task(Task):
         return Splits(Split(x[:20], y[:20]), Split(x[20:30], y[20:30]), Split(x[30:], y[30:]))
 
 
+class _HiddenMomentum(torch.optim.SGD):
+    """Heavy-ball momentum kept in an attribute, not in ``self.state``: a checkpoint loses it."""
+
+    def __init__(self, groups):
+        super().__init__(groups, lr=groups[0]["lr"])
+        self.velocity = {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                v = self.velocity.setdefault(p, torch.zeros_like(p))
+                v.mul_(0.9).add_(p.grad)
+                p.add_(v, alpha=-group["lr"])
+
+
+class HiddenState(benchbench.Optimizer):
+    name = "nc-hidden-state"
+    summary = "momentum SGD that keeps its velocity outside its state_dict"
+
+    def build(self, groups, weight_decay):
+        return _HiddenMomentum(groups)
+
+
+class _Still(torch.optim.SGD):
+    def step(self, closure=None):
+        return None
+
+
+class StandsStill(benchbench.Optimizer):
+    name = "nc-stands-still"
+    summary = "an optimizer whose step changes nothing"
+
+    def build(self, groups, weight_decay):
+        return _Still(groups, lr=groups[0]["lr"])
+
+
 @benchbench.hookimpl
 def benchbench_register_components(registry):
     for cls in (
+        HiddenState,
+        StandsStill,
         Conforming,
         SameSummary,
         UnknownKey,

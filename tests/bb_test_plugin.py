@@ -1,7 +1,8 @@
 """A plugin used by the tests, loaded with ``-p bb_test_plugin`` like a local plugin would be.
 
 It brings a tiny synthetic task (fast, separable), regularizers that misbehave on purpose
-(diverge, raise, hang), a pretraining method that records its calls, and an observer of the lifecycle hooks.
+(diverge, raise, hang), a pretraining method that records its calls, optimizers that record
+their closure's passes or break the weights, and an observer of the lifecycle hooks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 import benchbench
-from benchbench import SSL, Budget, Regularizer, Split, Splits, Task
+from benchbench import SSL, Budget, Optimizer, Regularizer, Split, Splits, Task
 
 
 class Blobs(Task):
@@ -196,9 +197,58 @@ class Observer:
         self.calls.append(("finished", result.status))
 
 
+class _TwoPasses(torch.optim.SGD):
+    """SGD that asks for the loss twice more before each step, recording what it got."""
+
+    passes: list = []
+
+    def step(self, closure=None):
+        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+        first = [p.grad.clone() for p in params]
+        again = [closure().item(), [p.grad.clone() for p in params]]
+        twice = [closure().item(), [p.grad.clone() for p in params]]
+        _TwoPasses.passes.append((first, again, twice))
+        return super().step()
+
+
+class ClosureProbe(Optimizer):
+    name = "closure-probe"
+    summary = "SGD that evaluates the closure twice per step and records what it returned"
+    closure = True
+
+    def build(self, groups, weight_decay):
+        return _TwoPasses(groups, lr=groups[0]["lr"])
+
+
+class _Poison(torch.optim.SGD):
+    def step(self, closure=None):
+        super().step()
+        with torch.no_grad():
+            self.param_groups[0]["params"][0].fill_(float("nan"))
+
+
+class PoisonStep(Optimizer):
+    name = "poison-step"
+    summary = "SGD whose step leaves a weight NaN"
+
+    def build(self, groups, weight_decay):
+        return _Poison(groups, lr=groups[0]["lr"])
+
+
+class RaiseStep(Optimizer):
+    name = "raise-step"
+    summary = "An optimizer whose build raises"
+
+    def build(self, groups, weight_decay):
+        raise RuntimeError("no update today")
+
+
 @benchbench.hookimpl
 def benchbench_register_components(registry):
     for cls in (
+        ClosureProbe,
+        PoisonStep,
+        RaiseStep,
         Blobs,
         SlowBlobs,
         WatchedBlobs,

@@ -139,6 +139,7 @@ def test_a_spec_carries_its_code_and_the_run_id_hashes_it(registry):
         "regularizer:explode",
         "ssl:supervised",
         "finetune:full",
+        "optimizer:adamw",
     }
     assert spec.code["benchbench"].startswith("benchbench ")
     assert spec.code["task:blobs"].startswith("-p bb_test_plugin 0+src.")

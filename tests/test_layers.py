@@ -29,6 +29,7 @@ LAYERS = [
     (
         "components",
         "tasks",
+        "optimizers",
         "plugins.config",
         "tracking.base",
         "executors.options",

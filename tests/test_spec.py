@@ -51,12 +51,12 @@ def test_the_spec_and_the_result_name_the_kinds_as_they_are_declared():
     assert (
         defaults
         == DEFAULT_COMPONENTS
-        == {"regularizer": "none", "ssl": "supervised", "finetune": "full"}
+        == {"regularizer": "none", "ssl": "supervised", "finetune": "full", "optimizer": "adamw"}
     )
     result_fields = [f.name for f in dataclasses.fields(RunResult)]
     assert result_fields[2 : 2 + len(KIND_NAMES)] == list(KIND_NAMES)
     keywords = inspect.signature(bb.run_one).parameters
     assert {k: keywords[k].default for k in DEFAULT_COMPONENTS} == DEFAULT_COMPONENTS
     assert [kind.base_class().__name__ for kind in KINDS] == [
-        "Task", "Architecture", "Regularizer", "SSL", "Finetune"
+        "Task", "Architecture", "Regularizer", "SSL", "Finetune", "Optimizer"
     ]  # fmt: skip

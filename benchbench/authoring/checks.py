@@ -217,6 +217,68 @@ def check_global_state(subject: Subject) -> None:
         )
 
 
+def check_optimizer_state(subject: Subject) -> None:
+    """An optimizer's steps move the probe network's weights (finitely), and a copy given
+    the same weights and its ``state_dict`` takes the next step exactly as it does."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from ..planning.resolve import build_components, resolve_spec
+    from ..training.stepping import named_groups
+
+    registry, names = subject.pm.registry, subject.names()
+    try:
+        spec = resolve_spec(registry, **names, seed=0, budget=Budget(steps=1))
+    except BenchbenchError as exc:
+        raise CheckFailed(f"a run with it could not be planned: {exc}") from None
+    task = registry.get("task", names["task"])
+    drawn = torch.Generator().manual_seed(0)
+    x = torch.randn((16, *task.input_shape), generator=drawn)
+    y = torch.randint(task.num_classes, (16,), generator=drawn)
+
+    def built() -> tuple[Any, Any, Any]:
+        parts = build_components(registry, spec)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = parts.arch.build(task.input_shape, task.num_classes)
+        groups = named_groups([{"params": list(model.parameters()), "lr": 0.01}], ("", model))
+        return model, parts.optimizer, parts.optimizer.make(groups, 0.0)
+
+    def step(model: Any, component: Any, optimizer: Any) -> None:
+        def loss() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            value = F.cross_entropy(model(x), y)
+            value.backward()
+            return value
+
+        loss()
+        optimizer.step(loss) if component.takes_closure() else optimizer.step()
+
+    model, component, optimizer = built()
+    before = [p.detach().clone() for p in model.parameters()]
+    for _ in range(3):
+        step(model, component, optimizer)
+    after = list(model.parameters())
+    if all(torch.equal(a, b) for a, b in zip(before, after, strict=True)):
+        raise CheckFailed("three steps left every weight of the probe network as it was")
+    if not all(bool(p.isfinite().all()) for p in after):
+        raise CheckFailed("three steps on the probe network made its weights non-finite")
+    twin, twin_component, twin_optimizer = built()
+    twin.load_state_dict(model.state_dict())
+    twin_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    step(model, component, optimizer)
+    step(twin, twin_component, twin_optimizer)
+    if not all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters(), strict=True)
+    ):
+        raise CheckFailed(
+            "a copy loaded from its state_dict() took the next step differently: keep "
+            "everything its update carries from step to step (momenta, averages, counters) "
+            "in the optimizer's state"
+        )
+
+
 def check_task_data(subject: Subject) -> None:
     task, splits = subject.load()
     try:
@@ -225,10 +287,14 @@ def check_task_data(subject: Subject) -> None:
         raise CheckFailed(str(exc).split(": ", 1)[1]) from None
 
 
+ONLY_FOR = {"task-data": "task", "optimizer-state": "optimizer"}
+"""The checks of one kind only."""
+
 CHECKS: dict[str, Callable[[Subject], None]] = {
     "contract": check_contract,
     "hyperparameters": check_hyperparameters,
     "task-data": check_task_data,
+    "optimizer-state": check_optimizer_state,
     "short-run": check_short_run,
     "same-seed": check_same_seed,
     "global-state": check_global_state,

@@ -25,6 +25,9 @@ The checks of a component (:mod:`benchbench.authoring.checks`):
     as they were after the run, and nothing drew from NumPy's or Python's global RNG.
 ``task-data`` (tasks)
     what ``load`` returns meets the task's declaration (:func:`benchbench.tasks.check_splits`).
+``optimizer-state`` (optimizers)
+    its steps move the probe network's weights, finitely, and a copy given the same weights
+    and its ``state_dict`` takes the next step exactly as it does.
 
 The checks of an executor (:mod:`benchbench.authoring.executor_checks`): ``contract``,
 ``jobs-come-back`` (every submitted job comes back exactly once, as its run's result or as
@@ -45,7 +48,7 @@ from ..phrasing import either
 from ..plugins.config import PluginConfig
 from ..plugins.manager import PluginManager
 from ..progress import Console
-from .checks import CHECKS, CheckFailed, CheckSkipped, Subject, global_state
+from .checks import CHECKS, ONLY_FOR, CheckFailed, CheckSkipped, Subject, global_state
 from .executor_checks import EXECUTOR_CHECKS, ExecutorSubject
 from .probes import (
     PROBE_PLUGIN,
@@ -156,7 +159,7 @@ def checks_for(pm: PluginManager, target: str, task: str | None = None) -> list[
             continue
         subject = Subject(pm, kind, name, name if kind == "task" else task)
         for check in CHECKS:
-            if check != "task-data" or kind == "task":
+            if ONLY_FOR.get(check, kind) == kind:
                 checks.append(Check(subject, check))
     return checks
 

@@ -28,6 +28,7 @@ KIND_WORDS = {
     "regularizer": "regularizer",
     "ssl": "semi-supervised method",
     "finetune": "fine-tune strategy",
+    "optimizer": "optimizer",
     "executor": "executor",
 }
 
@@ -37,6 +38,7 @@ _SUMMARIES = {
     "regularizer": "Gaussian noise added to every training input",
     "ssl": "entropy minimisation of predictions on unlabeled data",
     "finetune": "BitFit: only the encoder's biases and the head learn",
+    "optimizer": "Signum: each weight steps by the sign of its gradient's momentum",
     "executor": "every run a job on a cluster: here a process of its own per job",
 }
 
@@ -58,6 +60,11 @@ _RUNS = {
         "0.3",
         "60 steps on the probe task beat chance (0.25)",
     ),
+    "optimizer": (
+        '"optimizer", "{name}", steps=60',
+        "0.5",
+        "60 steps on the probe task beat chance (0.25)",
+    ),
 }
 
 _USE = {
@@ -66,6 +73,7 @@ _USE = {
     "regularizer": "benchbench run-one --task digits --arch mlp --regularizer {name}",
     "ssl": "benchbench run-one --task digits-semi --arch mlp --ssl {name}",
     "finetune": "benchbench run-one --task digits-transfer --arch mlp --finetune {name}",
+    "optimizer": "benchbench run-one --task digits --arch mlp --optimizer {name}",
     "executor": "benchbench run quick --executor {name} --jobs 2",
 }
 
@@ -82,6 +90,22 @@ def test_noise_comes_from_the_generator(benchbench_pm):
     b, _ = regularizer.transform(x, targets, torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and not torch.equal(a, x)
     assert torch.equal(x, torch.zeros(4, 3))
+''',
+    "optimizer": '''
+
+def test_it_steps_by_the_sign_and_keeps_its_momentum_in_the_state_dict(benchbench_pm):
+    """One step from zero momentum by hand: each weight moves by the learning rate against
+    its gradient's sign (none where the gradient is 0); the momentum is in the state."""
+    import torch
+
+    optimizer = benchbench_pm.registry.build("optimizer", "{name}")
+    w = torch.zeros(3, requires_grad=True)
+    built = optimizer.make([{{"params": [w], "lr": 0.1}}], 0.0)
+    w.grad = torch.tensor([1.0, -2.0, 0.0])
+    built.step()
+    assert torch.allclose(w.detach(), torch.tensor([-0.1, 0.1, 0.0]))
+    momentum = built.state_dict()["state"][0]["momentum"]
+    assert torch.allclose(momentum, 0.1 * torch.tensor([1.0, -2.0, 0.0]))
 ''',
     "task": '''
 
@@ -103,7 +127,8 @@ def module_name(name: str) -> str:
 @checked()
 def new_plugin(name: str, *, kind: str, to: PathLike = ".") -> Path:
     """Write a ready-to-publish package for a component (or executor) ``name`` of ``kind``
-    (``task``, ``arch``, ``regularizer``, ``ssl``, ``finetune`` or ``executor``) into
+    (``task``, ``arch``, ``regularizer``, ``ssl``, ``finetune``, ``optimizer`` or
+    ``executor``) into
     ``to``: pyproject with the entry point, one working component, tests using
     ``benchbench.testing``, a README. The package's folder."""
     from jinja2 import Environment, PackageLoader, StrictUndefined

@@ -30,7 +30,13 @@ from ..errors import BenchbenchError
 from ..host import numerics
 from ..host.cpus import CpuWatch
 from ..identity import changes
-from ..planning.resolve import build_components, code_of, data_fingerprint, members, resolve_spec
+from ..planning.resolve import (
+    build_components,
+    code_of,
+    component_classes,
+    data_fingerprint,
+    resolve_spec,
+)
 from ..plugins.manager import PluginManager, get_plugin_manager
 from ..plugins.observers import notify
 from ..plugins.registry import Registry
@@ -124,12 +130,12 @@ def provenance(pm: PluginManager, device: torch.device) -> dict[str, Any]:
 def _failing_component(spec: RunSpec, registry: Registry, exc: BaseException) -> str | None:
     """The deepest traceback frame inside one of the run's component modules, as
     ``"<kind> <name>"``, so a failure names the plugin that raised."""
-    modules = {}
-    for slot in KIND_NAMES:
-        for name in members(slot, getattr(spec, slot)):
-            entry = registry.entries[slot].get(name)
-            if entry is not None:
-                modules[entry.cls.__module__] = f"{slot} {entry.name}"
+    names = {slot: getattr(spec, slot) for slot in KIND_NAMES}
+    try:
+        classes = component_classes(registry, names, spec.hparams)
+    except BenchbenchError:  # a name no longer registered: nothing of it ran
+        classes = []
+    modules = {cls.__module__: f"{slot} {cls.name}" for slot, cls in classes}
     found = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         found = modules.get(frame.f_globals.get("__name__"), found)
@@ -193,7 +199,7 @@ def _check_code(registry: Registry, spec: RunSpec) -> None:
     or a source file edited since it was planned): its result would carry a false identity."""
     if not spec.code:
         return
-    now = code_of(registry, {slot: getattr(spec, slot) for slot in KIND_NAMES})
+    now = code_of(registry, {slot: getattr(spec, slot) for slot in KIND_NAMES}, spec.hparams)
     differ = changes(spec.code, now)
     if differ:
         raise BenchbenchError(

@@ -42,6 +42,23 @@ def unknown_hparam(key: str, resolved: Mapping[str, Any], registry: Any) -> Benc
     """The error for a hyperparameter the run does not have; when it belongs to a registered
     component the run does not use, it says how to choose that component."""
     name, dot, _ = key.partition(".")
+    if key in registry.entries:  # a kind's name: 'optimizer', once a loop setting
+        return BenchbenchError(
+            f"{key!r} is a component kind, not a hyperparameter: choose it with {option(key)}"
+            f" (in a suite: fixed = {{ {key} = ... }}, or a track of kind {key})"
+        )
+    if not dot:
+        owners = sorted(
+            f"{entry.name}.{key}"
+            for kind, entries in registry.entries.items()
+            for entry in entries.values()
+            if kind != "task" and key in entry.cls.defaults
+        )
+        if owners:
+            return BenchbenchError(
+                f"hyperparameter {key!r} is not the loop's; components declare "
+                f"{', '.join(owners)} (name the one the run uses)"
+            )
     if dot:
         for kind, entries in registry.entries.items():
             if name in entries and kind != "task":
@@ -110,6 +127,24 @@ def combination_problems(
             "pretraining ssl method)"
         ]
     return []
+
+
+def optimizer_problem(chain: Sequence[type], settings: Mapping[str, Any]) -> str | None:
+    """Why a run's optimizer (``chain``: it, then the base it wraps, ...) cannot train with
+    these loop ``settings`` (one line), or None: its own
+    :meth:`~benchbench.Optimizer.problem`, or a step that evaluates the loss
+    twice (SAM) under fp16, whose gradient scaler steps once per loss."""
+    for cls in chain:
+        problem = cls.problem(settings)
+        if problem:
+            return problem
+    twice = [cls.name for cls in chain if cls.closure]
+    if twice and settings.get("precision") == "fp16":
+        return (
+            f"optimizer {twice[0]} evaluates the loss twice per step, which fp16's gradient "
+            f"scaler cannot step (use {option('precision', 'bf16')} or fp32)"
+        )
+    return None
 
 
 def warn(messages: Sequence[str]) -> None:

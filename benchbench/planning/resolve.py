@@ -20,8 +20,15 @@ from ..plugins.registry import Registry
 from ..spec import KIND_NAMES, RunSpec
 from ..tasks import default_data_dir
 from ..training.loop import RunComponents
-from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS, setting_problem
-from .checks import check_values, combination_problems, input_mismatch, unknown_hparam, warn
+from ..training.settings import LOOP_DEFAULTS, LOOP_PARAMS, RETIRED_PARAMS, setting_problem
+from .checks import (
+    check_values,
+    combination_problems,
+    input_mismatch,
+    optimizer_problem,
+    unknown_hparam,
+    warn,
+)
 
 
 def resolve_spec(
@@ -32,6 +39,7 @@ def resolve_spec(
     regularizer: str = "none",
     ssl: str = "supervised",
     finetune: str = "full",
+    optimizer: str = "adamw",
     hparams: Mapping[str, Any] | None = None,
     seed: int = 0,
     budget: Budget | None = None,
@@ -39,7 +47,9 @@ def resolve_spec(
     data_dir: Path | None = None,
 ) -> RunSpec:
     """A spec with every hyperparameter resolved: loop defaults, then the task's preferences,
-    then each component's defaults, then ``hparams`` (``lr``, ``<component>.<name>``); and, for a
+    then the optimizer's (:attr:`~benchbench.Optimizer.loop_defaults`), then each
+    component's defaults (a wrapping optimizer's base's too), then ``hparams`` (``lr``,
+    ``<component>.<name>``); and, for a
     task that reads files, the fingerprint of those under ``data_dir`` (default:
     :func:`~benchbench.paths.default_data_dir`); the numerics mode this process chose
     (:func:`benchbench.host.numerics.current`). ``device`` ``auto`` is resolved here; a ``cuda``
@@ -47,19 +57,32 @@ def resolve_spec(
 
     Unknown component or hyperparameter names raise :class:`~benchbench.BenchbenchError`.
     """
-    names = dict(task=task, arch=arch, regularizer=regularizer, ssl=ssl, finetune=finetune)
-    classes = _classes(registry, names)
+    names = dict(
+        task=task,
+        arch=arch,
+        regularizer=regularizer,
+        ssl=ssl,
+        finetune=finetune,
+        optimizer=optimizer,
+    )
+    hparams = dict(hparams or {})
+    classes = component_classes(registry, names, hparams)
     task_cls = registry.get("task", task)
     resolved: dict[str, Any] = {**LOOP_DEFAULTS, **task_cls.trainer_defaults}
+    for _, cls in reversed(classes):  # the optimizer's loop settings before its base's
+        resolved.update(getattr(cls, "loop_defaults", {}))
     for _, cls in classes:
         resolved.update({f"{cls.name}.{k}": v for k, v in cls.defaults.items()})
-    for key, value in (hparams or {}).items():
+    for key, value in hparams.items():
         if key not in resolved:
             raise unknown_hparam(key, resolved, registry)
         resolved[key] = value
     check_values(resolved, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
     device = resolve_device(device, here=False)
-    problem = setting_problem(resolved, device, task_cls.modality)
+    chain = [cls for slot, cls in classes if slot == "optimizer"]
+    problem = setting_problem(resolved, device, task_cls.modality) or optimizer_problem(
+        chain, resolved
+    )
     if problem:
         raise BenchbenchError(problem)
     warn(_combination(classes))
@@ -71,14 +94,17 @@ def resolve_spec(
         device=device,
         data=data_fingerprint(task_cls, resolved, data_dir),
         numerics=numerics.current(),
-        code=code_of(registry, names),
+        code=code_of(registry, names, resolved),
     )
 
 
-def code_of(registry: Registry, names: Mapping[str, str]) -> dict[str, str]:
-    """The code identity (:mod:`benchbench.identity`) of a run naming ``names`` by slot: its
-    components, chained regularizers one by one, a transfer task's source task, benchbench."""
-    components = [(slot, cls.name) for slot, cls in _classes(registry, names)]
+def code_of(
+    registry: Registry, names: Mapping[str, str], hparams: Mapping[str, Any]
+) -> dict[str, str]:
+    """The code identity (:mod:`benchbench.identity`) of a run naming ``names`` by slot with
+    ``hparams``: its components, chained regularizers one by one, a wrapping optimizer's
+    bases, a transfer task's source task, benchbench."""
+    components = [(slot, cls.name) for slot, cls in component_classes(registry, names, hparams)]
     source = registry.get("task", names["task"]).source
     if source is not None:
         components.append(("task", source))
@@ -106,10 +132,40 @@ def members(slot: str, name: str) -> list[str]:
     return members
 
 
-def _classes(registry: Registry, names: Mapping[str, str]) -> list[tuple[str, type]]:
-    """(slot, class) of every component a run names, chained regularizers one by one."""
+def optimizer_chain(registry: Registry, name: str, hparams: Mapping[str, Any]) -> list[type]:
+    """The optimizer ``name`` and, if it wraps one, its base, the base's base...: each named
+    by the ``base`` hyperparameter of the one before (in ``hparams``, else its default)."""
+    chain = [registry.get("optimizer", name)]
+    while chain[-1].wraps:
+        top = chain[-1]
+        key = f"{top.name}.base"
+        base = hparams.get(key, top.defaults.get("base"))
+        said = [cls.name for cls in chain]
+        if base in said:
+            raise BenchbenchError(
+                f"optimizer {name!r}: {' over '.join([*said, base])} comes back to "
+                f"{base!r} (an optimizer may appear once in a run's chain)"
+            )
+        try:
+            chain.append(registry.get("optimizer", base))
+        except BenchbenchError as exc:
+            raise BenchbenchError(f"hyperparameter {key}: {exc}") from None
+    return chain
+
+
+def component_classes(
+    registry: Registry, names: Mapping[str, str], hparams: Mapping[str, Any]
+) -> list[tuple[str, type]]:  # fmt: skip
+    """(slot, class) of every component a run names, chained regularizers one by one, a
+    wrapping optimizer followed by its bases."""
     return [
-        (slot, registry.get(slot, n)) for slot, name in names.items() for n in members(slot, name)
+        (slot, cls)
+        for slot, name in names.items()
+        for cls in (
+            optimizer_chain(registry, name, hparams)
+            if slot == "optimizer"
+            else [registry.get(slot, n) for n in members(slot, name)]
+        )
     ]
 
 
@@ -127,14 +183,33 @@ def _combination(classes: list[tuple[str, type]]) -> list[str]:
 def build_components(registry: Registry, spec: RunSpec) -> RunComponents:
     """Instantiate the spec's components from its hyperparameters, refusing values and
     combinations that cannot work (a spec made without :func:`resolve_spec` is checked too)."""
-    classes = _classes(registry, {slot: getattr(spec, slot) for slot in KIND_NAMES})
-    check_values(spec.hparams, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
+    names = {slot: getattr(spec, slot) for slot in KIND_NAMES}
+    classes = component_classes(registry, names, spec.hparams)
+    check_values(
+        spec.hparams, {**RETIRED_PARAMS, **LOOP_PARAMS}, {cls.name: cls for _, cls in classes}
+    )
     _combination(classes)
-    built = {}
+    built: dict[str, Any] = {}
     for slot in KIND_NAMES:
+        if slot == "optimizer":
+            built[slot] = _optimizer(spec, [cls for s, cls in classes if s == slot])
+            continue
         parts = [
-            registry.build(slot, n, spec.component_hparams(n))
-            for n in members(slot, getattr(spec, slot))
+            registry.build(slot, n, spec.component_hparams(n)) for n in members(slot, names[slot])
         ]
         built[slot] = parts[0] if len(parts) == 1 else RegularizerChain(parts)
     return RunComponents(**built)
+
+
+def _optimizer(spec: RunSpec, chain: list[type]) -> Any:
+    """The run's optimizer, each wrapper given its base. A spec stored before optimizers
+    were components names its optimizer in the loop settings (:data:`RETIRED_PARAMS`), and
+    the optimizer that declares one gets its ``momentum``."""
+    retired = {k: v for k, v in spec.loop_hparams().items() if k in RETIRED_PARAMS}
+    built = None
+    for cls in reversed(chain):
+        own = {k: v for k, v in retired.items() if k in cls.defaults}
+        optimizer = cls(**{**own, **spec.component_hparams(cls.name)})
+        optimizer.base = built
+        built = optimizer
+    return built

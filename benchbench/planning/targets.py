@@ -74,9 +74,16 @@ class Target:
     regularizer: str = "none"
     ssl: str = "supervised"
     finetune: str = "full"
+    optimizer: str = "adamw"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     budget: Budget | None = None
     device: str = "cpu"
+
+    def key(self) -> str:
+        """``task/arch/regularizer/ssl/finetune``, ``/optimizer`` after them unless it is the
+        default (tunings stored before optimizers were components keep their keys)."""
+        names = [self.task, self.arch, self.regularizer, self.ssl, self.finetune]
+        return "/".join(names + ([self.optimizer] if self.optimizer != "adamw" else []))
 
     def spec(
         self,
@@ -92,6 +99,7 @@ class Target:
             regularizer=self.regularizer,
             ssl=self.ssl,
             finetune=self.finetune,
+            optimizer=self.optimizer,
             hparams={**hparams, **self.fixed},
             seed=seed,
             budget=self.budget,

@@ -137,7 +137,7 @@ def _rerun_spec(
     spec = original.spec()
     names = {slot: getattr(spec, slot) for slot in KIND_NAMES}
     try:
-        now = code_of(registry, names)
+        now = code_of(registry, names, spec.hparams)
         task_cls = registry.get("task", spec.task)
     except BenchbenchError as exc:
         return None, f"cannot rerun here: {exc}"

@@ -18,7 +18,8 @@ import orjson
 
 from ..budget import Budget
 from ..errors import BenchbenchError, one_line
-from ..spec import STATUSES, RunResult, RunSpec
+from ..kinds import LATER_KINDS
+from ..spec import LEGACY_OPTIMIZER, STATUSES, RunResult, RunSpec
 from .schema import prepare_run
 
 FORMAT = "benchbench-results"
@@ -88,7 +89,9 @@ _SPEC_DEFAULTS = {f.name: _default(f) for f in dataclasses.fields(RunSpec)}
 _RESULT_REQUIRED = [
     f.name
     for f in dataclasses.fields(RunResult)
-    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    if f.default is dataclasses.MISSING
+    and f.default_factory is dataclasses.MISSING
+    and f.name not in LATER_KINDS  # a result stored before them lacks them
 ]
 _LIMITS = ("epochs", "steps", "seconds", "eval_every")
 
@@ -111,6 +114,11 @@ def spec_identity(result: dict[str, Any]) -> str:
     for key in ("data", "numerics", "code"):
         if not data[key]:
             del data[key]
+    retired = data["hparams"].get(LEGACY_OPTIMIZER)  # as RunSpec.to_dict and from_dict do
+    if "optimizer" not in result and retired is not None:
+        data["optimizer"] = retired
+    if retired == data["optimizer"]:
+        del data["optimizer"]
     return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import MetaData, Table, bindparam, inspect, select, text, update
+from sqlalchemy import MetaData, Table, bindparam, inspect, select, text, true, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
@@ -90,6 +90,8 @@ def migrate(engine: Engine) -> int:
         for column in ADDED_COLUMNS:
             if column.name not in have:
                 kind = column.type.compile(engine.dialect)
+                if column.server_default is not None:  # a kind added later: its default
+                    kind += f" NOT NULL DEFAULT '{column.server_default.arg}'"
                 conn.execute(text(f"ALTER TABLE runs ADD COLUMN {column.name} {kind}"))
         if "result" in have:  # the JSON moves to its own table, then the column goes
             conn.execute(
@@ -99,6 +101,9 @@ def migrate(engine: Engine) -> int:
                 )
             )
         filled = backfill(conn)
+        later = [c.name for c in ADDED_COLUMNS if c.server_default is not None]
+        if any(name not in have for name in later):  # a kind added later: read from each run
+            backfill(conn, later, every=True)
         if "result" in have and runs not in rebuild:
             conn.execute(text("ALTER TABLE runs DROP COLUMN result"))
         for table in rebuild:  # copies today's columns only: an old result column goes too
@@ -121,10 +126,10 @@ def _rebuild(conn: Connection, table: Table) -> None:
     conn.execute(text(f"ALTER TABLE {copy.name} RENAME TO {table.name}"))
 
 
-def backfill(conn: Connection) -> int:
-    """Fill the added columns of runs stored before them (``numbers`` still empty) from
-    their JSON in ``run_results``."""
-    names = [c.name for c in ADDED_COLUMNS]
+def backfill(conn: Connection, names: list[str] | None = None, every: bool = False) -> int:
+    """Fill the added columns (``names``, default: all) of runs stored before them
+    (``numbers`` still empty; ``every``: all runs) from their JSON in ``run_results``."""
+    names = names or [c.name for c in ADDED_COLUMNS]
     change = (
         update(runs)
         .where(runs.c.run_id == bindparam("key"))
@@ -135,7 +140,7 @@ def backfill(conn: Connection) -> int:
         found = conn.execute(
             select(runs.c.run_id, run_results.c.result, runs.c.created_at)
             .join(run_results, run_results.c.run_id == runs.c.run_id)
-            .where(runs.c.numbers.is_(None), runs.c.run_id > last)
+            .where(true() if every else runs.c.numbers.is_(None), runs.c.run_id > last)
             .order_by(runs.c.run_id)
             .limit(_BATCH)
         ).all()

@@ -36,7 +36,8 @@ from sqlalchemy import (
     Text,
 )
 
-from ..spec import KIND_NAMES, json_safe
+from ..kinds import KINDS
+from ..spec import json_safe, legacy_optimizer
 
 metadata = MetaData()
 
@@ -45,7 +46,15 @@ runs = Table(
     metadata,
     Column("run_id", String(16), primary_key=True),
     Column("status", String(16), nullable=False),
-    *(Column(kind, String(128), nullable=False) for kind in KIND_NAMES),
+    *(
+        Column(
+            kind.name,
+            String(128),
+            nullable=False,
+            server_default=kind.default if kind.added_later else None,
+        )
+        for kind in KINDS
+    ),
     Column("seed", Integer, nullable=False),
     Column("device", String(32), nullable=False),
     Column("test_accuracy", Float),
@@ -76,6 +85,7 @@ runs = Table(
 ADDED_COLUMNS = [
     runs.c[name]
     for name in (
+        *(kind.name for kind in KINDS if kind.added_later),
         "numerics",
         "threads",
         "test_ece",
@@ -232,6 +242,7 @@ def run_row(
         text = json.dumps(json_safe(dict(data)), sort_keys=True)
         data = orjson.loads(text)  # plain floats, as an import of the exported row reads them
     row = {name: data.get(name) for name in _DIRECT}
+    row["optimizer"] = legacy_optimizer(data)["optimizer"]  # stored before it was a kind
     machine, source = data.get("machine") or {}, data.get("source") or {}
     provenance = data.get("provenance") or {}
     code = canonical(data.get("code") or {})

@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -33,6 +34,7 @@ from ..components import (
 )
 from ..data.streams import DeviceStream, batches, make_stream, materialize
 from ..errors import BenchbenchWarning
+from ..optimizers import Optimizer
 from ..plugins.observers import notify
 from ..spec import RunResult, RunSpec
 from ..tasks import Splits, Task
@@ -46,8 +48,8 @@ from .settings import (
     autocast,
     derived_seed,
     lr_factor,
-    make_optimizer,
 )
+from .stepping import closure, named_groups
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RunComponents:
     regularizer: Regularizer
     ssl: SSL
     finetune: Finetune
+    optimizer: Optimizer
 
 
 def _channels_last(_module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -157,6 +160,7 @@ class _Loop:
         self.data_wait = DataWait(device)
         self.pretrain = {"steps": 0, "seconds": 0.0, "loss": None}
         self.divergence: str | None = None
+        self.blamed: str | None = None
         self.last_loss: torch.Tensor | None = None
 
     def _unlabeled_stream(self, x_u: torch.Tensor | None, purpose: int) -> DeviceStream:
@@ -214,6 +218,7 @@ class _Loop:
         Returns why the loss diverged (or None) and the last loss."""
         clock, loss = self.clock, None
         base_lrs = [group["lr"] for group in optimizer.param_groups]
+        two_pass = self.parts.optimizer.takes_closure()
         diverged = Divergence(self.device)
         clock.start()
         while not finished():
@@ -223,10 +228,19 @@ class _Loop:
                 group["lr"] = base * factor(now)
             first = self.hp["compile"] != "none" and self.compile_seconds is None
             started = time.perf_counter() if first else 0.0
+            drawn = self.generator.get_state() if two_pass else None
             with self.autocast():
                 loss, samples = loss_of(batch, now)
+            if self.device.type == "cpu" and not self.blamed and not loss.isfinite():
+                self._blame_weights()
             optimizer.zero_grad(set_to_none=True)
-            if self.scaler is None:
+            if two_pass:
+                loss.backward()
+                again = partial(loss_of, batch, now)
+                optimizer.step(
+                    closure(optimizer, again, self.model, self.generator, drawn, self.autocast)
+                )
+            elif self.scaler is None:
                 loss.backward()
                 optimizer.step()
             else:  # fp16: the loss scaled up so small gradients survive, steps with inf skipped
@@ -246,13 +260,23 @@ class _Loop:
                 at_check()
         return None, loss
 
+    def _blame_weights(self) -> None:
+        """The first non-finite loss (on the CPU, where every loss is looked at): when the
+        weights it was computed with are non-finite, the optimizer's last step made them so
+        from a finite loss, and the run's divergence is the optimizer's."""
+        if not all(bool(p.isfinite().all()) for p in self.model.parameters()):
+            self.blamed = f"optimizer {self.parts.optimizer.name}"
+
     def _pretrain(self) -> str:
         """The self-supervised phase: the first ``share`` of the budget trains the encoder and
         the method's modules on unlabeled batches, one learning-rate schedule per stage."""
         ssl, clock, hp, model = self.parts.ssl, self.clock, self.hp, self.model
         modules = ssl.pretrain_modules().to(self.device).train()
         params = [*model.encoder.parameters(), *modules.parameters()]
-        optimizer = make_optimizer(hp, [{"params": params, "lr": hp["lr"]}], 0.0)
+        groups = named_groups(
+            [{"params": params, "lr": hp["lr"]}], ("", model), ("pretrain.", modules)
+        )
+        optimizer = self.parts.optimizer.make(groups, 0.0)
         end, stages = ssl.pretrain_share(), max(1, ssl.pretrain_stages())
 
         def stage_factor(progress: float) -> float:
@@ -276,6 +300,7 @@ class _Loop:
             self.divergence = f"pretraining: {reason}"
             return "diverged"
         clock.pause()
+        self.parts.optimizer.use_weights(evaluated=True)
         last = None if loss is None else loss.item()
         self.pretrain = {"steps": clock.steps, "seconds": clock.seconds, "loss": last}
         model.zero_grad(set_to_none=True)
@@ -287,9 +312,8 @@ class _Loop:
         ``eval_every`` epochs and at the end."""
         parts, clock, hp, model = self.parts, self.clock, self.hp, self.model
         parts.regularizer.prepare(self.context)
-        optimizer = make_optimizer(
-            hp, parts.finetune.param_groups(model, hp["lr"]), parts.regularizer.weight_decay()
-        )
+        groups = named_groups(parts.finetune.param_groups(model, hp["lr"]), ("", model))
+        optimizer = parts.optimizer.make(groups, parts.regularizer.weight_decay())
         num_classes = parts.task.num_classes
         eval_interval = max(1, round(self.spec.budget.eval_every * clock.steps_per_epoch))
         start_progress, start_step = clock.progress(), clock.steps
@@ -327,9 +351,11 @@ class _Loop:
 
         def eval_point() -> None:
             clock.pause()
+            parts.optimizer.use_weights(evaluated=True)
             with self.autocast():
                 self.recorder.eval_point(model, clock, self._progress_facts())
             if not clock.exhausted():
+                parts.optimizer.use_weights(evaluated=False)
                 clock.start()
 
         reason, _ = self._steps(
@@ -342,8 +368,13 @@ class _Loop:
             check_now=check_now,
             at_check=eval_point,
         )
+        parts.optimizer.use_weights(evaluated=True)  # what is scored, and what is returned
         if reason:
             self.divergence = reason
+            if self.blamed:
+                self.divergence += (
+                    "; the optimizer's step after a finite loss left the weights non-finite"
+                )
             return "diverged"
         return "ok"
 
@@ -401,6 +432,7 @@ class _Loop:
             pretrain_loss=self.pretrain["loss"],
             chance_accuracy=1.0 / self.parts.task.num_classes,
             error=self.divergence,
+            error_component=self.blamed,
             machine=self._compute_facts(),
         )
 

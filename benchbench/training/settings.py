@@ -1,6 +1,6 @@
 """The loop's own settings: their defaults and declarations (``benchbench show loop``), its
-share of every search space, the learning-rate schedule, the optimizer, and the seeds it
-derives for each purpose from a run's seed."""
+share of every search space, the learning-rate schedule, and the seeds it derives for each
+purpose from a run's seed. (The optimizer is a component: :mod:`benchbench.optimizers`.)"""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from ..params import Bool, Choice, Float, Int, Param
 from ..phrasing import option
 
 LOOP_DEFAULTS: Mapping[str, Any] = {
-    "optimizer": "adamw",
     "lr": 3e-3,
-    "momentum": 0.9,
     "batch_size": 128,
     "schedule": "cosine",
     "warmup": 0.0,
@@ -49,9 +47,7 @@ CUDA_ONLY = ("tf32", "cudnn_benchmark")
 """Settings that mean something only on a CUDA device; asking for them on the CPU is refused."""
 
 LOOP_PARAMS: Mapping[str, Param] = {
-    "optimizer": Choice("adamw", "sgd", help="AdamW, or SGD with Nesterov momentum"),
     "lr": Float(0, low_open=True, help="peak learning rate"),
-    "momentum": Float(0, 1, low_open=True, high_open=True, help="SGD's Nesterov momentum"),
     "batch_size": Int(1, help="labeled examples per step"),
     "schedule": Choice(*SCHEDULES, help="learning-rate decay over the budget (see lr_factor)"),
     "warmup": Float(0, 1, high_open=True, help="fraction of the budget warming up linearly"),
@@ -71,6 +67,14 @@ LOOP_PARAMS: Mapping[str, Param] = {
     "cudnn_benchmark": Bool(help="cuDNN autotunes its convolution algorithms (CUDA)"),
 }
 """What each loop setting may be (:mod:`benchbench.params`)."""
+
+RETIRED_PARAMS: Mapping[str, Param] = {
+    "optimizer": Choice("adamw", "sgd", help="the optimizer, before optimizers were components"),
+    "momentum": Float(0, 1, low_open=True, high_open=True, help="SGD's momentum, likewise"),
+}
+"""Loop settings that specs stored before the optimizer kind carry (their optimizer, and
+SGD's ``momentum``): such a spec still trains and verifies as it did, its ``momentum`` going
+to the optimizer that declares one; a new spec never has them."""
 
 
 def loop_search_space(trial: Any) -> dict[str, Any]:
@@ -107,21 +111,6 @@ def lr_factor(progress: float, schedule: str, warmup: float, cooldown: float = 0
     if schedule == "step":
         return min((factor for point, factor in STEP_DROPS if rest >= point), default=1.0)
     return 0.5 * (1.0 + math.cos(math.pi * rest))
-
-
-def make_optimizer(
-    hp: Mapping[str, Any], groups: list[dict[str, Any]], weight_decay: float
-) -> torch.optim.Optimizer:
-    """AdamW, or SGD with Nesterov momentum, over ``groups`` at the loop's learning rate."""
-    if hp["optimizer"] == "sgd":
-        return torch.optim.SGD(
-            groups,
-            lr=hp["lr"],
-            momentum=hp["momentum"],
-            nesterov=True,
-            weight_decay=weight_decay,
-        )
-    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=weight_decay)
 
 
 def derived_seed(seed: int, purpose: int) -> int:

@@ -27,7 +27,8 @@ class TunedCandidate:
     suite place (None for a single candidate) and what tuning found and cost."""
 
     label: str
-    """``track/task/candidate`` in a suite, else ``task/arch/regularizer/ssl/finetune``."""
+    """``track/task/candidate`` in a suite, else ``task/arch/regularizer/ssl/finetune``
+    (``/optimizer`` after them unless it is adamw)."""
     place: tuple[str, str, str] | None
     """Its suite place (track, task, candidate); None for a single candidate."""
     summary: Summary
@@ -104,6 +105,7 @@ def tune(
     regularizer: str = "none",
     ssl: str = "supervised",
     finetune: str = "full",
+    optimizer: str = "adamw",
     trials: int | None = None,
     epochs: float | None = None,
     steps: int | None = None,
@@ -202,9 +204,9 @@ def tune(
         jobs = suite_tuning_jobs(loaded, pm, device, budget, chosen, fixed, data_dir)
     else:
         config = tuning_config(None, budget, chosen)
-        one = Target(task, arch, regularizer, ssl, finetune, fixed, budget, device)
+        one = Target(task, arch, regularizer, ssl, finetune, optimizer, fixed, budget, device)
         one.spec(pm, {}, config.seed, data_dir)  # names and values checked before anything
-        jobs = [(f"{task}/{arch}/{regularizer}/{ssl}/{finetune}", None, one, config)]
+        jobs = [(one.key(), None, one, config)]
     prepare_out(out)
     store = Store(url)  # checks the URL and creates the results tables beside the studies
     studies = open_storage(url)

@@ -18,7 +18,11 @@ def suggest(trial: Any, target: Target, pm: PluginManager) -> dict[str, Any]:
     parts = build_components(pm.registry, target.spec(pm, {}, 0))
     hparams = dict(loop_search_space(trial))
     members = getattr(parts.regularizer, "members", [parts.regularizer])
-    for component in (parts.arch, *members, parts.ssl, parts.finetune):
+    optimizers, optimizer = [], parts.optimizer
+    while optimizer is not None:  # a wrapper, then its base...
+        optimizers.append(optimizer)
+        optimizer = optimizer.base
+    for component in (parts.arch, *members, parts.ssl, parts.finetune, *optimizers):
         space = component.search_space(Namespaced(trial, component.name))
         unknown = sorted(set(space) - set(component.defaults))
         if unknown:

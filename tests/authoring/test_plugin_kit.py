@@ -384,6 +384,14 @@ def checks():
         ("regularizer:nc-threads:global-state", "its run changed process-wide state: thread count"),
         ("task:nc-float64:task-data", "train inputs are torch.float64, not torch.float32"),
         ("task:nc-float64:short-run", "train inputs are torch.float64"),
+        (
+            "optimizer:nc-hidden-state:optimizer-state",
+            "a copy loaded from its state_dict() took the next step differently",
+        ),
+        (
+            "optimizer:nc-stands-still:optimizer-state",
+            "three steps left every weight of the probe network as it was",
+        ),
     ],
 )
 def test_each_check_fails_on_a_component_that_breaks_it(checks, check, message):

@@ -112,7 +112,7 @@ def test_built_in_suites_parse_and_plan(registry):
         ),
         ("[[tracks]]\nname = 'a'\nkind = 'arch'\ncandidates = ['mlp']", "missing 'tasks'"),
         (
-            "[[tracks]]\nname = 'a'\nkind = 'optimizer'\ncandidates = ['mlp']\ntasks = ['digits']",
+            "[[tracks]]\nname = 'a'\nkind = 'optimiser'\ncandidates = ['mlp']\ntasks = ['digits']",
             "must be one of arch",
         ),
         (

@@ -80,7 +80,11 @@ def test_every_arch_on_every_task(task, arch):
 
 @pytest.mark.parametrize(
     ("kind", "name"),
-    [(kind, name) for kind in ("regularizer", "ssl", "finetune") for name in _builtin(kind)],
+    [
+        (kind, name)
+        for kind in ("regularizer", "ssl", "finetune", "optimizer")
+        for name in _builtin(kind)
+    ],
 )
 def test_every_other_component_on_digits(kind, name):
     task = "digits-semi" if kind == "ssl" else "digits"  # ssl methods need unlabeled data

@@ -124,7 +124,7 @@ def test_a_hung_tracker_delays_neither_the_run_nor_the_end_past_its_bound():
 def test_tracked_runs_carry_params_and_tags():
     spec = RunSpec(task="blobs", arch="mlp", seed=2, budget=Budget(epochs=3), hparams={"lr": 0.01})
     run = TrackedRun.of(spec, suite="s", track="t", candidate="c")
-    assert run.run_id == spec.run_id and run.name == "blobs/mlp/none/supervised/full/seed2"
+    assert run.run_id == spec.run_id and run.name == "blobs/mlp/none/supervised/full/adamw/seed2"
     assert run.params["lr"] == 0.01 and run.params["budget.epochs"] == 3
     assert run.params["seed"] == 2 and run.params["arch"] == "mlp"
     assert run.tags["benchbench.run_id"] == spec.run_id
