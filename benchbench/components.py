@@ -23,7 +23,7 @@ import re
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -209,7 +209,7 @@ class Architecture(Component):
     """Builds the network for a task's input shape and class count."""
 
     kind = "arch"
-    hooks = ("build",)
+    hooks = ("build", "prepare")
 
     @abstractmethod
     def build(self, input_shape: Sequence[int], num_classes: int) -> Model:
@@ -221,6 +221,10 @@ class Architecture(Component):
         device and return logits ``(B, num_classes)``. May raise ``ValueError`` with a
         sentence for a shape it cannot handle; declare ``accepts`` so planning skips those."""
 
+    def prepare(self, model: Model, context: RunContext) -> None:
+        """Data-dependent initialisation of a fresh network before the first step (from
+        ``context.training_sample(n)``); not called on a pretrained one. Nothing by default."""
+
 
 @dataclass
 class RunContext:
@@ -230,6 +234,14 @@ class RunContext:
     task: Any
     generator: torch.Generator
     device: torch.device
+    sample: Any = field(default=None, repr=False)
+
+    def training_sample(self, n: int) -> Tensor:
+        """``n`` training inputs (all when there are fewer) as the model sees them, on the
+        device, drawn with the run's generator: the same run, the same sample."""
+        if self.sample is None:
+            raise ValueError("this run offers no training sample")
+        return self.sample(n)
 
 
 def overrides(component: object, base: type, method: str) -> bool:

@@ -49,7 +49,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def benchbench_register_components(registry: Registry) -> None:
     """Hand component classes to the registry: ``registry.add(MyRegularizer)``.
 
-    The kind (task, architecture, regularizer, ssl, finetune) follows from the class's base
+    The kind (task, architecture, regularizer, ssl, finetune, optimizer) follows from the base
     class. Two components of one kind with the same ``name`` are an error naming both
     distributions. Called once when the registry is built.
     """

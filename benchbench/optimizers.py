@@ -1,20 +1,23 @@
 """The optimizer kind: the update, and who owns the parameter groups it steps.
 
-An optimizer component builds a ``torch.optim.Optimizer`` (:meth:`~benchbench.Optimizer.build`) over the
-parameter groups the fine-tune strategy hands out, each with its own ``lr``, and the
-regularizer's decoupled weight decay. The loop multiplies every group's ``lr`` by the
-schedule's factor before each step: the learning-rate schedule stays a loop setting, shared by
-every optimizer, so a comparison of optimizers compares updates, not schedules.
+An optimizer component builds a ``torch.optim.Optimizer``
+(:meth:`~benchbench.Optimizer.build`) over the parameter groups the fine-tune strategy hands
+out, each with its own ``lr``, and the regularizer's decoupled weight decay. The loop
+multiplies every group's ``lr`` by the schedule's factor before each step: the learning-rate
+schedule stays a loop setting, shared by every optimizer, so a comparison of optimizers
+compares updates, not schedules.
 
-Two-pass methods (SAM) set :attr:`~benchbench.Optimizer.closure`: the loop then calls ``step(closure)``,
-the closure as ``torch.optim`` defines it (zero the gradients, evaluate the loss at the
-current weights, backpropagate, return the loss), on the same batch with the same
+Two-pass methods (SAM) set :attr:`~benchbench.Optimizer.closure`: the loop then calls
+``step(closure)``, the closure as ``torch.optim`` defines it (zero the gradients, evaluate the
+loss at the current weights, backpropagate, return the loss), on the same batch with the same
 augmentation, without updating batch-norm statistics a second time. A wrapper (Lookahead,
-SAM, Muon's other parameters) names its base optimizer with a ``base`` hyperparameter; the
-base is another registered optimizer, with its own hyperparameters under its own name
-(``lookahead.base = "sgd"`` with ``sgd.momentum``), built by :meth:`~benchbench.Optimizer.build_base`.
-An optimizer whose evaluated weights differ from those it trains (schedule-free's averaged
-iterate) puts them in place in :meth:`~benchbench.Optimizer.use_weights`.
+SAM, EMA, SWA, Muon's other parameters) names its base optimizer with a ``base``
+hyperparameter; the base is another registered optimizer, with its own hyperparameters under
+its own name (``lookahead.base = "sgd"`` with ``sgd.momentum``), built by
+:meth:`~benchbench.Optimizer.build_base`. An optimizer whose evaluated weights differ from
+those it trains (schedule-free's averaged iterate, an EMA or SWA of the weights) puts them in
+place in :meth:`~benchbench.Optimizer.use_weights`: validation points, the test score,
+time-to-target and the model a run returns all use them.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class Optimizer(Component):
     """
 
     kind = "optimizer"
-    hooks = ("build", "use_weights", "problem")
+    hooks = ("build", "use_weights", "on_step", "problem")
     closure: ClassVar[bool] = False
     """True for methods that evaluate the loss more than once per step: the loop passes
     ``step`` a closure (``torch.optim``'s convention). fp16's gradient scaler cannot step
@@ -85,6 +88,12 @@ class Optimizer(Component):
         most optimizers; a wrapper passes the call to its base by default."""
         if self.base is not None:
             self.base.use_weights(evaluated)
+
+    def on_step(self, progress: float) -> None:
+        """Called before each step with the fraction of the phase's budget spent (weight
+        averaging over its last part); a wrapper passes the call to its base by default."""
+        if self.base is not None:
+            self.base.on_step(progress)
 
     @classmethod
     def problem(cls, settings: Mapping[str, Any]) -> str | None:

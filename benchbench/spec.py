@@ -61,8 +61,9 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`~benchbench.RunSpec.from_dict` inverts it. ``data``,
         ``numerics`` and ``code`` are left out when empty, and ``optimizer`` when the
-        hyperparameters name it as the loop setting it was (:func:`~benchbench.spec.legacy_optimizer`), so
-        specs from before them keep the ids they had."""
+        hyperparameters name it as the loop setting it was
+        (:func:`~benchbench.spec.legacy_optimizer`), so specs from before them keep the ids
+        they had."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["hparams"] = dict(sorted(self.hparams.items()))
         data["budget"] = self.budget.to_dict()
@@ -245,7 +246,8 @@ RESULT_FIELDS = {
     "samples_per_s": "training throughput",
     "params": "the model's parameters",
     "model_bytes": "the model's parameters and buffers, in bytes",
-    "latency_batch1_ms": "inference latency of a batch of 1, milliseconds",
+    "latency_batch1_ms": "inference latency of a batch of 1, milliseconds (of the evaluated "
+    "model: with its test-time views when the run has tta)",
     "latency_batch1024_ms": "inference latency of a batch of 1024, milliseconds",
     "pretrain_steps": "steps of a self-supervised pretraining phase",
     "pretrain_seconds": "seconds of that phase",

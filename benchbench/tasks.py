@@ -121,6 +121,9 @@ class Task(Component):
     model is trained once per architecture and seed (within ``source_budget``), cached under
     the data folder, and its cost is reported apart from the run's."""
     source_budget: ClassVar[Budget | None] = None
+    flips: ClassVar[bool] = False
+    """Whether an input mirrored along its last axis keeps its class (objects, not digits):
+    test-time augmentation (the ``tta`` loop setting) then adds mirrored views."""
     has_unlabeled: ClassVar[bool | None] = None
     """Whether :meth:`load` offers unlabeled data; when declared, a semi-supervised method on
     a task without any is refused when the run is planned rather than when it starts."""

@@ -118,7 +118,7 @@ components_options = _stack(
     )
 )
 """The components a run has by default (each kind of :mod:`benchbench.kinds` with a
-default: regularizer, ssl, finetune), one option each."""
+default: regularizer, ssl, finetune, optimizer), one option each."""
 
 device_option = click.option(
     "--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."

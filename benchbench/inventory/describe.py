@@ -174,7 +174,11 @@ def describe_executor(name: str, cls: Any, origin: Any) -> str:
 
 def _describe_entry(entry: Any) -> str:
     cls = entry.cls
-    tuned = search_space(cls().search_space)  # with its defaults: a space may depend on them
+    prefix = f"{cls.name}."  # a bare suggestion is the component's, as tuning names it
+    tuned = {
+        (k if k.startswith(prefix) else prefix + k): v
+        for k, v in search_space(cls().search_space).items()  # with its defaults
+    }
     lines = [
         f"{entry.kind} {entry.name}: {cls.summary}",
         f"from {entry.origin.describe()}",

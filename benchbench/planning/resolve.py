@@ -80,9 +80,7 @@ def resolve_spec(
     check_values(resolved, LOOP_PARAMS, {cls.name: cls for _, cls in classes})
     device = resolve_device(device, here=False)
     chain = [cls for slot, cls in classes if slot == "optimizer"]
-    problem = setting_problem(resolved, device, task_cls.modality) or optimizer_problem(
-        chain, resolved
-    )
+    problem = setting_problem(resolved, device, task_cls) or optimizer_problem(chain, resolved)
     if problem:
         raise BenchbenchError(problem)
     warn(_combination(classes))

@@ -282,6 +282,13 @@ COLUMNS_SHOWN = (
         "that missed it counting as never, with the seeds that reached it",
         time_to_target,
     ),
+    Column(
+        "time-rank",
+        "t-rank",
+        "t-rank: rank by time to target (faster first; never reaching it, or a seed that did "
+        "not end ok, last)",
+        lambda r: "-" if missing(r["time_rank"]) else str(int(r["time_rank"])),
+    ),
     Column("train", "train s", "train s: mean training seconds", _timed("train_seconds", ".2f")),
     Column(
         "samples",
@@ -357,7 +364,7 @@ COLUMNS_SHOWN = (
     Column("seeds", "seeds ok", f"seeds: {RULE}", seeds_text),
 )
 """Every column a table can show, in order: ``--columns`` names them by key."""
-NARROW = ("rank", "candidate", "acc", "delta", "ttt", "train", "tuning", "seeds")
+NARROW = ("rank", "candidate", "acc", "delta", "ttt", "time-rank", "tuning", "seeds")
 """The terminal view: what decides a comparison; ``--wide`` shows every column."""
 WIDE = tuple(c.key for c in COLUMNS_SHOWN)
 MIN_SEEDS = 3

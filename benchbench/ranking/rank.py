@@ -41,6 +41,9 @@ COLUMN_MEANINGS = {
     "finetune), with a variant label when runs of other code, device or data were merged",
     "rank": "its rank within suite, track and task: by mean test accuracy, rows with a seed "
     "that did not end ok below the others",
+    "time_rank": "its rank by time to the target (DAWNBench's and AlgoPerf's order): by median "
+    "seconds to the task's target validation accuracy, faster first; rows that never reach "
+    "it, and rows with a seed that did not end ok, below the others",
     "seeds": "seeds run (stored results of its places)",
     "ok": "seeds that ended ok",
     "diverged": "seeds that diverged (a non-finite loss); each counts as chance accuracy",
@@ -77,16 +80,11 @@ COLUMN_MEANINGS = {
     "baseline": "this candidate is the track's baseline",
     "suite_name": "the suite's name as users call it",
     "benchbench_version": "the benchbench version that made the runs",
-    "task_origin": "NAME: ORIGIN of the task (where its code came "
-    "from: a distribution and version, or a hash of its source)",
-    "arch_origin": "NAME: ORIGIN of the architecture (where its code came "
-    "from: a distribution and version, or a hash of its source)",
-    "regularizer_origin": "NAME: ORIGIN of the regularizer (where its code came "
-    "from: a distribution and version, or a hash of its source)",
-    "ssl_origin": "NAME: ORIGIN of the ssl method (where its code came "
-    "from: a distribution and version, or a hash of its source)",
-    "finetune_origin": "NAME: ORIGIN of the fine-tune strategy (where its code came "
-    "from: a distribution and version, or a hash of its source)",
+    **{
+        kind.origin_column: f"NAME: ORIGIN of its {kind.name} component (where its code came "
+        "from: a distribution and version, or a hash of its source)"
+        for kind in KINDS
+    },
     "variant": "a hash of the runs' code, device and data: seeds are averaged within one",
 }
 """What every column of the leaderboard DataFrame (:func:`~benchbench.leaderboard`, the
@@ -360,6 +358,11 @@ def _finish(
     score = score.round(12)  # equal means summed in another order are still a tie
     rows["rank"] = score.groupby([rows[g] for g in GROUP]).rank(ascending=False, method="min")
     rows["rank"] = rows["rank"].astype("Int64")
+    # the same by time: a row that never reaches the target, or is incomplete, ranks last
+    seconds = pd.to_numeric(rows["time_to_target_s"], errors="coerce").fillna(math.inf)
+    seconds = seconds.where(rows["complete"].astype(bool), math.inf).round(9)
+    rows["time_rank"] = seconds.groupby([rows[g] for g in GROUP]).rank(method="min")
+    rows["time_rank"] = rows["time_rank"].astype("Int64")
     # equal ranks in name order: the same board whichever way the rows were gathered
     rows = rows.sort_values([*GROUP, "rank", "candidate"], kind="stable", na_position="last")
     kept = [*COLUMNS, "_accuracies"] if keep_accuracies else COLUMNS

@@ -42,6 +42,7 @@ from .divergence import Divergence
 from .metrics import EVAL_BATCH
 from .profiling import DataWait, LoaderProfile, measure_loader
 from .recording import Recorder
+from .sample import sampler
 from .settings import (
     LOOP_DEFAULTS,
     apply_backends,
@@ -50,6 +51,7 @@ from .settings import (
     lr_factor,
 )
 from .stepping import closure, named_groups
+from .views import evaluated
 
 
 @dataclass
@@ -106,6 +108,8 @@ class _Loop:
         if hp["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
             self.model.encoder.register_forward_pre_hook(_channels_last)
+        # what is evaluated and deployed: the model, or its test-time views
+        self.evaluated = evaluated(self.model, int(hp["tta"]), task.flips)
         if hp["compile"] != "none":  # in place: components keep calling the same module
             # every run compiles afresh (its time counted, as AlgoPerf counts it): guards on
             # earlier runs' modules would otherwise pile up to dynamo's recompile limit, past
@@ -119,7 +123,10 @@ class _Loop:
             torch.cuda.reset_peak_memory_stats(device)
         self.decode = splits.decode
         self.generator = torch.Generator(device=device).manual_seed(derived_seed(spec.seed, 1))
-        self.context = RunContext(self.model, task, self.generator, device)
+        draw = sampler(splits.train, splits.decode, self.generator, device)
+        self.context = RunContext(self.model, task, self.generator, device, draw)
+        if initial_encoder is None or not parts.finetune.uses_pretrained:  # a fresh network
+            parts.arch.prepare(self.model, self.context)
         parts.ssl.prepare(self.context)
         self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         started = time.perf_counter()
@@ -226,6 +233,7 @@ class _Loop:
             now = progress()
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor(now)
+            self.parts.optimizer.on_step(now)
             first = self.hp["compile"] != "none" and self.compile_seconds is None
             started = time.perf_counter() if first else 0.0
             drawn = self.generator.get_state() if two_pass else None
@@ -353,7 +361,7 @@ class _Loop:
             clock.pause()
             parts.optimizer.use_weights(evaluated=True)
             with self.autocast():
-                self.recorder.eval_point(model, clock, self._progress_facts())
+                self.recorder.eval_point(self.evaluated, clock, self._progress_facts())
             if not clock.exhausted():
                 parts.optimizer.use_weights(evaluated=False)
                 clock.start()
@@ -400,13 +408,13 @@ class _Loop:
         self.model.head = head
         clock.pause()
         with self.autocast():
-            self.recorder.eval_point(self.model, clock)
+            self.recorder.eval_point(self.evaluated, clock)
         return "ok"
 
     def _result(self, status: str, batches_: Any) -> RunResult:
         clock, data, recorder = self.clock, self.data, self.recorder
         ok = status == "ok" and self.test is not None
-        scores = recorder.score(self.model, self.test) if ok else {}  # type: ignore[arg-type]
+        scores = recorder.score(self.evaluated, self.test) if ok else {}  # type: ignore[arg-type]
         prefetched = data.workers * int(self.hp["prefetch_factor"])
         loader = LoaderProfile.from_times(
             self.data_wait.settle(),
@@ -422,7 +430,7 @@ class _Loop:
         )
         return recorder.result(
             status,
-            self.model,
+            self.evaluated,
             clock,
             self.sync,
             **scores,
@@ -455,6 +463,8 @@ class _Loop:
         compile time of the first step, the CUDA backend flags in force, and the peak device
         memory (allocated by tensors; reserved by the caching allocator)."""
         facts: dict[str, Any] = {**self.backends}
+        if self.evaluated is not self.model:  # latency and eval seconds include the views
+            facts["evaluated_views"] = self.evaluated.views
         if self.compile_seconds is not None:
             facts["compile_seconds"] = self.compile_seconds
         if self.device.type == "cuda":

@@ -14,6 +14,7 @@ import torch
 from ..data.streams import DATA_PATHS
 from ..params import Bool, Choice, Float, Int, Param
 from ..phrasing import option
+from .views import tta_problem
 
 LOOP_DEFAULTS: Mapping[str, Any] = {
     "lr": 3e-3,
@@ -30,6 +31,7 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
     "compile": "none",
     "tf32": False,
     "cudnn_benchmark": False,
+    "tta": 0,
 }
 """Settings of the loop itself; a task's ``trainer_defaults`` and the spec override them.
 ``data_path`` to ``prefetch_factor`` choose how data reaches the loop (see
@@ -65,6 +67,9 @@ LOOP_PARAMS: Mapping[str, Param] = {
     "compile": Choice(*COMPILE_MODES, help="torch.compile mode of the model (time on clock)"),
     "tf32": Bool(help="TensorFloat-32 matrix products and convolutions (CUDA)"),
     "cudnn_benchmark": Bool(help="cuDNN autotunes its convolution algorithms (CUDA)"),
+    "tta": Int(
+        0, 2, help="test-time augmentation: 0 none, 1 mirror images, 2 and 1-position shifts"
+    ),
 }
 """What each loop setting may be (:mod:`benchbench.params`)."""
 
@@ -119,10 +124,14 @@ def derived_seed(seed: int, purpose: int) -> int:
     return seed * 1_000_003 + purpose
 
 
-def setting_problem(hp: Mapping[str, Any], device: str, modality: str) -> str | None:
-    """Why these loop settings cannot run on ``device`` for a task of ``modality`` (one
-    line), or None: CUDA-only settings on the CPU, channels-last without images, a trapezoid
-    whose warm-up runs into its cool-down."""
+def setting_problem(hp: Mapping[str, Any], device: str, task: Any) -> str | None:
+    """Why these loop settings cannot run on ``device`` for ``task`` (its class; one line),
+    or None: CUDA-only settings on the CPU, channels-last without images, a trapezoid whose
+    warm-up runs into its cool-down, test-time augmentation the task's inputs do not allow."""
+    modality = task.modality
+    tta = tta_problem(int(hp.get("tta", 0)), modality, getattr(task, "flips", False), task.name)
+    if tta:
+        return tta
     if hp.get("schedule") == "trapezoid" and hp["warmup"] + hp["cooldown"] > 1:
         return (
             f"schedule trapezoid: warmup {hp['warmup']:g} and cooldown {hp['cooldown']:g} "

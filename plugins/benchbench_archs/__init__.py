@@ -2,6 +2,7 @@
 
 import benchbench
 
+from .airbench import Airbench
 from .cnn import CNN
 from .gru import GRU
 from .lenet import LeNet
@@ -12,5 +13,5 @@ from .vgg import VGGSmall
 
 @benchbench.hookimpl
 def benchbench_register_components(registry):
-    for arch in (MLP, CNN, LeNet, VGGSmall, ResNetSmall, GRU):
+    for arch in (MLP, CNN, LeNet, VGGSmall, ResNetSmall, GRU, Airbench):
         registry.add(arch)

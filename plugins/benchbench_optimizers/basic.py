@@ -47,6 +47,9 @@ class SGD(Optimizer):
     name = "sgd"
     summary = "SGD with Nesterov momentum (Sutskever et al. 2013)"
     version = 1
+    loop_defaults = {"lr": 0.05}
+    """A common SGD learning rate at batch sizes near 128 (AdamW's 3e-3 undertrains it: on
+    mnist1d's cnn, 10 epochs, 0.844 test accuracy against 0.958 at 0.05)."""
     defaults = {"momentum": 0.9}
     params = {
         "momentum": Float(0, 1, low_open=True, high_open=True, help="Nesterov momentum"),
@@ -116,11 +119,14 @@ class LionUpdate(PerParameter):
 
 class Lion(Optimizer):
     """Lion: every weight moves by the learning rate, in the sign's direction. Its
-    authors use a learning rate 3-10x below AdamW's (tuning finds it: the loop's ``lr``)."""
+    authors use a learning rate 3-10x below AdamW's: its default is a third of the loop's
+    (tuning searches the loop's ``lr`` as for every optimizer)."""
 
     name = "lion"
     summary = "Lion (Chen et al. 2023): the sign of interpolated momentum, decoupled decay"
     version = 1
+    loop_defaults = {"lr": 1e-3}
+    """A third of the loop's AdamW rate: its authors advise 3-10x below AdamW's."""
     defaults = {"beta1": 0.9, "beta2": 0.99}
     params = {
         "beta1": _beta("weight of the momentum in the update's sign"),

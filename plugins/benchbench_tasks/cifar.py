@@ -27,6 +27,7 @@ class _CIFARTask(Task):
     label_key = ""
     input_shape = (3, 32, 32)
     modality = "image"
+    flips = True
     has_unlabeled = False
     budget = Budget(epochs=10)
     trainer_defaults = {"batch_size": 512}

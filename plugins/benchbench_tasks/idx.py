@@ -31,8 +31,6 @@ class _IDXTask(Task):
     budget = Budget(epochs=5)
     trainer_defaults = {"batch_size": 256}
 
-    flips = False
-
     def augment(self, x: Tensor, strength: float, generator: torch.Generator) -> Tensor:
         """Shifts of up to 2 pixels (and mirror images where they keep the class)."""
         x = random_shift(x, round(2 * strength), generator)

@@ -35,6 +35,7 @@ class STL10(Task):
     num_classes = 10
     input_shape = (3, 96, 96)
     modality = "image"
+    flips = True
     has_unlabeled = True
     budget = Budget(epochs=30, eval_every=2)
     trainer_defaults = {"batch_size": 128}

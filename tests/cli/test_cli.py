@@ -48,7 +48,7 @@ def test_list_shows_components_with_their_origin():
 def test_list_json_filters_by_kind():
     rows = json.loads(invoke("list", "--kind", "arch", "--json").output)
     ours = {r["name"] for r in rows if r["distribution"] == "benchbench"}  # others may be installed
-    assert ours == {"mlp", "cnn", "lenet", "vgg-small", "resnet-small", "gru"}
+    assert ours == {"mlp", "cnn", "lenet", "vgg-small", "resnet-small", "gru", "airbench"}
     assert all(r["kind"] == "arch" for r in rows)
     assert rows[0]["defaults"]
 

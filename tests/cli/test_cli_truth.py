@@ -248,13 +248,14 @@ def test_few_seeds_show_n_instead_of_an_interval_and_busy_times_are_marked():
     assert "97.50 (n=2)" in text and "± 0.00" not in text
     assert "92.00 ± 4.97" in text  # t(0.975, 2) * 0.02 / sqrt(3) = 4.303 * 0.01155
     assert "-5.50 (n=2)" in text  # the baseline has 2 seeds: no Welch interval either
-    assert "1.50* (3/3)" in text and "2.00*" in text and "1.50 (2/2)" in text
+    assert "1.50* (3/3)" in text and "1.50 (2/2)" in text and "t-rank" in text
     flat = " ".join(text.split())
     assert "*: measured on shared hardware (some seeds ran beside other runs" in flat
     assert "calibration" not in flat and "milliseconds" not in flat  # notes of shown columns
     assert "more columns: --wide" in flat
     wide = leaderboard.render(rank.build(frame), "markdown")
     assert "latency: inference milliseconds" in wide and "0.50* / -" in wide
+    assert "2.00*" in wide  # busy training seconds, a --wide column
     assert max(len(line) for line in text.splitlines()) <= 100
 
 

@@ -74,16 +74,24 @@ def test_built_in_suites_parse_and_plan(registry):
     assert {r.track for r in default} == {
         "architectures",
         "regularizers",
+        "optimizers",
         "ssl",
         *situations,
         "domain-shift",
     }
+    optimizers = {e.name for e in registry if e.kind == "optimizer" and e.origin.distribution}
+    assert {r.candidate for r in default if r.track == "optimizers"} == optimizers
+    assert len(optimizers) == 9 and {r.spec.arch for r in default if r.track == "optimizers"} == {
+        "cnn"
+    }
     strategies = {e.name for e in registry if e.kind == "finetune" and e.origin.distribution}
     archs = {e.name for e in registry if e.kind == "arch" and e.origin.distribution}
-    assert len(strategies) == 7 and len(archs) == 6
+    assert len(strategies) == 7 and len(archs) == 7
     for track in situations:
         assert {r.spec.finetune for r in default if r.track == track} == strategies
     assert {r.spec.arch for r in default if r.track == "architectures"} == archs
+    # airbench's network takes images: planned on digits, skipped on mnist1d's signals
+    assert {r.task for r in default if r.spec.arch == "airbench"} == {"digits"}
     few_different = next(r for r in default if r.track == "finetune-few-different")
     assert few_different.spec.hparams[f"{few_different.task}.domain"] == "different"
     assert {r.seed for r in default} == {0, 1, 2}

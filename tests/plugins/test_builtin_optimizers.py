@@ -341,3 +341,64 @@ def test_a_database_from_before_gains_the_optimizer_column_read_from_each_run(tm
     with sqlite3.connect(tmp_path / "benchbench.db") as raw:
         found = dict(raw.execute("SELECT run_id, optimizer FROM runs"))
     assert found == {specs[0].run_id: "sgd", specs[1].run_id: "lion"}
+
+
+def test_ema_averages_the_bases_iterates_with_a_warmed_up_decay(registry):
+    """decay 0.5, warmed up as min(decay, (1 + n) / (10 + n)): shares 0.9 then 1 - 2/11."""
+    w = torch.tensor([1.0, -1.0], requires_grad=True)
+    twin = w.detach().clone().requires_grad_(True)
+    ema = optimizer_of(registry, "ema", **{"ema.decay": 0.5})
+    built = ema.make([{"params": [w], "lr": 0.1}], 0.0)
+    reference = torch.optim.AdamW([twin], lr=0.1, weight_decay=0.0)
+    average = w.detach().clone()
+    for share in (0.9, 1 - 2 / 11):
+        for p, opt in ((w, built), (twin, reference)):
+            p.grad = torch.tensor([0.5, 2.0]) * p.detach()
+            opt.step()
+        average = average + share * (twin.detach() - average)
+    assert torch.equal(w.detach(), twin.detach())  # the base trains as it would alone
+    ema.use_weights(evaluated=True)
+    assert torch.allclose(w.detach(), average, atol=1e-7)
+    ema.use_weights(evaluated=True)  # twice: still the average, the trained weights kept
+    ema.use_weights(evaluated=False)
+    assert torch.equal(w.detach(), twin.detach())
+
+
+def test_swa_is_the_plain_mean_of_the_iterates_from_its_start(registry):
+    w = torch.tensor([2.0], requires_grad=True)
+    swa = optimizer_of(registry, "swa", **{"swa.start": 0.5, "swa.base": "sgd"})
+    built = swa.make([{"params": [w], "lr": 0.1}], 0.0)
+    seen = []
+    for progress in (0.2, 0.6, 0.8):
+        swa.on_step(progress)
+        w.grad = torch.ones(1)
+        built.step()
+        seen.append(w.item())
+        if progress == 0.2:  # before its start nothing is averaged: the trained weights
+            swa.use_weights(evaluated=True)
+            assert w.item() == seen[0]
+            swa.use_weights(evaluated=False)
+    swa.use_weights(evaluated=True)
+    assert w.item() == pytest.approx((seen[1] + seen[2]) / 2)
+
+
+def test_weight_averaging_changes_the_run_id_and_what_is_evaluated(pm, data_dir):
+    plain = resolve_spec(pm.registry, task="digits", arch="cnn", budget=Budget(epochs=2))
+    averaged = resolve_spec(
+        pm.registry, task="digits", arch="cnn", optimizer="ema", budget=Budget(epochs=2),
+        hparams={"ema.decay": 0.9},
+    )  # fmt: skip
+    assert plain.run_id != averaged.run_id
+    first, second = execute(plain, pm, data_dir), execute(averaged, pm, data_dir)
+    assert second.status == "ok" and second.test_accuracy > 0.8
+    assert [p["val_accuracy"] for p in first.curve] != [p["val_accuracy"] for p in second.curve]
+
+
+def test_show_gives_a_bare_suggestions_range_under_the_components_name():
+    """SAM suggests ``rho`` (tuning names it ``sam.rho``): show says what it is tuned over."""
+    import benchbench as bb
+
+    text = bb.describe("sam")
+    assert any(
+        line.startswith("sam.rho") and "[0.01, 0.5] log" in line for line in text.splitlines()
+    )

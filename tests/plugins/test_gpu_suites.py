@@ -15,7 +15,7 @@ SUITES = Path(__file__).parents[2] / "plugins" / "benchbench_suites"
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(
-    ("name", "runs"), [("cifar10-gpu", 4 + 11 + 3 * 5 - 1), ("cifar10-speed", 2)]
+    ("name", "runs"), [("cifar10-gpu", 4 + 11 + 3 * 5 - 1), ("cifar10-speed", 3)]
 )
 def test_the_gpu_suites_run_every_track_on_fake_cifar_files(name, runs, tmp_path, data_dir):
     text = (SUITES / f"{name}.toml").read_text()

@@ -87,6 +87,23 @@ def test_board_means_intervals_deltas_and_ranks():
     assert not broken["complete"] and mixup["complete"]
     assert pd.isna(broken["time_to_target_s"]) and broken["reached_target"] == 0
     assert mixup["loader_verdict"] == "compute-bound" and mixup["params"] == 1000
+    # by time: mixup reaches the target (median 2.0 s); none never does, broken is incomplete
+    assert list(board["time_rank"]) == [1, 2, 2]
+
+
+def test_time_rank_orders_by_median_seconds_to_target():
+    frame = pd.DataFrame(
+        rows("adamw", [0.9, 0.9, 0.9], baseline=True, ttt=[3.0, 4.0, 5.0])
+        + rows("sam", [0.95, 0.95, 0.95], ttt=[6.0, 7.0, 8.0])
+        + rows("lion", [0.8, 0.8, 0.8], ttt=[1.0, 2.0, None])
+        + rows("sgd", [0.7, 0.7, 0.7], ttt=[None, None, 1.0])
+    )
+    board = rank.build(frame).set_index("candidate")
+    # lion: median of (1, 2, never) is 2 s; sgd: of (never, never, 1) never
+    assert board["time_rank"].to_dict() == {"sam": 3, "adamw": 2, "lion": 1, "sgd": 4}
+    assert board["rank"].to_dict() == {"sam": 1, "adamw": 2, "lion": 3, "sgd": 4}
+    text = leaderboard.render(rank.build(frame), "plain")
+    assert "t-rank" in text and "rank by time to target" in " ".join(text.split())
 
 
 def test_incomplete_rows_never_outrank_complete_ones_and_nan_is_never_shown():
