@@ -50,7 +50,7 @@ from .settings import (
     derived_seed,
     lr_factor,
 )
-from .stepping import closure, named_groups
+from .stepping import closure, named_groups, warmed
 from .views import evaluated
 
 
@@ -366,9 +366,13 @@ class _Loop:
                 parts.optimizer.use_weights(evaluated=False)
                 clock.start()
 
+        source = joint()
+        if hp["compile_warmup"] and hp["compile"] != "none" and self.compile_seconds is None:
+            args = (model, loss_of, self.generator, self.autocast, self.sync)
+            source, self.compile_seconds = warmed(source, *args)
         reason, _ = self._steps(
             optimizer,
-            joint(),
+            source,
             phase_progress,
             lambda progress: lr_factor(progress, hp["schedule"], hp["warmup"], hp["cooldown"]),
             loss_of,

@@ -29,6 +29,7 @@ LOOP_DEFAULTS: Mapping[str, Any] = {
     "precision": "fp32",
     "channels_last": False,
     "compile": "none",
+    "compile_warmup": False,
     "tf32": False,
     "cudnn_benchmark": False,
     "tta": 0,
@@ -65,6 +66,7 @@ LOOP_PARAMS: Mapping[str, Param] = {
     ),
     "channels_last": Bool(help="images and convolution weights in channels-last format"),
     "compile": Choice(*COMPILE_MODES, help="torch.compile mode of the model (time on clock)"),
+    "compile_warmup": Bool(help="compile on a warm-up pass before the clock starts"),
     "tf32": Bool(help="TensorFloat-32 matrix products and convolutions (CUDA)"),
     "cudnn_benchmark": Bool(help="cuDNN autotunes its convolution algorithms (CUDA)"),
     "tta": Int(
@@ -145,6 +147,8 @@ def setting_problem(hp: Mapping[str, Any], device: str, task: Any) -> str | None
                 f"{', '.join(asked)} {what} and this run trains on {device} "
                 f"(use {option('device', 'cuda')}, or leave it out)"
             )
+    if hp.get("compile_warmup") and hp.get("compile", "none") == "none":
+        return "compile_warmup warms up a compiled model: set compile too, or leave it out"
     if hp.get("channels_last") and modality != "image":
         return f"channels_last is a memory format for images; this task's inputs are {modality}"
     return None

@@ -5,6 +5,8 @@ as the first pass did."""
 from __future__ import annotations
 
 import contextlib
+import itertools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,3 +69,30 @@ def closure(
         return value.detach()
 
     return again
+
+
+def warmed(
+    batches: Iterator[Any],
+    model: torch.nn.Module,
+    loss: Callable[[Any, float], tuple[torch.Tensor, int]],
+    generator: torch.Generator,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    sync: Callable[[], None],
+) -> tuple[Iterator[Any], float]:
+    """A compiled model's warm-up off the training clock (the ``compile_warmup`` loop
+    setting, as airbench warms up before it times): one forward and backward pass on the
+    first batch, which compiles both, then the weights, buffers, gradients and generator put
+    back as they were. Returns the same batches, the first included, and the seconds the
+    warm-up took (the run's ``compile_seconds``)."""
+    started = time.perf_counter()
+    first = next(batches)
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    drawn = generator.get_state()
+    with autocast():
+        value, _ = loss(first, 0.0)
+    value.backward()
+    model.zero_grad(set_to_none=True)
+    model.load_state_dict(kept)
+    generator.set_state(drawn)
+    sync()
+    return itertools.chain([first], batches), time.perf_counter() - started

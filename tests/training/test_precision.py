@@ -124,6 +124,38 @@ def test_a_compiled_net_trains_and_reports_its_compile_time(pm):
     assert result.test_accuracy > 0.8
     assert result.machine["compile_seconds"] > 0
     assert result.machine["compile_seconds"] < result.train_seconds  # on the clock
+    # warmed up off the clock: the same numbers (the warm-up puts everything back)
+    _, warm = run(pm, arch="mlp", steps=40, compile="default", compile_warmup=True)
+    assert warm.status == "ok" and warm.run_id != result.run_id
+    assert warm.machine["compile_seconds"] > 0
+    assert [p["val_accuracy"] for p in warm.curve] == [p["val_accuracy"] for p in result.curve]
+    assert warm.test_accuracy == result.test_accuracy
+
+
+def test_a_warm_up_puts_weights_buffers_and_draws_back_and_keeps_every_batch():
+    from benchbench.training.stepping import warmed
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    drawn = generator.get_state()
+    batches = iter([torch.ones(5, 3), torch.zeros(5, 3)])
+
+    def loss(x, progress):
+        noisy = x + torch.rand(x.shape, generator=generator)
+        return model(noisy).sum(), len(x)
+
+    off = lambda: torch.autocast("cpu", enabled=False)  # noqa: E731
+    again, seconds = warmed(batches, model, loss, generator, off, lambda: None)
+    assert seconds >= 0 and torch.equal(generator.get_state(), drawn)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert [b.sum().item() for b in again] == [15.0, 0.0]
+
+
+def test_a_warm_up_without_compile_is_refused(pm):
+    with pytest.raises(BenchbenchError, match="compile_warmup warms up a compiled model"):
+        run(pm, compile_warmup=True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
