@@ -208,7 +208,7 @@ def test_the_database_ranks_the_published_set_as_pandas_does(tmp_path):
     key = store.find_suite("default")
     sql = rank.build_groups(store.groups(key), store.tunings(key))
     pandas = rank.build(store.frame(key), store.tunings(key))
-    assert len(sql) == len(pandas) == 118
+    assert len(sql) == len(pandas) == 137
     for column in rank.COLUMNS:
         if column == "variant":
             continue

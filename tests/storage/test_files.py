@@ -146,7 +146,7 @@ def test_the_fast_spec_identity_is_the_run_id_of_the_spec_on_every_published_run
     published = Path(__file__).parents[2] / "leaderboards" / "default.jsonl.gz"
     with gzip.open(published, "rt") as lines:
         results = [r["row"]["result"] for r in map(json.loads, lines) if r.get("table") == "runs"]
-    assert len(results) == 354
+    assert len(results) == 405
     for result in results:
         assert spec_identity(result) == RunResult.from_dict(result).spec().run_id
         older = {k: v for k, v in result.items() if k not in ("numerics", "data", "code")}
@@ -180,7 +180,7 @@ def test_worker_processes_store_what_one_process_stores_and_name_a_bad_line(tmp_
     from benchbench.storage.schema import blobs, memberships, run_results, runs
 
     published = Path(__file__).parents[2] / "leaderboards" / "default.jsonl.gz"
-    monkeypatch.setattr(files, "PARALLEL_AFTER", 40)  # 354 runs: most go to the workers
+    monkeypatch.setattr(files, "PARALLEL_AFTER", 40)  # 405 runs: most go to the workers
     monkeypatch.setattr(files, "_CHUNK", 25)
 
     def stored(workers: int, source: Path, name: str) -> dict[str, list]:
@@ -194,7 +194,7 @@ def test_worker_processes_store_what_one_process_stores_and_name_a_bad_line(tmp_
             }
 
     alone, together = stored(0, published, "alone"), stored(2, published, "together")
-    assert len(alone["runs"]) == 354 and len(alone["memberships"]) == 354
+    assert len(alone["runs"]) == 405 and len(alone["memberships"]) == 411
     assert len(alone["blobs"]) >= 2
     assert together == alone
     with gzip.open(published, "rt") as lines:
