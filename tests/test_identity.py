@@ -189,7 +189,7 @@ def test_a_version_bump_retrains_never_mixes_and_starts_a_new_study(tmp_path, pl
     assert row["regularizer_origin"] == "versioned: -p bb_versioned (versioned version 2)"
     md = (out / "leaderboards" / "mine.md").read_text()
     assert "- -p bb_versioned (versioned version 2): regularizer versioned" in md
-    assert "version 1" not in md
+    assert "versioned version 1" not in md
 
 
 def test_the_leaderboard_gives_each_code_variant_its_own_row():

@@ -432,7 +432,7 @@ def test_plugin_check_command_prints_a_table_and_fails(tmp_path):
         line.split()[:4] == ["regularizer", "nc-nan-loss", "short-run", "FAIL"] for line in lines
     )
     assert (
-        "43 passed, 13 failed, 0 skipped: 56 checks of 11 component(s) from bb_nonconforming"
+        "53 passed, 15 failed, 0 skipped: 68 checks of 13 component(s) from bb_nonconforming"
         in out.stdout
     )
 
